@@ -1,0 +1,213 @@
+"""stylegan-generate: images from seeds, from saved W+, and style-mixing figures.
+
+Seeds mean what they mean in NVIDIA's tools (z = RandomState(seed).randn(1, z_dim)) and pixels are
+converted as theirs, so a seed shows the same image in both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import wplus
+from ..checkpoint import load_generator
+from ..images import grid, save_png, to_uint8
+from .common import UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+
+PROG = "stylegan-generate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Generate images with a StyleGAN generator.",
+        epilog="examples:\n"
+               "  stylegan-generate --pkl net.pt --seeds 0-7 --grid --outdir out\n"
+               "  stylegan-generate --pkl net.pt --seeds 5 --trunc 0.7 --save-ws --outdir out\n"
+               "  stylegan-generate --pkl net.pt --ws out/seed0005.npz --outdir again\n"
+               "  stylegan-generate --pkl net.pt --rows 1,2,3 --cols 10,11 --styles coarse --outdir mix",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pkl", required=True, metavar="PATH", help="network checkpoint (.pt or NVIDIA-named .npz)")
+    what = p.add_argument_group("what to render (one of)")
+    what.add_argument("--seeds", metavar="LIST", help="seeds, e.g. 0-7,12: one image per seed")
+    what.add_argument("--ws", metavar="FILE.npz", help="re-render W+ saved with --save-ws (key 'w': [N, num_ws, w_dim])")
+    what.add_argument("--rows", metavar="LIST", help="style-mixing figure: seeds giving the base image of each row")
+    what.add_argument("--cols", metavar="LIST", help="style-mixing figure: seeds whose styles each column copies")
+    p.add_argument("--styles", default="coarse", metavar="LAYERS",
+                   help="layers the columns copy: coarse, middle, fine or e.g. 0-3 (default coarse)")
+    p.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
+    p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
+                   help="truncate only layers below N (default all)")
+    p.add_argument("--noise-mode", choices=wplus.NOISE_MODES, default=None,
+                   help="default const (or what a --ws file was saved with)")
+    p.add_argument("--noise-strength", type=float, default=None, metavar="S",
+                   help="scale of all noise (default 1, or what a --ws file was saved with)")
+    p.add_argument("--noise-seed", type=int, default=None, metavar="N", help="seed for --noise-mode random")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, metavar="N",
+                   help="class label for conditional networks")
+    p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
+    p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
+    p.add_argument("--save-ws", action="store_true", help="also save each seed's W+ as seedNNNN.npz")
+    p.add_argument("--batch", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    return p
+
+
+class Renderer:
+    """Turns seeds / W+ into uint8 images with one generator and fixed settings."""
+
+    def __init__(self, G, device, args):
+        self.G = G
+        self.device = device
+        self.psi = args.trunc
+        self.cutoff = args.trunc_cutoff
+        self.noise = wplus.NoiseControl(mode=args.noise_mode or "const",
+                                        strength=1.0 if args.noise_strength is None else args.noise_strength,
+                                        seed=args.noise_seed)
+        self.batch = args.batch
+        self.c = None
+        if G.c_dim > 0:
+            if args.class_idx is None:
+                raise UsageError(f"this network is conditional ({G.c_dim} classes): give --class")
+            if not 0 <= args.class_idx < G.c_dim:
+                raise UsageError(f"--class must be in 0..{G.c_dim - 1}")
+            self.c = torch.zeros([1, G.c_dim], device=device)
+            self.c[0, args.class_idx] = 1
+        elif args.class_idx is not None:
+            raise UsageError("--class given, but this network is not conditional")
+
+    @torch.inference_mode()
+    def ws_for_seeds(self, seeds: list[int]) -> torch.Tensor:
+        z = wplus.zs_from_seeds(seeds, self.G.z_dim).to(self.device)
+        c = None if self.c is None else self.c.expand(len(seeds), -1)
+        ws = self.G.mapping(z, c)
+        return wplus.truncate(ws, self.G.mapping.w_avg, self.psi, self.cutoff)
+
+    @torch.inference_mode()
+    def images(self, ws: torch.Tensor, progress: bool = True) -> np.ndarray:
+        out = []
+        with tqdm(total=len(ws), unit="img", desc="generating", disable=not progress or None) as bar:
+            for i in range(0, len(ws), self.batch):
+                img = self.G.synthesis(ws[i: i + self.batch].to(self.device), noise=self.noise)
+                out.append(to_uint8(img))
+                bar.update(len(img))
+        return np.concatenate(out)
+
+
+def save_ws(path: Path, ws: torch.Tensor, **meta) -> None:
+    np.savez(path, w=ws.cpu().numpy().astype(np.float32),
+             **{k: np.asarray(v) for k, v in meta.items() if v is not None})
+
+
+def load_ws(path: Path, G) -> tuple[torch.Tensor, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"{path}: not a readable .npz file ({str(exc).splitlines()[0][:80]})") from None
+    key = "w" if "w" in data else "ws" if "ws" in data else None
+    if key is None:
+        raise UsageError(f"{path}: no 'w' array (expected W+ saved by --save-ws)")
+    ws = data.pop(key)
+    if ws.ndim == 2:
+        ws = ws[None]
+    if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
+        raise UsageError(f"{path}: W+ of shape {list(ws.shape)} does not fit this network "
+                         f"([N, {G.num_ws}, {G.w_dim}])")
+    return torch.from_numpy(ws.astype(np.float32)), data
+
+
+def run_seeds(r: Renderer, args, outdir: Path) -> None:
+    seeds = parse_seeds(args.seeds)
+    ws = r.ws_for_seeds(seeds)
+    pixels = r.images(ws)
+    for i, seed in enumerate(seeds):
+        save_png(pixels[i], outdir / f"seed{seed:04d}.png")
+        if args.save_ws:
+            save_ws(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
+                    truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
+                    noise_strength=r.noise.strength, noise_seed=r.noise.seed)
+    if args.grid:
+        save_png(grid(pixels), outdir / "grid.png")
+    print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
+
+
+def run_ws(r: Renderer, args, outdir: Path) -> None:
+    path = Path(args.ws)
+    ws, meta = load_ws(path, r.G)
+    # Noise settings saved with the W+ apply unless given on the command line.
+    if "noise_mode" in meta and args.noise_mode is None:
+        r.noise = wplus.NoiseControl(mode=str(meta["noise_mode"]), strength=r.noise.strength,
+                                     seed=r.noise.seed)
+    if "noise_strength" in meta and args.noise_strength is None:
+        r.noise.strength = float(meta["noise_strength"])
+    if "noise_seed" in meta and args.noise_seed is None:
+        r.noise.seed = int(meta["noise_seed"])
+    pixels = r.images(ws)
+    names = [path.stem] if len(ws) == 1 else [f"{path.stem}_{i:04d}" for i in range(len(ws))]
+    for px, name in zip(pixels, names):
+        save_png(px, outdir / f"{name}.png")
+    if args.grid:
+        save_png(grid(pixels), outdir / "grid.png")
+    print(f"wrote {len(ws)} image{'s' * (len(ws) != 1)} to {outdir}")
+
+
+def run_style_mixing(r: Renderer, args, outdir: Path) -> None:
+    rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
+    layers = wplus.parse_layers(args.styles, r.G.num_ws)
+    row_ws, col_ws = r.ws_for_seeds(rows), r.ws_for_seeds(cols)
+    mask = wplus.layer_weights(layers, r.G.num_ws).to(row_ws.device)
+    mixed = torch.stack([wplus.mix(row_ws[i: i + 1], col_ws[j: j + 1], mask[None])[0]
+                         for i in range(len(rows)) for j in range(len(cols))])
+    pixels = r.images(torch.cat([row_ws, col_ws, mixed]))
+    row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
+    for k, (i, j) in enumerate((i, j) for i in range(len(rows)) for j in range(len(cols))):
+        save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
+    # The paper's figure: columns' sources along the top, rows' sources down the left.
+    blank = np.full_like(pixels[:1], 255)
+    cells = [blank, col_px] + [np.concatenate([row_px[i: i + 1], mix_px[i * len(cols): (i + 1) * len(cols)]])
+                              for i in range(len(rows))]
+    save_png(grid(np.concatenate(cells), cols=len(cols) + 1), outdir / "stylemix.png")
+    print(f"wrote a {len(rows)}x{len(cols)} style-mixing figure (columns give layers "
+          f"{','.join(map(str, layers))}) to {outdir / 'stylemix.png'}")
+
+
+@cli_entry(PROG)
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    modes = [m for m in ("seeds", "ws") if getattr(args, m) is not None]
+    mixing = args.rows is not None or args.cols is not None
+    if len(modes) + mixing != 1:
+        raise UsageError("give exactly one of --seeds, --ws or --rows/--cols")
+    if mixing and (args.rows is None or args.cols is None):
+        raise UsageError("a style-mixing figure needs both --rows and --cols")
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
+        raise UsageError("--trunc-cutoff must be >= 0")
+    if args.seeds is not None:
+        parse_seeds(args.seeds)  # fail on a bad list before loading anything
+    device = resolve_device(args.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
+    G = load_generator(args.pkl, device)
+    r = Renderer(G, device, args)
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if args.seeds is not None:
+        run_seeds(r, args, outdir)
+    elif args.ws is not None:
+        run_ws(r, args, outdir)
+    else:
+        run_style_mixing(r, args, outdir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Network configurations: plain dataclasses from which the networks are rebuilt.
+
+A checkpoint stores `asdict(config)`; loading rebuilds the network from it, so no code is ever read
+from a file. Unknown keys are an error (they mean a file from a newer version or a typo).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+FLAVOURS = ("demod", "adain")
+G_ARCHITECTURES = ("orig", "skip", "resnet")
+D_ARCHITECTURES = ("orig", "skip", "resnet", "progressive")
+
+
+def _from_dict(cls, d: dict):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    return cls(**d)
+
+
+def _check_resolution(res: int) -> None:
+    if res < 4 or 2 ** int(round(math.log2(res))) != res:
+        raise ValueError(f"img_resolution must be a power of two >= 4, got {res}")
+
+
+@dataclass
+class GeneratorConfig:
+    """Generator hyper-parameters. `flavour` picks the synthesis network:
+    'demod' = StyleGAN2 (modulated conv + demodulation), 'adain' = StyleGAN1 (AdaIN, progressive)."""
+
+    flavour: str = "demod"
+    z_dim: int = 512
+    w_dim: int = 512
+    c_dim: int = 0
+    img_resolution: int = 1024
+    img_channels: int = 3
+    # Mapping network.
+    mapping_layers: int = 8
+    mapping_lr_multiplier: float = 0.01
+    mapping_embed_features: int | None = None
+    mapping_layer_features: int | None = None
+    w_avg_beta: float = 0.995
+    # Synthesis network.
+    channel_base: int = 32768
+    channel_max: int = 512
+    architecture: str = "skip"  # demod only: orig | skip | resnet
+    num_fp16_res: int = 0  # highest resolutions that run in fp16 on GPUs (never on CPU)
+    conv_clamp: float | None = None
+    use_noise: bool = True
+    resample_filter: list = field(default_factory=lambda: [1, 3, 3, 1])
+
+    def __post_init__(self):
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"flavour must be one of {FLAVOURS}, got {self.flavour!r}")
+        if self.architecture not in G_ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {G_ARCHITECTURES}, got {self.architecture!r}")
+        _check_resolution(self.img_resolution)
+        for name in ("z_dim", "w_dim", "img_channels", "mapping_layers", "channel_base", "channel_max"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        self.resample_filter = list(self.resample_filter)
+
+    def channels(self, res: int) -> int:
+        return min(self.channel_base // res, self.channel_max)
+
+    @property
+    def num_ws(self) -> int:
+        """Number of W+ rows. StyleGAN1: one per styled layer (two per resolution). StyleGAN2: one
+        per conv layer plus one for the last ToRGB — the same count, 2*log2(res) - 2."""
+        return 2 * int(math.log2(self.img_resolution)) - 2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GeneratorConfig":
+        return _from_dict(cls, d)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Discriminator hyper-parameters; architecture 'progressive' is the StyleGAN1 discriminator."""
+
+    c_dim: int = 0
+    img_resolution: int = 1024
+    img_channels: int = 3
+    architecture: str = "resnet"
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_fp16_res: int = 0
+    conv_clamp: float | None = None
+    cmap_dim: int | None = None
+    mbstd_group_size: int | None = 4
+    mbstd_num_channels: int = 1
+    resample_filter: list = field(default_factory=lambda: [1, 3, 3, 1])
+
+    def __post_init__(self):
+        if self.architecture not in D_ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {D_ARCHITECTURES}, got {self.architecture!r}")
+        _check_resolution(self.img_resolution)
+        self.resample_filter = list(self.resample_filter)
+
+    def channels(self, res: int) -> int:
+        return min(self.channel_base // res, self.channel_max)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiscriminatorConfig":
+        return _from_dict(cls, d)

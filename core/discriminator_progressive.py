@@ -1,0 +1,69 @@
+"""StyleGAN1 / ProGAN progressive discriminator: a fromRGB per resolution and fade-in.
+
+At stage resolution R (the size of the images it is given) with fade-in α:
+
+    x = lerp(fromrgb_{R/2}(avgpool(img)), block_R(fromrgb_R(img)), α)  -> blocks R/2 .. 8 -> epilogue
+
+so a freshly added block starts with no influence (α = 0) and takes over as α goes to 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DiscriminatorConfig
+from .discriminator import DiscriminatorBlock, DiscriminatorEpilogue
+from .layers import Conv2dLayer
+from .mapping import MappingNetwork
+
+
+class ProgressiveDiscriminator(nn.Module):
+    def __init__(self, config: DiscriminatorConfig):
+        super().__init__()
+        self.config = config
+        self.c_dim = config.c_dim
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        log2 = int(np.log2(config.img_resolution))
+        self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
+        channels = {res: config.channels(res) for res in self.block_resolutions + [4]}
+        self.fromrgb = nn.ModuleDict({
+            str(res): Conv2dLayer(config.img_channels, channels[res], kernel_size=1, activation="lrelu")
+            for res in self.block_resolutions + [4]})
+        for res in self.block_resolutions:
+            setattr(self, f"b{res}", DiscriminatorBlock(
+                channels[res], channels[res], channels[res // 2], res, config.img_channels,
+                architecture="orig", resample_filter=config.resample_filter,
+                conv_clamp=config.conv_clamp))
+        cmap_dim = config.cmap_dim if config.cmap_dim is not None else channels[4]
+        if config.c_dim == 0:
+            cmap_dim = 0
+        if config.c_dim > 0:
+            self.mapping = MappingNetwork(z_dim=0, c_dim=config.c_dim, w_dim=cmap_dim, num_ws=None,
+                                          w_avg_beta=None)
+        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim, 4, config.img_channels,
+                                        architecture="orig", mbstd_group_size=config.mbstd_group_size,
+                                        mbstd_num_channels=config.mbstd_num_channels,
+                                        conv_clamp=config.conv_clamp)
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None,
+                alpha: float = 1.0) -> torch.Tensor:
+        """Images at any stage resolution R <= img_resolution (and labels) -> logits [N, 1]."""
+        res = img.shape[-1]
+        if img.ndim != 4 or img.shape[1] != self.img_channels or img.shape[-2] != res \
+                or res not in self.block_resolutions + [4]:
+            raise ValueError(f"D expects square images [N, {self.img_channels}, R, R] with R a power of "
+                             f"two in 4..{self.img_resolution}, got {list(img.shape)}")
+        x = self.fromrgb[str(res)](img)
+        for block_res in self.block_resolutions:
+            if block_res > res:
+                continue
+            x, _ = getattr(self, f"b{block_res}")(x, None)
+            if block_res == res and alpha < 1:
+                y = self.fromrgb[str(res // 2)](F.avg_pool2d(img, 2))
+                x = torch.lerp(y, x, float(alpha))
+        cmap = self.mapping(None, c) if self.c_dim > 0 else None
+        return self.b4(x, None, cmap)

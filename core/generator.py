@@ -1,0 +1,47 @@
+"""The generator: mapping network z -> W+ followed by a synthesis network W+ -> image."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import GeneratorConfig
+from .mapping import MappingNetwork
+from .synthesis_adain import AdaINSynthesisNetwork
+from .synthesis_demod import SynthesisNetwork
+
+
+class Generator(nn.Module):
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.w_dim
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        if config.flavour == "demod":
+            self.synthesis = SynthesisNetwork(
+                config.w_dim, config.img_resolution, config.img_channels,
+                channel_base=config.channel_base, channel_max=config.channel_max,
+                num_fp16_res=config.num_fp16_res, architecture=config.architecture,
+                resample_filter=config.resample_filter, conv_clamp=config.conv_clamp,
+                use_noise=config.use_noise)
+        else:
+            self.synthesis = AdaINSynthesisNetwork(
+                config.w_dim, config.img_resolution, config.img_channels,
+                channel_base=config.channel_base, channel_max=config.channel_max,
+                use_noise=config.use_noise)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(
+            config.z_dim, config.c_dim, config.w_dim, self.num_ws, num_layers=config.mapping_layers,
+            embed_features=config.mapping_embed_features,
+            layer_features=config.mapping_layer_features,
+            lr_multiplier=config.mapping_lr_multiplier, w_avg_beta=config.w_avg_beta)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, update_w_avg: bool | None = None,
+                **synthesis_kwargs) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_w_avg=update_w_avg)
+        return self.synthesis(ws, **synthesis_kwargs)

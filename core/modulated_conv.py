@@ -1,0 +1,68 @@
+"""Modulated convolution with weight demodulation (StyleGAN2, Karras et al. 2020, eq. 1-3).
+
+    w'_oik  = s_i * w_oik                           (modulate: scale input channels by the style)
+    w''_oik = w'_oik / sqrt(sum_ik w'_oik^2 + eps)  (demodulate: unit output variance)
+
+Two equivalent ways to run it:
+  fused    per-sample weights, one grouped convolution (or one plain convolution at batch 1);
+  unfused  scale the activations by s before a shared convolution and by the demodulation
+           coefficients after it — an ordinary batched convolution, the fast path on CPUs at
+           batch > 1 and what training uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .conv2d_resample import conv2d_resample
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
+                     noise: torch.Tensor | None = None, up: int = 1, down: int = 1, padding: int = 0,
+                     resample_filter: torch.Tensor | None = None, demodulate: bool = True,
+                     flip_weight: bool = True, fused_modconv: bool = True) -> torch.Tensor:
+    batch = x.shape[0]
+    out_channels, in_channels, kh, kw = weight.shape
+    if styles.shape != (batch, in_channels):
+        raise ValueError(f"styles of shape {list(styles.shape)} do not match x {list(x.shape)} "
+                         f"and weight {list(weight.shape)}")
+
+    # Keep fp16 activations from overflowing: normalise weight and styles by their max first
+    # (demodulation removes the scale again).
+    if x.dtype == torch.float16 and demodulate:
+        weight = weight * (1 / math.sqrt(in_channels * kh * kw)
+                           / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+
+    w = None
+    dcoefs = None
+    if demodulate or fused_modconv:
+        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, k, k]
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+    if demodulate and fused_modconv:
+        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)
+
+    if not fused_modconv:
+        x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
+        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down,
+                            padding=padding, flip_weight=flip_weight)
+        if demodulate and noise is not None:
+            return torch.addcmul(noise.to(x.dtype), x, dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
+        if demodulate:
+            return x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+        if noise is not None:
+            return x.add_(noise.to(x.dtype))
+        return x
+
+    # Fused: fold the batch into groups so each sample gets its own weights.
+    x = x.reshape(1, -1, *x.shape[2:])
+    w = w.reshape(-1, in_channels, kh, kw)
+    x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
+                        groups=batch, flip_weight=flip_weight)
+    x = x.reshape(batch, -1, *x.shape[2:])
+    if noise is not None:
+        x = x.add_(noise)
+    return x

@@ -1,0 +1,218 @@
+"""StyleGAN2 synthesis network: modulated convolutions with weight demodulation (Karras et al. 2020).
+
+    const 4x4 -> [b4: conv1, torgb] -> [b8: conv0 (2x up), conv1, torgb] -> ... -> image
+
+Each block takes the W+ rows of its layers; ToRGB of block k shares its w with conv0 of block k+1.
+Architectures: 'orig' (ToRGB only at the end), 'skip' (sum of upsampled ToRGB outputs, the
+default), 'resnet' (residual blocks). Parameter names follow NVIDIA's stylegan2-ada-pytorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from kernels import activation as activation_spec
+from kernels import bias_act, setup_filter, upsample2d
+
+from .layers import Conv2dLayer, FullyConnectedLayer
+from .modulated_conv import modulated_conv2d
+from .wplus import NoiseControl
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (optionally 2x upsampling) + noise + bias + activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
+                 kernel_size: int = 3, up: int = 1, use_noise: bool = True,
+                 activation: str = "lrelu", resample_filter=(1, 3, 3, 1),
+                 conv_clamp: float | None = None):
+        super().__init__()
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.padding = kernel_size // 2
+        self.act_gain = activation_spec(activation).def_gain
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                noise_gain: float = 1.0, generator: torch.Generator | None = None,
+                fused_modconv: bool = True, gain: float = 1.0) -> torch.Tensor:
+        styles = self.affine(w)
+        noise = None
+        if self.use_noise and noise_mode != "none" and noise_gain != 0:
+            strength = self.noise_strength * noise_gain
+            if noise_mode == "random":
+                noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution],
+                                    device=x.device, generator=generator) * strength
+            else:
+                noise = self.noise_const * strength
+        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+                             resample_filter=self.resample_filter, flip_weight=(self.up == 1),
+                             fused_modconv=fused_modconv)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain,
+                        clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv to image channels, without demodulation."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
+                 conv_clamp: float | None = None):
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
+                 img_channels: int, is_last: bool, architecture: str = "skip",
+                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None,
+                 use_fp16: bool = False, **layer_kwargs):
+        super().__init__()
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.is_last = is_last
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.num_conv = 0
+        self.num_torgb = 0
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
+                                        resample_filter=resample_filter, conv_clamp=conv_clamp,
+                                        **layer_kwargs)
+            self.num_conv += 1
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution,
+                                    conv_clamp=conv_clamp, **layer_kwargs)
+        self.num_conv += 1
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+            self.num_torgb += 1
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
+                                    resample_filter=resample_filter)
+
+    def conv_layers(self) -> list[SynthesisLayer]:
+        return [self.conv0, self.conv1] if self.in_channels else [self.conv1]
+
+    def forward(self, x, img, ws, noise: NoiseControl, first_layer: int,
+                generator: torch.Generator | None, fused_modconv: bool | None, force_fp32: bool = False):
+        on_cuda = ws.device.type == "cuda"
+        dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
+        if fused_modconv is None:
+            # Per-sample weights cost a weight tensor per sample: worth it at batch 1 (a plain conv)
+            # and on GPUs at inference in fp32; otherwise a batched conv on scaled activations.
+            fused_modconv = ws.shape[0] == 1 or (on_cuda and not self.training and dtype == torch.float32)
+        w_iter = iter(ws.unbind(dim=1))
+
+        def layer(conv, x, gain=1.0, index=0):
+            return conv(x, next(w_iter), noise_mode=noise.mode, noise_gain=noise.gain(first_layer + index),
+                        generator=generator, fused_modconv=fused_modconv, gain=gain)
+
+        if self.in_channels == 0:
+            x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = layer(self.conv1, x)
+        elif self.architecture == "resnet":
+            x = x.to(dtype)
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x = layer(self.conv0, x)
+            x = layer(self.conv1, x, gain=np.sqrt(0.5), index=1)
+            x = y.add_(x)
+        else:
+            x = x.to(dtype)
+            x = layer(self.conv0, x)
+            x = layer(self.conv1, x, index=1)
+
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
+            img = img.add_(y) if img is not None else y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    def __init__(self, w_dim: int, img_resolution: int, img_channels: int,
+                 channel_base: int = 32768, channel_max: int = 512, num_fp16_res: int = 0,
+                 architecture: str = "skip", **block_kwargs):
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        log2 = int(np.log2(img_resolution))
+        self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            is_last = res == img_resolution
+            block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res], w_dim, res,
+                                   img_channels, is_last=is_last, architecture=architecture,
+                                   use_fp16=res >= fp16_resolution, **block_kwargs)
+            self.num_ws += block.num_conv + (block.num_torgb if is_last else 0)
+            setattr(self, f"b{res}", block)
+
+    @property
+    def blocks(self) -> list[SynthesisBlock]:
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
+
+    @property
+    def num_layers(self) -> int:
+        """Number of styled conv layers (each has its own noise)."""
+        return sum(block.num_conv for block in self.blocks)
+
+    def layer_info(self) -> list[dict]:
+        """One entry per W+ row: the layers it drives and their resolution (for labels)."""
+        info = [{"resolution": 0, "layers": []} for _ in range(self.num_ws)]
+        w_idx = 0
+        for block in self.blocks:
+            names = (["conv0"] if block.in_channels else []) + ["conv1"]
+            for i, name in enumerate(names):
+                info[w_idx + i]["layers"].append(f"b{block.resolution}.{name}")
+                info[w_idx + i]["resolution"] = block.resolution
+            if block.num_torgb:
+                info[w_idx + len(names)]["layers"].append(f"b{block.resolution}.torgb")
+                info[w_idx + len(names)]["resolution"] = max(info[w_idx + len(names)]["resolution"],
+                                                             block.resolution)
+            w_idx += block.num_conv
+        return info
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise: NoiseControl | None = None,
+                fused_modconv: bool | None = None, force_fp32: bool = False) -> torch.Tensor:
+        """W+ [N, num_ws, w_dim] -> image [N, C, H, W] (about [-1, 1])."""
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        noise = noise if noise is not None else NoiseControl(mode=noise_mode)
+        generator = noise.generator(ws.device)
+        x = img = None
+        w_idx = 0
+        layer_idx = 0
+        for block in self.blocks:
+            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            x, img = block(x, img, block_ws, noise, layer_idx, generator, fused_modconv, force_fp32)
+            w_idx += block.num_conv
+            layer_idx += block.num_conv
+        return img

@@ -1,0 +1,12 @@
+"""Low-level ops of the StyleGAN networks: FIR resampling (upfirdn2d) and bias + activation.
+
+Each op has a pure-PyTorch reference (the spec, used on CPU) and a dispatch function that will use a
+compiled CUDA kernel for CUDA tensors when one is available (never built at import time).
+"""
+
+from .bias_act import ACTIVATIONS, activation, bias_act
+from .dispatch import kernel_mode
+from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
+
+__all__ = ["upfirdn2d", "upsample2d", "downsample2d", "filter2d", "setup_filter",
+           "bias_act", "activation", "ACTIVATIONS", "kernel_mode"]

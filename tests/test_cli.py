@@ -1,0 +1,144 @@
+"""stylegan-generate and stylegan-convert run as a user runs them: subprocesses, real files."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import FIXTURES, load_npz, run_cli
+
+
+def to_uint8(img):
+    return np.clip(np.asarray(img, np.float32) * 127.5 + 128, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+def png(path):
+    return np.asarray(Image.open(path))
+
+
+def test_generate_matches_official_outputs(skip_pt, tmp_path):
+    out = load_npz("G_tiny_skip_out.npz")
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0-3", "--outdir", str(tmp_path), "--grid")
+    assert r.returncode == 0, r.stderr
+    for s in range(4):
+        ours = png(tmp_path / f"seed{s:04d}.png")
+        ref = to_uint8(out["img_const"][0, s])
+        assert np.abs(ours.astype(int) - ref).max() <= 1  # fp32 rounding at .5 boundaries at most
+        assert (ours != ref).mean() < 0.001
+    assert png(tmp_path / "grid.png").shape == (64, 64, 3)
+
+
+def test_truncation_and_cutoff(skip_pt, tmp_path):
+    out = load_npz("G_tiny_skip_out.npz")
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0,1", "--trunc", "0.7",
+                "--trunc-cutoff", "2", "--outdir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    for s in range(2):
+        diff = png(tmp_path / f"seed{s:04d}.png").astype(int) - to_uint8(out["img_const_cutoff2"][s])
+        assert np.abs(diff).max() <= 1
+
+
+def test_noise_flags(skip_pt, tmp_path):
+    def render(*extra):
+        d = tmp_path / "_".join(extra).replace("-", "")
+        r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "3", "--outdir", str(d), *extra)
+        assert r.returncode == 0, r.stderr
+        return png(d / "seed0003.png")
+
+    out = load_npz("G_tiny_skip_out.npz")
+    assert np.abs(render("--noise-mode", "none").astype(int) - to_uint8(out["img_none"][0, 3])).max() <= 1
+    assert np.array_equal(render("--noise-strength", "0"), render("--noise-mode", "none"))
+    assert np.array_equal(render("--noise-mode", "random", "--noise-seed", "1"),
+                          render("--noise-mode", "random", "--noise-seed", "1", "--batch", "1"))
+    assert not np.array_equal(render("--noise-mode", "random", "--noise-seed", "1"),
+                              render("--noise-mode", "random", "--noise-seed", "2"))
+
+
+def test_saved_ws_rerender_exactly(skip_pt, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "7", "--trunc", "0.5",
+                "--noise-strength", "0.5", "--save-ws", "--outdir", str(a))
+    assert r.returncode == 0, r.stderr
+    saved = np.load(a / "seed0007.npz")
+    assert saved["w"].shape == (1, 8, 64) and int(saved["seed"]) == 7
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(a / "seed0007.npz"), "--outdir", str(b))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(png(a / "seed0007.png"), png(b / "seed0007.png"))
+
+
+def test_style_mixing_figure(skip_pt, tmp_path):
+    out = load_npz("G_tiny_skip_out.npz")
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--rows", "0,2", "--cols", "1,3,0",
+                "--styles", "4-7", "--outdir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    fig = png(tmp_path / "stylemix.png")
+    assert fig.shape == (3 * 32, 4 * 32, 3)
+    assert (fig[:32, :32] == 255).all()  # the empty corner
+    # Row seed 0 with column seed 1's layers 4-7 is the fixture's mix image.
+    cell = png(tmp_path / "0-1.png")
+    assert np.abs(cell.astype(int) - to_uint8(out["mix_img"][0])).max() <= 1
+    assert np.array_equal(fig[32:64, 32:64], cell)
+    # Column headers are the plain column seeds; row headers the plain row seeds.
+    assert np.abs(fig[:32, 32:64].astype(int) - to_uint8(out["img_const"][0, 1])).max() <= 1
+    assert np.abs(fig[64:, :32].astype(int) - to_uint8(out["img_const"][0, 2])).max() <= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seeds", "5-1"], "reversed"),
+    (["--seeds", "a"], "bad seed list"),
+    ([], "exactly one of"),
+    (["--seeds", "1", "--rows", "1"], "exactly one of"),
+    (["--rows", "1"], "both --rows and --cols"),
+    (["--rows", "1", "--cols", "2", "--styles", "0-40"], "layer"),
+    (["--seeds", "1", "--class", "1"], "not conditional"),
+    (["--seeds", "1", "--batch", "0"], "--batch"),
+    (["--ws", "/nonexistent.npz"], "no such file"),
+])
+def test_bad_arguments_one_line(skip_pt, tmp_path, args, message):
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--outdir", str(tmp_path), *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_bad_checkpoint_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"definitely not a checkpoint")
+    r = run_cli("stylegan-generate", "--pkl", str(bad), "--seeds", "0")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "bad.pt" in r.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_device_cuda_without_gpu(skip_pt):
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0", "--device", "cuda")
+    assert r.returncode == 2 and "no CUDA GPU" in r.stderr
+
+
+def test_ws_of_wrong_shape(skip_pt, tmp_path):
+    np.savez(tmp_path / "w.npz", w=np.zeros((1, 5, 64), np.float32))
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(tmp_path / "w.npz"))
+    assert r.returncode == 2 and "does not fit" in r.stderr
+
+
+def test_convert_round_trip_npz(tmp_path):
+    pt, npz, pt2 = tmp_path / "a.pt", tmp_path / "b.npz", tmp_path / "c.pt"
+    for src, dst in [(FIXTURES / "G_tiny_resnet.npz", pt), (pt, npz), (npz, pt2)]:
+        r = run_cli("stylegan-convert", str(src), str(dst))
+        assert r.returncode == 0, r.stderr
+    orig = np.load(FIXTURES / "G_tiny_resnet.npz")
+    back = np.load(npz)
+    assert sorted(orig.files) == sorted(back.files)
+    for k in orig.files:
+        if k != "config_json":
+            assert np.array_equal(orig[k], back[k]), k
+    a, c = torch.load(pt, weights_only=True), torch.load(pt2, weights_only=True)
+    assert a["G_config"] == c["G_config"]
+    assert all(torch.equal(v, c["G_ema"][k]) for k, v in a["G_ema"].items())
+
+
+def test_convert_errors(tmp_path):
+    r = run_cli("stylegan-convert", str(FIXTURES / "D_tiny_resnet.npz"), str(tmp_path / "d.pt"))
+    assert r.returncode == 2 and "discriminator" in r.stderr
+    r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(tmp_path / "x.bin"))
+    assert r.returncode == 2 and "output must end in" in r.stderr
+    assert not (tmp_path / "d.pt").exists()
