@@ -36,33 +36,36 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
                            / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
-    w = None
+    # Demodulation coefficients d[n, o] = rsqrt(sum_ik (s[n, i] w[o, i, k])^2): a small matmul
+    # rather than a per-sample weight tensor.
     dcoefs = None
-    if demodulate or fused_modconv:
-        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, k, k]
     if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
-    if demodulate and fused_modconv:
-        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)
+        taps = kh * kw
+        s2 = styles.square().repeat_interleave(taps, dim=1) if taps > 1 else styles.square()  # [N, I*k*k]
+        dcoefs = (s2 @ weight.reshape(out_channels, -1).square().t() + 1e-8).rsqrt()  # [N, O]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down,
                             padding=padding, flip_weight=flip_weight)
-        if demodulate and noise is not None:
-            return torch.addcmul(noise.to(x.dtype), x, dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
         if demodulate:
-            return x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+            x = x.mul_(dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
+            return x.add_(noise.to(x.dtype)) if noise is not None else x
         if noise is not None:
             return x.add_(noise.to(x.dtype))
         return x
 
-    # Fused: fold the batch into groups so each sample gets its own weights.
-    x = x.reshape(1, -1, *x.shape[2:])
-    w = w.reshape(-1, in_channels, kh, kw)
+    # Fused: per-sample weights (one broadcast multiply), the batch folded into groups.
+    scale = styles.reshape(batch, 1, -1, 1, 1)
+    if demodulate:
+        scale = scale * dcoefs.reshape(batch, -1, 1, 1, 1)  # [N, O, I, 1, 1]
+    w = (weight.unsqueeze(0) * scale).reshape(-1, in_channels, kh, kw)
+    if batch > 1:  # (at batch 1 a reshape would only spoil channels-last strides)
+        x = x.reshape(1, -1, *x.shape[2:])
     x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
                         groups=batch, flip_weight=flip_weight)
-    x = x.reshape(batch, -1, *x.shape[2:])
+    if batch > 1:
+        x = x.reshape(batch, -1, *x.shape[2:])
     if noise is not None:
         x = x.add_(noise)
     return x

@@ -65,9 +65,14 @@ def upfirdn2d_ref(x: torch.Tensor, f: torch.Tensor | None, up=1, down=1, padding
         x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
         x = x.reshape(batch, channels, in_h * upy, in_w * upx)
 
-    # 2. Pad (positive) and crop (negative).
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    # 2. Pad (positive) and crop (negative). Symmetric zero padding is left to the convolution,
+    #    which saves a padded copy of the image.
+    conv_padding = 0
+    if px0 == px1 >= 0 and py0 == py1 >= 0:
+        conv_padding = (py0, px0)
+    else:
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
 
     # 3. Filter. conv2d correlates, so a true convolution flips the filter first.
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
@@ -75,11 +80,12 @@ def upfirdn2d_ref(x: torch.Tensor, f: torch.Tensor | None, up=1, down=1, padding
         f = f.flip(list(range(f.ndim)))
     if f.ndim == 2:
         weight = f[None, None].expand(channels, 1, *f.shape)
-        x = F.conv2d(x, weight, groups=channels)
+        x = F.conv2d(x, weight, padding=conv_padding, groups=channels)
     else:
         taps = f.shape[0]
-        x = F.conv2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), groups=channels)
-        x = F.conv2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), groups=channels)
+        pad_y, pad_x = conv_padding if conv_padding else (0, 0)
+        x = F.conv2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), padding=(0, pad_x), groups=channels)
+        x = F.conv2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), padding=(pad_y, 0), groups=channels)
 
     # 4. Downsample by keeping every down-th pixel.
     if downx > 1 or downy > 1:

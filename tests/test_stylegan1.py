@@ -64,7 +64,7 @@ def test_stage_buffers_drive_default_and_travel_in_state_dict(G, ws):
 def test_adain_layer_semantics(G, ws):
     """Output of a styled layer = y_s * instance_norm(act(x + noise + b)) + y_b."""
     layer = G.synthesis.b4.input
-    x = G.synthesis.b4.const.unsqueeze(0).repeat(3, 1, 1, 1)
+    x = torch.randn(3, *G.synthesis.b4.const.shape)
     w = ws[:, 0]
     out = layer(x, w, noise_mode="none")
     t = F.leaky_relu(x + layer.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
