@@ -7,6 +7,7 @@ random init (speed does not depend on the weights).
     python benchmarks/generator.py                      # all points on CPU (and CUDA if present)
     python benchmarks/generator.py --res 256 --batch 1  # one point
     python benchmarks/generator.py --profile --res 256  # where the time goes (torch profiler)
+    python benchmarks/generator.py --cli --res 256      # stylegan-generate over many seeds, end to end
 """
 
 from __future__ import annotations
@@ -94,6 +95,28 @@ def profile(res: int, batch: int, device: str) -> None:
                                        sorted(groups.items(), key=lambda kv: -kv[1])))
 
 
+def cli_throughput(res: int, seeds: int, env: dict) -> dict:
+    """Wall time of `stylegan-generate --seeds 0-N` (start-up, mapping, PNG writing included);
+    the marginal cost per image is (T(N) - T(1)) / (N - 1)."""
+    import tempfile
+    from core.checkpoint import save_generator
+    with tempfile.TemporaryDirectory() as tmp:
+        pkl = Path(tmp) / f"g{res}.pt"
+        save_generator(pkl, build(res, "cpu"))
+
+        def run(n: int) -> float:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "core.cli.generate", "--pkl", str(pkl), "--seeds",
+                            f"0-{n - 1}", "--outdir", str(Path(tmp) / "out"), "--device", "cpu"],
+                           env=env, check=True, capture_output=True)
+            return time.perf_counter() - t
+
+        one, many = run(1), run(seeds)
+    marginal = (many - one) / (seeds - 1)
+    return {"res": res, "seeds": seeds, "wall_s": round(many, 2), "wall_1_seed_s": round(one, 2),
+            "ms_per_img_marginal": round(marginal * 1e3, 1), "img_per_s": round(seeds / many, 2)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--res", type=int, nargs="*", default=sorted(NETWORKS), choices=sorted(NETWORKS))
@@ -103,6 +126,8 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=5, help="timed passes per process")
     p.add_argument("--untuned", action="store_true", help="leave glibc's allocator as it is")
     p.add_argument("--profile", action="store_true", help="profile one point instead of timing")
+    p.add_argument("--cli", action="store_true", help="time stylegan-generate over --seeds seeds instead")
+    p.add_argument("--seeds", type=int, default=32, help="seeds for --cli (default 32)")
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -116,8 +141,16 @@ def main() -> None:
         profile(args.res[0], args.batch[0], devices[0])
         return
 
-    results = []
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if args.cli:
+        rows = [cli_throughput(res, args.seeds, env) for res in args.res]
+        for row in rows:
+            print(f"stylegan-generate {row['res']}², {row['seeds']} seeds: {row['wall_s']} s "
+                  f"({row['img_per_s']} img/s; {row['ms_per_img_marginal']} ms/img after start-up)",
+                  file=sys.stderr)
+        print(json.dumps({"cli": rows, "cpu": _cpu_name()}, indent=2))
+        return
+    results = []
     for device in devices:
         for res in args.res:
             if res == 1024 and device == "cpu" and args.res == sorted(NETWORKS):

@@ -16,10 +16,14 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def save_png(pixels: np.ndarray, path: str | Path) -> None:
-    """Save an HWC uint8 array (1, 3 or 4 channels) as PNG."""
+    """Save an HWC uint8 array (1, 3 or 4 channels) as PNG.
+
+    zlib level 1: same pixels, files ~15% larger than Pillow's default level 6, which takes 25 ms
+    for a 256² image — a fifth of the time it takes to generate one on a 2-core CPU.
+    """
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    Image.fromarray(pixels).save(path, format="PNG")
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
 
 
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 0, fill: int = 0) -> np.ndarray:
