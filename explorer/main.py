@@ -1,0 +1,133 @@
+"""stylegan-explorer: explore a StyleGAN generator in real time.
+
+    stylegan-explorer --pkl model.pt                         open a window
+    stylegan-explorer --pkl model.pt --seed 5 --trunc 0.7    start at seed 5, psi 0.7
+    stylegan-explorer --session session.json                 every control as saved
+    stylegan-explorer --pkl model.pt --screenshot out.png    render headless, save, exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+PROG = "stylegan-explorer"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pkl", metavar="PATH", help="model file (.pt, NVIDIA-named .npz)")
+    p.add_argument("--seed", type=int, metavar="N", help="starting seed (default 0)")
+    p.add_argument("--trunc", type=float, metavar="PSI", help="starting truncation psi, -1..2 (default 1)")
+    p.add_argument("--session", metavar="FILE", help="start from a saved session (JSON)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--size", default="1280x800", metavar="WxH", help="window size (default 1280x800)")
+    p.add_argument("--outdir", default=".", metavar="DIR", help="where S and the save buttons write (default .)")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="render headless (no window), save the network image read back from the texture, exit")
+    p.add_argument("--window-shot", metavar="OUT.png", help="render headless, save the whole window, exit")
+    p.add_argument("--frames", type=int, default=1, metavar="N",
+                   help="UI frames to run before a screenshot (animations advance 1/30 s per frame)")
+    return p
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x800, not {text!r}") from None
+    if not (320 <= w <= 8192 and 240 <= h <= 8192):
+        raise ValueError("--size must be between 320x240 and 8192x8192")
+    return w, h
+
+
+def initial_state(args):
+    from .state import ExplorerState
+    state = ExplorerState.load(args.session) if args.session else ExplorerState()
+    if args.pkl:
+        state.pkl = args.pkl
+    if args.seed is not None:
+        if args.seed < 0:
+            raise ValueError("--seed must be >= 0")
+        state.latent.x, state.latent.y, state.latent.w_file = float(args.seed), 0.0, None
+        state.walk.active = False
+    if args.trunc is not None:
+        if not -1 <= args.trunc <= 2:
+            raise ValueError("--trunc must be within -1..2")
+        state.trunc.psi = args.trunc
+    if not state.pkl:
+        raise ValueError("no model given: use --pkl PATH (or a --session that names one)")
+    return state
+
+
+def run_headless(args, state, device, size) -> int:
+    from core.images import save_png
+
+    from .app import Explorer
+    from .platform import HeadlessPlatform
+    platform = HeadlessPlatform(*size)
+    app = Explorer(state, device, sync=True, outdir=args.outdir)
+    try:
+        for _ in range(max(args.frames, 1)):
+            platform.run_frame(app, dt=1 / 30)
+        if args.window_shot:
+            platform.run_frame(app, dt=1e-6)  # the window draws the texture filled in the last frame
+            save_png(platform.read_window(), args.window_shot)
+        if app.model is None:
+            print(f"{PROG}: error: {app.model_error or 'the model did not load'}", file=sys.stderr)
+            return 2
+        if args.screenshot:
+            save_png(app.network_image(), args.screenshot)
+        return 0
+    finally:
+        app.close()
+        platform.close()
+
+
+def run_window(args, state, device, size) -> int:
+    from .app import Explorer
+    from .platform import WindowPlatform
+    platform = WindowPlatform(*size)
+    app = Explorer(state, device, outdir=args.outdir)
+    try:
+        while not platform.should_close():
+            platform.run_frame(app)
+        return 0
+    finally:
+        app.close()
+        platform.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    headless = bool(args.screenshot or args.window_shot)
+    if headless:
+        os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
+    from core.checkpoint import CheckpointError
+    from core.cli.common import UsageError, resolve_device, tune_cpu_allocator
+    try:
+        size = parse_size(args.size)
+        device = resolve_device(args.device)
+        state = initial_state(args)
+        for out in (args.screenshot, args.window_shot):
+            if out and not Path(out).parent.exists():
+                raise ValueError(f"folder of {out} does not exist")
+        if device.type == "cpu":
+            tune_cpu_allocator()
+        return run_headless(args, state, device, size) if headless else run_window(args, state, device, size)
+    except (UsageError, CheckpointError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # no display, no GL context
+        print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

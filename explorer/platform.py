@@ -1,0 +1,150 @@
+"""Where frames go: an offscreen EGL framebuffer (headless: screenshots, tests, benchmarks) or a GLFW
+window. Each owns the GL context and imgui's renderer and runs `Explorer.frame` once per frame.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from imgui_bundle import imgui  # (before glfw: both ship a libglfw, the first one loaded wins)
+
+CLEAR_COLOUR = (0.09, 0.09, 0.11, 1.0)
+
+
+def _new_imgui_context() -> None:
+    imgui.create_context()
+    io = imgui.get_io()
+    io.set_ini_filename("")  # never write imgui.ini into the user's folder
+    io.set_log_filename("")
+
+
+class HeadlessPlatform:
+    """An OpenGL context without any window system, drawing the UI into an offscreen framebuffer.
+    Input arrives through imgui's io events (tests and scripts use the helpers below)."""
+
+    def __init__(self, width: int = 1280, height: int = 800):
+        from imgui_bundle.python_backends.opengl_backend_programmable import ProgrammablePipelineRenderer
+
+        from .gl import Framebuffer, HeadlessContext
+        self.width, self.height = width, height
+        self.context = HeadlessContext()
+        self.framebuffer = Framebuffer(width, height)
+        _new_imgui_context()
+        imgui.get_io().display_size = (width, height)
+        self.backend = ProgrammablePipelineRenderer()
+
+    def run_frame(self, app, dt: float = 1 / 60) -> None:
+        from OpenGL import GL
+        io = imgui.get_io()
+        io.display_size = (self.width, self.height)
+        io.delta_time = dt
+        app.frame(dt)
+        self.framebuffer.bind()
+        GL.glClearColor(*CLEAR_COLOUR)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        self.backend.render(imgui.get_draw_data())
+        GL.glFinish()
+        if app.window_shot_requested:
+            app.window_shot_requested = False
+            app.save_window_pixels(self.read_window())
+
+    def read_window(self) -> np.ndarray:
+        return self.framebuffer.read()[..., :3]
+
+    # Input helpers: the same events a real window would deliver.
+    def mouse_move(self, x: float, y: float) -> None:
+        imgui.get_io().add_mouse_pos_event(x, y)
+
+    def mouse_button(self, down: bool, button: int = 0) -> None:
+        imgui.get_io().add_mouse_button_event(button, down)
+
+    def key(self, key, down: bool) -> None:
+        imgui.get_io().add_key_event(key, down)
+
+    def type_text(self, text: str) -> None:
+        imgui.get_io().add_input_characters_utf8(text)
+
+    def close(self) -> None:
+        self.backend.shutdown()
+        imgui.destroy_context()
+        self.framebuffer.delete()
+        self.context.close()
+
+
+class WindowPlatform:
+    """A real window (GLFW) with imgui's GLFW backend; files dropped on it open in the explorer."""
+
+    def __init__(self, width: int = 1280, height: int = 800, title: str = "StyleGAN explorer"):
+        import glfw
+        from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
+        self.glfw = glfw
+        if not glfw.init():
+            raise RuntimeError("cannot open a window (no display? use --screenshot for headless use)")
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        self.window = glfw.create_window(width, height, title, None, None)
+        if not self.window:
+            glfw.terminate()
+            raise RuntimeError("cannot create an OpenGL 3.3 window")
+        glfw.make_context_current(self.window)
+        glfw.swap_interval(1)
+        _new_imgui_context()
+        self.backend = GlfwRenderer(self.window)
+        self.dropped: list[str] = []
+        glfw.set_drop_callback(self.window, lambda _w, paths: self.dropped.extend(paths))
+        self._windowed_geometry = None
+
+    def should_close(self) -> bool:
+        return self.glfw.window_should_close(self.window)
+
+    def run_frame(self, app, max_fps: float = 60.0) -> None:
+        from OpenGL import GL
+        glfw = self.glfw
+        start = time.perf_counter()
+        glfw.poll_events()
+        self.backend.process_inputs()
+        for path in self.dropped:
+            app.open_file(path)
+        self.dropped.clear()
+        app.frame(imgui.get_io().delta_time)
+        width, height = glfw.get_framebuffer_size(self.window)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+        GL.glViewport(0, 0, width, height)
+        GL.glClearColor(*CLEAR_COLOUR)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        self.backend.render(imgui.get_draw_data())
+        if app.window_shot_requested:
+            from .gl import read_default_framebuffer
+            app.window_shot_requested = False
+            app.save_window_pixels(read_default_framebuffer(width, height)[..., :3])
+        glfw.swap_buffers(self.window)
+        if app.fullscreen_toggle_requested:
+            app.fullscreen_toggle_requested = False
+            self.toggle_fullscreen()
+        # No vsync under a virtual screen: do not spin faster than max_fps (the renderer needs the CPU).
+        rest = 1.0 / max_fps - (time.perf_counter() - start)
+        if rest > 0:
+            time.sleep(rest)
+
+    def toggle_fullscreen(self) -> None:
+        glfw = self.glfw
+        if glfw.get_window_monitor(self.window):
+            x, y, w, h = self._windowed_geometry
+            glfw.set_window_monitor(self.window, None, x, y, w, h, 0)
+        else:
+            monitor = glfw.get_primary_monitor()
+            if not monitor:
+                return
+            self._windowed_geometry = (*glfw.get_window_pos(self.window), *glfw.get_window_size(self.window))
+            mode = glfw.get_video_mode(monitor)
+            glfw.set_window_monitor(self.window, monitor, 0, 0, mode.size.width, mode.size.height,
+                                    mode.refresh_rate)
+
+    def close(self) -> None:
+        self.backend.shutdown()
+        imgui.destroy_context()
+        self.glfw.destroy_window(self.window)
+        self.glfw.terminate()

@@ -1,0 +1,117 @@
+"""Record a latent walk to MP4 (imageio-ffmpeg), GIF, or a folder of PNGs (lossless).
+
+The recorder renders exactly the states the screen shows while the walk plays: the state with
+walk.t stepped at the video's frame rate. A non-looping walk ends on its last keyframe; a looping
+one stops one frame before it would return to the first.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from core.images import save_png
+
+from .state import ExplorerState
+
+
+def walk_times(state: ExplorerState, fps: float) -> list[float]:
+    """Walk positions (keyframe units) of every recorded frame."""
+    walk = state.walk
+    if walk.speed <= 0:
+        raise ValueError("walk speed must be positive to record")
+    n = len(walk.keyframes)
+    segments = n if walk.loop or walk.mode == "noise" else n - 1
+    if segments < 1:
+        raise ValueError("a walk needs at least two keyframes")
+    frames = max(int(round(segments / walk.speed * fps)), 1)
+    if walk.loop or walk.mode == "noise":
+        return [i * segments / frames for i in range(frames)]
+    return [i * segments / frames for i in range(frames + 1)]
+
+
+class WalkRecorder:
+    def __init__(self, render, state: ExplorerState, path: str | Path, fps: float = 30.0):
+        """render: state -> HxWx4 uint8 array (the renderer's synchronous path)."""
+        self.render = render
+        self.state = state.copy()
+        self.state.walk.active = True
+        self.state.walk.playing = False
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.times = walk_times(self.state, self.fps)
+        self.done_frames = 0
+        self.error: str | None = None
+        self.finished = False
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="walk-recorder", daemon=True)
+
+    @property
+    def total(self) -> int:
+        return len(self.times)
+
+    @property
+    def progress(self) -> float:
+        return self.done_frames / max(self.total, 1)
+
+    def start(self) -> "WalkRecorder":
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _writer(self):
+        import imageio.v2 as iio
+        suffix = self.path.suffix.lower()
+        if suffix == ".mp4":
+            return iio.get_writer(self.path, fps=self.fps, codec="libx264", quality=9, macro_block_size=1,
+                                  ffmpeg_log_level="error")
+        if suffix == ".gif":
+            return iio.get_writer(self.path, mode="I", duration=1000.0 / self.fps, loop=0)
+        if suffix:
+            raise ValueError(f"record to .mp4, .gif or a folder, not {suffix}")
+        self.path.mkdir(parents=True, exist_ok=True)
+        return _PngFolder(self.path)
+
+    def _run(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            writer = self._writer()
+            try:
+                for t in self.times:
+                    if self._cancel.is_set():
+                        self.error = "cancelled"
+                        break
+                    self.state.walk.t = t
+                    writer.append_data(np.ascontiguousarray(self.render(self.state)[..., :3]))
+                    self.done_frames += 1
+            finally:
+                writer.close()
+        except Exception as exc:  # reported in the UI; the app keeps running
+            self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        self.finished = True
+
+
+class _PngFolder:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.index = 0
+
+    def append_data(self, pixels: np.ndarray) -> None:
+        save_png(pixels, self.folder / f"frame{self.index:05d}.png")
+        self.index += 1
+
+    def close(self) -> None:
+        pass
+
+
+def default_record_path(state: ExplorerState) -> str:
+    keys = "-".join(map(str, state.walk.keyframes[:6]))
+    return f"walk_{state.walk.mode}_{keys}.mp4"
+

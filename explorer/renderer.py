@@ -1,0 +1,275 @@
+"""The renderer: turns (model, state) into frames on a worker thread, so the UI never waits.
+
+The UI posts the current state whenever it changed; the worker always takes the newest request
+and drops the ones it never got to. Model loading happens on the same worker; a file that fails to
+load leaves the previous model in place and reports its one-line error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.checkpoint import CheckpointError, load_generator
+from core.directions import Directions, cached_pca_directions, load_directions
+from core.images import to_uint8
+
+from .latents import LatentComposer
+from .state import ExplorerState
+
+
+@dataclass
+class Frame:
+    version: int  # which request this frame answers
+    pixels: object  # HxWx4 uint8: a numpy array, or a CUDA tensor on GPUs
+    render_ms: float
+    label: str = ""  # what is shown ("image", or the layer and channel)
+    feature_channels: int = 0  # channels of the layer shown (layer view)
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    flavour: str
+    resolution: int
+    img_channels: int
+    num_ws: int
+    w_dim: int
+    num_noise_layers: int
+    layer_info: list[dict]  # per W+ row: resolution and the layers it drives
+    feature_layers: list[str]  # names usable in the layer view
+    conditional: bool = False
+    directions: list[str] = field(default_factory=list)
+    directions_source: str | None = None
+
+
+@dataclass
+class Stats:
+    requested: int = 0
+    rendered: int = 0
+    dropped: int = 0  # requests replaced by newer ones before they were rendered
+    last_render_ms: float = 0.0
+
+
+class Renderer:
+    def __init__(self, device: torch.device, sync: bool = False):
+        """sync=True renders inside request() (deterministic; used for headless captures)."""
+        self.device = device
+        self.sync = sync
+        self.stats = Stats()
+        self.model: ModelInfo | None = None
+        self._events: list[tuple[str, str]] = []  # ("loaded", path) | ("load_failed", msg) | ("error", msg)
+        self._G = None
+        self._composer: LatentComposer | None = None
+        self._cond = threading.Condition()
+        self._pending_state: tuple[int, ExplorerState] | None = None
+        self._pending_load: str | None = None
+        self._frame: Frame | None = None
+        self._busy = False
+        self._closed = False
+        self._thread = None
+        if not sync:
+            self._thread = threading.Thread(target=self._run, name="stylegan-renderer", daemon=True)
+            self._thread.start()
+
+    # ---------------------------------------------------------------------------- UI side ---
+    def load(self, path: str) -> None:
+        with self._cond:
+            self._pending_load = path
+            self._cond.notify()
+        if self.sync:
+            self._work_once()
+
+    def request(self, state: ExplorerState, version: int) -> None:
+        with self._cond:
+            self.stats.requested += 1
+            if self._pending_state is not None:
+                self.stats.dropped += 1
+            self._pending_state = (version, state.copy())
+            self._cond.notify()
+        if self.sync:
+            self._work_once()
+
+    def latest(self) -> Frame | None:
+        with self._cond:
+            return self._frame
+
+    def take_events(self) -> list[tuple[str, str]]:
+        """What happened since the last call, oldest first: ("loaded", path),
+        ("load_failed", one-line message) or ("error", one-line message)."""
+        with self._cond:
+            events, self._events = self._events, []
+        return events
+
+    def _report(self, kind: str, message: str) -> None:
+        with self._cond:
+            self._events.append((kind, message))
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._busy and self._pending_state is None and self._pending_load is None
+
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.idle():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def render_now(self, state: ExplorerState) -> np.ndarray:
+        """Render a state synchronously on the calling thread (recording): HxWx4 uint8 numpy."""
+        G, composer = self._G, self._composer
+        if G is None:
+            raise RuntimeError("no model loaded")
+        with torch.inference_mode():
+            img = G.synthesis(composer.ws(state), noise=composer.noise(state))
+        return rgba(to_uint8(img)[0])
+
+    # ------------------------------------------------------------------------ worker side ---
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and self._pending_state is None and self._pending_load is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+            self._work_once()
+
+    def _work_once(self) -> None:
+        with self._cond:
+            load, self._pending_load = self._pending_load, None
+            request, self._pending_state = self._pending_state, None
+            self._busy = True
+        try:
+            if load is not None:
+                self._load(load)
+            if request is not None and self._G is not None:
+                self._render(*request)
+        except Exception as exc:  # a render must never take the app down
+            self._report("error", f"render failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+        finally:
+            with self._cond:
+                self._busy = False
+
+    def _load(self, path: str) -> None:
+        try:
+            G = load_generator(path, self.device)
+        except CheckpointError as exc:
+            self._report("load_failed", str(exc))
+            return
+        except (OSError, RuntimeError) as exc:
+            self._report("load_failed", f"{path}: cannot load ({str(exc).splitlines()[0][:160]})")
+            return
+        syn = G.synthesis
+        names = [name for name, m in syn.named_modules() if name.count(".") == 1 and name.split(".")[1]
+                 in ("input", "conv0", "conv1")]
+        info = ModelInfo(path=str(path), flavour=G.config.flavour, resolution=G.img_resolution,
+                         img_channels=G.img_channels, num_ws=G.num_ws, w_dim=G.w_dim,
+                         num_noise_layers=syn.num_layers, layer_info=syn.layer_info(),
+                         feature_layers=names, conditional=G.c_dim > 0)
+        with self._cond:
+            self._G = G
+            self._composer = LatentComposer(G, self.device)
+            self.model = info
+            self._frame = None
+            self._events.append(("loaded", str(path)))
+
+    def _directions(self, state: ExplorerState) -> None:
+        """Make the composer's directions match the state's source (PCA computed once, cached)."""
+        source = state.directions.source
+        if self.model.directions_source == source:
+            return
+        try:
+            if source == "pca":
+                d = cached_pca_directions(self._G)
+            else:
+                d = load_directions(source, self._G.w_dim)
+            d = Directions(d.names, d.vectors.to(self.device))
+        except ValueError as exc:
+            self._report("error", str(exc))
+            d = None
+        self._composer.directions = d
+        self.model.directions = d.names if d else []
+        self.model.directions_source = source
+
+    def _render(self, version: int, state: ExplorerState) -> None:
+        t0 = time.perf_counter()
+        G, composer = self._G, self._composer
+        if any(e.amount != 0 for e in state.directions.entries):
+            self._directions(state)
+        try:
+            ws = composer.ws(state)
+        except ValueError as exc:  # e.g. a W file that does not fit
+            self._report("error", str(exc))
+            return
+        captured = {}
+        hook = None
+        layer = state.view.layer
+        if layer and layer in self.model.feature_layers:
+            hook = G.synthesis.get_submodule(layer).register_forward_hook(
+                lambda m, i, o: captured.__setitem__("x", o))
+        try:
+            with torch.inference_mode():
+                img = G.synthesis(ws, noise=composer.noise(state))
+        finally:
+            if hook is not None:
+                hook.remove()
+        label, channels = "image", 0
+        if "x" in captured:
+            feat = captured["x"][0].float()
+            channels = feat.shape[0]
+            ch = min(max(state.view.channel, 0), channels - 1)
+            pixels = feature_rgba(feat[ch], state.view.normalize)
+            label = f"{layer} channel {ch}/{channels}"
+        elif self.device.type == "cuda":
+            pixels = rgba_torch(img)
+        else:
+            pixels = rgba(to_uint8(img)[0])
+        if self.device.type == "cuda":
+            torch.cuda.current_stream().synchronize()  # the frame is complete before the GL copy
+        ms = (time.perf_counter() - t0) * 1e3
+        with self._cond:
+            self._frame = Frame(version, pixels, ms, label, channels)
+            self.stats.rendered += 1
+            self.stats.last_render_ms = ms
+
+
+def rgba(pixels: np.ndarray) -> np.ndarray:
+    """HxWxC uint8 (C = 1 or 3) -> HxWx4 with opaque alpha."""
+    h, w, c = pixels.shape
+    out = np.empty((h, w, 4), np.uint8)
+    out[..., :3] = pixels if c == 3 else pixels[..., :1]
+    out[..., 3] = 255
+    return out
+
+
+def rgba_torch(img: torch.Tensor) -> torch.Tensor:
+    """NCHW float image on the GPU -> HxWx4 uint8 on the GPU (same rounding as to_uint8)."""
+    x = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    if x.shape[0] == 1:
+        x = x.expand(3, -1, -1)
+    alpha = torch.full_like(x[:1], 255)
+    return torch.cat([x[:3], alpha]).permute(1, 2, 0).contiguous()
+
+
+def feature_rgba(feat: torch.Tensor, normalize: bool) -> np.ndarray:
+    """One feature-map channel as a grey image: min..max, or [-1, 1], mapped to 0..255."""
+    if normalize:
+        lo, hi = float(feat.min()), float(feat.max())
+        x = (feat - lo) / (hi - lo) if hi > lo else torch.zeros_like(feat)
+    else:
+        x = feat * 0.5 + 0.5
+    grey = (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+    return rgba(np.repeat(grey[..., None], 3, axis=2))

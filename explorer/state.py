@@ -1,0 +1,201 @@
+"""Every control of the explorer in one plain object.
+
+Widgets only read and edit an ExplorerState; the renderer turns (model, state) into a frame; a
+session file is this object as JSON. Nothing here knows about imgui or OpenGL.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NOISE_MODES = ("const", "random", "none")
+WALK_MODES = ("slerp", "lerp", "noise")
+VIEW_MODES = ("fit", "zoom", "1:1")
+SESSION_VERSION = 1
+
+
+@dataclass
+class LatentState:
+    """Position in seed space: integer (x, y) is seed x + 100 y; between integers the w of the
+    four neighbouring seeds are blended bilinearly (as NVIDIA's visualizer does)."""
+    x: float = 0.0
+    y: float = 0.0
+    animate: bool = False
+    speed: float = 0.25  # seeds per second along x
+    w_file: str | None = None  # a W/W+ .npz written by stylegan-generate replaces the seed
+    w_index: int = 0
+
+
+@dataclass
+class StyleSource:
+    seed: int = 1
+    weights: list[float] = field(default_factory=list)  # per W+ layer: 0 = base, 1 = this source
+
+
+@dataclass
+class TruncationState:
+    psi: float = 1.0
+    cutoff: int | None = None  # truncate only layers below this (None: all)
+    per_group: bool = False  # use group_psi for coarse / middle / fine instead of psi
+    group_psi: dict[str, float] = field(default_factory=lambda: {"coarse": 1.0, "middle": 1.0, "fine": 1.0})
+
+
+@dataclass
+class NoiseState:
+    mode: str = "const"
+    seed: int = 0
+    animate: bool = False
+    strength: float = 1.0
+    layer_strength: list[float] = field(default_factory=list)  # per noise layer; empty = all 1
+
+
+@dataclass
+class WalkState:
+    """A walk through latent space: between keyframe seeds (slerp in Z or lerp in W) or a closed
+    loop through Z ('noise'). t is the position in keyframe units (0 = first keyframe)."""
+    active: bool = False
+    mode: str = "slerp"
+    keyframes: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
+    speed: float = 0.5  # keyframes per second
+    loop: bool = True
+    playing: bool = False
+    t: float = 0.0
+
+
+@dataclass
+class DirectionEntry:
+    index: int = 0  # which direction (component)
+    amount: float = 0.0
+    first_layer: int = 0
+    last_layer: int | None = None  # None: up to the last layer
+
+
+@dataclass
+class DirectionsState:
+    source: str = "pca"  # 'pca' (computed for the model) or a path to a directions .npz
+    count: int = 8  # how many sliders
+    entries: list[DirectionEntry] = field(default_factory=list)
+
+
+@dataclass
+class ViewState:
+    mode: str = "fit"
+    zoom: float = 1.0
+    layer: str | None = None  # layer view: a synthesis layer name, or None for the image
+    channel: int = 0
+    normalize: bool = True
+
+
+@dataclass
+class ExplorerState:
+    pkl: str | None = None
+    latent: LatentState = field(default_factory=LatentState)
+    styles: list[StyleSource] = field(default_factory=list)
+    trunc: TruncationState = field(default_factory=TruncationState)
+    noise: NoiseState = field(default_factory=NoiseState)
+    walk: WalkState = field(default_factory=WalkState)
+    directions: DirectionsState = field(default_factory=DirectionsState)
+    view: ViewState = field(default_factory=ViewState)
+
+    def copy(self) -> "ExplorerState":
+        return copy.deepcopy(self)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": SESSION_VERSION, "state": dataclasses.asdict(self)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExplorerState":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a session file (bad JSON: {exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict) or "state" not in data:
+            raise ValueError("not a session file (no 'state')")
+        if data.get("version") != SESSION_VERSION:
+            raise ValueError(f"session version {data.get('version')!r} is not supported")
+        state = _build(cls, data["state"], "state")
+        state.validate()
+        return state
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExplorerState":
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ValueError(f"{path}: {exc.strerror}") from None
+        try:
+            return cls.from_json(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def validate(self) -> None:
+        if self.noise.mode not in NOISE_MODES:
+            raise ValueError(f"noise mode must be one of {NOISE_MODES}")
+        if self.walk.mode not in WALK_MODES:
+            raise ValueError(f"walk mode must be one of {WALK_MODES}")
+        if self.view.mode not in VIEW_MODES:
+            raise ValueError(f"view mode must be one of {VIEW_MODES}")
+        if not -1.0 <= self.trunc.psi <= 2.0:
+            raise ValueError("psi must be within -1..2")
+        if self.trunc.cutoff is not None and self.trunc.cutoff < 0:
+            raise ValueError("truncation cutoff must be >= 0")
+        if self.walk.active and len(self.walk.keyframes) < (1 if self.walk.mode == "noise" else 2):
+            raise ValueError("a walk needs at least two keyframes")
+
+
+def _build(cls, data: Any, where: str):
+    """Build a (nested) dataclass from plain JSON data, rejecting unknown or mistyped fields."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be an object")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ValueError(f"unknown setting {where}.{unknown[0]}")
+    return cls(**{name: _convert(value, hints[name], f"{where}.{name}") for name, value in data.items()})
+
+
+def _convert(value: Any, tp: Any, where: str):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        if value is None:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where} must be a list")
+        return [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
+        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where} must be a number")
+        if tp is int and value != int(value):
+            raise ValueError(f"{where} must be a whole number")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where} must be a string")
+        return value
+    raise TypeError(f"unsupported field type {tp!r} at {where}")

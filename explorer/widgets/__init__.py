@@ -1,0 +1,1 @@
+"""Explorer widgets: each draws its controls and edits the explorer's state, nothing else."""

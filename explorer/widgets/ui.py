@@ -1,0 +1,84 @@
+"""Thin wrappers over imgui controls that also record where each control was drawn.
+
+The recorded rectangles (label -> (x0, y0, x1, y1) in window pixels) let tests and scripts aim
+real mouse and keyboard events at a control, the way a user would.
+"""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+RECTS: dict[str, tuple[float, float, float, float]] = {}
+
+
+def _record(label: str) -> None:
+    lo, hi = imgui.get_item_rect_min(), imgui.get_item_rect_max()
+    RECTS[label.split("##")[-1] if "##" in label else label] = (lo.x, lo.y, hi.x, hi.y)
+
+
+def slider_float(label: str, value: float, lo: float, hi: float, fmt: str = "%.3f") -> tuple[bool, float]:
+    changed, value = imgui.slider_float(label, float(value), lo, hi, fmt)
+    _record(label)
+    return changed, value
+
+
+def slider_int(label: str, value: int, lo: int, hi: int) -> tuple[bool, int]:
+    changed, value = imgui.slider_int(label, int(value), lo, hi)
+    _record(label)
+    return changed, value
+
+
+def input_int(label: str, value: int, step: int = 1) -> tuple[bool, int]:
+    changed, value = imgui.input_int(label, int(value), step)
+    _record(label)
+    return changed, value
+
+
+def drag_float(label: str, value: float, speed: float = 0.01, lo: float = 0.0, hi: float = 0.0,
+               fmt: str = "%.3f") -> tuple[bool, float]:
+    changed, value = imgui.drag_float(label, float(value), speed, lo, hi, fmt)
+    _record(label)
+    return changed, value
+
+
+def checkbox(label: str, value: bool) -> tuple[bool, bool]:
+    changed, value = imgui.checkbox(label, bool(value))
+    _record(label)
+    return changed, value
+
+
+def button(label: str, width: float = 0) -> bool:
+    clicked = imgui.button(label, (width, 0))
+    _record(label)
+    return clicked
+
+
+def input_text(label: str, value: str, hint: str = "") -> tuple[bool, str]:
+    changed, value = imgui.input_text_with_hint(label, hint, value or "")
+    _record(label)
+    return changed, value
+
+
+def combo(label: str, current: str, options: list[str]) -> tuple[bool, str]:
+    changed = False
+    if imgui.begin_combo(label, current):
+        for option in options:
+            selected = option == current
+            if imgui.selectable(option, selected)[0] and not selected:
+                current, changed = option, True
+        imgui.end_combo()
+    _record(label)
+    return changed, current
+
+
+def help_marker(text: str) -> None:
+    imgui.same_line()
+    imgui.text_disabled("(?)")
+    if imgui.is_item_hovered():
+        imgui.set_tooltip(text)
+
+
+def error_text(text: str) -> None:
+    imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.45, 0.4, 1.0))
+    imgui.text_wrapped(text)
+    imgui.pop_style_color()

@@ -1,0 +1,64 @@
+"""Latent walks: slerp / lerp between keyframe seeds or a looping noise walk; play, scrub, record."""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from ..state import WALK_MODES
+from . import ui
+
+
+class WalkWidget:
+    title = "Latent walk"
+
+    def __init__(self, app):
+        self.app = app
+        self.keys_text = ",".join(map(str, app.state.walk.keyframes))
+        self.keys_error = ""
+        self.record_path = ""
+        self.fps = 30
+
+    def __call__(self) -> None:
+        app, walk = self.app, self.app.state.walk
+        _, walk.active = ui.checkbox("Walk instead of seed", walk.active)
+        _, walk.mode = ui.combo("Mode##walk", walk.mode, list(WALK_MODES))
+        ui.help_marker("slerp: great circles between the keyframes' z; lerp: straight lines between "
+                       "their w; noise: a closed loop through z (keyframes give its two axes).")
+        changed, self.keys_text = ui.input_text("Keyframes", self.keys_text, "seeds, e.g. 0,1,2,3")
+        if changed:
+            try:
+                keys = [int(k) for k in self.keys_text.replace(" ", "").split(",") if k]
+                if len(keys) < 2 or min(keys) < 0:
+                    raise ValueError
+                walk.keyframes, self.keys_error = keys, ""
+            except ValueError:
+                self.keys_error = "keyframes: two or more seeds, comma-separated"
+        if self.keys_error:
+            ui.error_text(self.keys_error)
+        _, walk.speed = ui.slider_float("Speed##walk", walk.speed, 0.05, 4.0, "%.2f keys/s")
+        _, walk.loop = ui.checkbox("Loop##walk", walk.loop)
+        imgui.same_line()
+        if ui.button("Pause##walk" if walk.playing else "Play##walk"):
+            walk.playing = not walk.playing
+            walk.active = True
+        segments = len(walk.keyframes) if walk.loop or walk.mode == "noise" else len(walk.keyframes) - 1
+        _, walk.t = ui.slider_float("Position##walk", walk.t, 0.0, float(max(segments, 1)), "%.2f")
+        imgui.separator()
+        rec = app.recorder
+        if rec is not None and not rec.finished:
+            imgui.progress_bar(rec.progress, (-1, 0), f"recording {rec.done_frames}/{rec.total}")
+            if ui.button("Cancel##rec"):
+                rec.cancel()
+            return
+        _, self.record_path = ui.input_text("##recpath", self.record_path, "walk.mp4, walk.gif or a folder")
+        imgui.set_next_item_width(100)
+        _, self.fps = ui.input_int("fps##rec", self.fps, 5)
+        self.fps = min(max(self.fps, 1), 120)
+        imgui.same_line()
+        if ui.button("Record##walk"):
+            app.record_walk(self.record_path.strip() or None, self.fps)
+        if rec is not None and rec.finished:
+            if rec.error:
+                ui.error_text(f"recording failed: {rec.error}")
+            else:
+                imgui.text(f"wrote {rec.total} frames to {rec.path}")
