@@ -34,15 +34,16 @@ class FullyConnectedLayer(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
+        # The weight gain scales the product (addmm's alpha), not a copy of the weight matrix.
+        w = self.weight.to(x.dtype)
         b = self.bias
-        if b is not None:
-            b = b.to(x.dtype)
-            if self.bias_gain != 1:
-                b = b * self.bias_gain
-        if self.activation == "linear" and b is not None:
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, act=self.activation)
+        if b is None:
+            return bias_act(torch.mm(x, w.t()) * self.weight_gain, None, act=self.activation)
+        b = b.to(x.dtype)
+        if self.bias_gain != 1:
+            b = b * self.bias_gain
+        y = torch.addmm(b.unsqueeze(0), x, w.t(), alpha=self.weight_gain)
+        return y if self.activation == "linear" else bias_act(y, None, act=self.activation, inplace=True)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"

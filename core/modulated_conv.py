@@ -22,7 +22,9 @@ from .conv2d_resample import conv2d_resample
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      noise: torch.Tensor | None = None, up: int = 1, down: int = 1, padding: int = 0,
                      resample_filter: torch.Tensor | None = None, demodulate: bool = True,
-                     flip_weight: bool = True, fused_modconv: bool = True) -> torch.Tensor:
+                     flip_weight: bool = True, fused_modconv: bool = True,
+                     weight_sq_sum: torch.Tensor | None = None) -> torch.Tensor:
+    """weight_sq_sum: optionally sum_k w^2 [O, I], precomputed (it only depends on the weight)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     if styles.shape != (batch, in_channels):
@@ -40,9 +42,12 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     # rather than a per-sample weight tensor.
     dcoefs = None
     if demodulate:
-        taps = kh * kw
-        s2 = styles.square().repeat_interleave(taps, dim=1) if taps > 1 else styles.square()  # [N, I*k*k]
-        dcoefs = (s2 @ weight.reshape(out_channels, -1).square().t() + 1e-8).rsqrt()  # [N, O]
+        if weight_sq_sum is not None and x.dtype != torch.float16:
+            dcoefs = (styles.square() @ weight_sq_sum.t() + 1e-8).rsqrt()  # [N, O]
+        else:
+            taps = kh * kw
+            s2 = styles.square().repeat_interleave(taps, dim=1) if taps > 1 else styles.square()
+            dcoefs = (s2 @ weight.reshape(out_channels, -1).square().t() + 1e-8).rsqrt()  # [N, O]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)

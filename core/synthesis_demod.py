@@ -23,6 +23,19 @@ from .modulated_conv import modulated_conv2d
 from .wplus import NoiseControl
 
 
+def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> bool:
+    """Per-sample weights in one (grouped) conv, or activations scaled around a shared conv?
+
+    GPUs: NVIDIA's rule (fused at inference in fp32, or at batch 1). CPUs: fused only at batch 1,
+    and only where the weights are no larger than the activations they meet — at low resolution
+    modulating a 512x512x3x3 weight costs more than scaling a 512x8x8 activation twice.
+    """
+    if x.device.type == "cuda":
+        return not training and (x.dtype == torch.float32 or x.shape[0] == 1)
+    out_channels, _, kh, kw = weight.shape
+    return x.shape[0] == 1 and out_channels * kh * kw <= x.shape[2] * x.shape[3]
+
+
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally 2x upsampling) + noise + bias + activation."""
 
@@ -45,10 +58,24 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self._sq_sum_cache: tuple | None = None
+
+    def weight_sq_sum(self) -> torch.Tensor | None:
+        """sum_k w^2 [O, I] for demodulation, kept between inference calls (None while autograd
+        records, so training always sees the current weights)."""
+        if torch.is_grad_enabled() and self.weight.requires_grad:
+            return None
+        key = (self.weight._version, self.weight.data_ptr(), self.weight.device)
+        if self._sq_sum_cache is None or self._sq_sum_cache[0] != key:
+            with torch.no_grad():
+                self._sq_sum_cache = (key, self.weight.square().sum(dim=[2, 3]))
+        return self._sq_sum_cache[1]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
                 noise_gain: float = 1.0, generator: torch.Generator | None = None,
-                fused_modconv: bool = True, gain: float = 1.0) -> torch.Tensor:
+                fused_modconv: bool | None = None, gain: float = 1.0) -> torch.Tensor:
+        if fused_modconv is None:
+            fused_modconv = use_fused_modconv(x, self.weight, self.training)
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode != "none" and noise_gain != 0:
@@ -60,7 +87,7 @@ class SynthesisLayer(nn.Module):
                 noise = self.noise_const * strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1),
-                             fused_modconv=fused_modconv)
+                             fused_modconv=fused_modconv, weight_sq_sum=self.weight_sq_sum())
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain,
                         clamp=clamp, inplace=True)
@@ -78,7 +105,9 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool | None = None) -> torch.Tensor:
+        if fused_modconv is None:  # a [3, C] weight: per-sample weights are cheap at batch 1
+            fused_modconv = x.shape[0] == 1 or (x.device.type == "cuda" and not self.training)
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, inplace=True)
@@ -131,10 +160,6 @@ class SynthesisBlock(nn.Module):
         # oneDNN's CPU convolutions (transposed and depthwise above all) are several times faster
         # on channels-last activations.
         memory_format = torch.contiguous_format if on_cuda else torch.channels_last
-        if fused_modconv is None:
-            # Per-sample weights cost a weight tensor per sample: worth it at batch 1 (a plain conv)
-            # and on GPUs at inference in fp32; otherwise a batched conv on scaled activations.
-            fused_modconv = ws.shape[0] == 1 or (on_cuda and not self.training and dtype == torch.float32)
         w_iter = iter(ws.unbind(dim=1))
 
         def layer(conv, x, gain=1.0, index=0):

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+from collections import deque
 from pathlib import Path
 
 import torch
@@ -80,7 +81,7 @@ class Explorer:
         self.window_shot_requested = False
         self.fullscreen_toggle_requested = False
         self.feature_channels = 0
-        self.latency_samples: list[float] = []
+        self.latency_samples: deque[float] = deque(maxlen=1000)  # recent slider-to-frame latencies
         self._version = 0
         self._requested: ExplorerState | None = None
         self._change_time: dict[int, float] = {}
@@ -297,6 +298,7 @@ class Explorer:
         for widget in self.widgets:
             imgui.set_next_item_open(self._open[widget.title], imgui.Cond_.once)
             self._open[widget.title] = imgui.collapsing_header(widget.title)
+            ui._record(widget.title)
             if self._open[widget.title]:
                 imgui.push_id(widget.title)
                 widget()

@@ -45,6 +45,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def render_threads() -> int:
+    """torch threads for rendering on a CPU: all cores but one, which the UI and GL need."""
+    return max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2) - 1)
+
+
 def initial_state(args):
     from .state import ExplorerState
     state = ExplorerState.load(args.session) if args.session else ExplorerState()
@@ -117,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             if out and not Path(out).parent.exists():
                 raise ValueError(f"folder of {out} does not exist")
         if device.type == "cpu":
+            import torch
             tune_cpu_allocator()
+            torch.set_num_threads(render_threads())
         return run_headless(args, state, device, size) if headless else run_window(args, state, device, size)
     except (UsageError, CheckpointError, ValueError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -12,6 +12,15 @@ from imgui_bundle import imgui  # (before glfw: both ship a libglfw, the first o
 CLEAR_COLOUR = (0.09, 0.09, 0.11, 1.0)
 
 
+def pace(app, frame_start: float, max_fps: float) -> None:
+    """Sleep off the rest of 1/max_fps — but wake as soon as the renderer publishes a frame, so a
+    finished frame reaches the screen without waiting for the next tick."""
+    rest = 1.0 / max_fps - (time.perf_counter() - frame_start) if max_fps > 0 else 0.0
+    if rest > 0:
+        app.renderer.frame_ready.wait(rest)
+    app.renderer.frame_ready.clear()
+
+
 def _new_imgui_context() -> None:
     imgui.create_context()
     io = imgui.get_io()
@@ -23,8 +32,10 @@ class HeadlessPlatform:
     """An OpenGL context without any window system, drawing the UI into an offscreen framebuffer.
     Input arrives through imgui's io events (tests and scripts use the helpers below)."""
 
-    def __init__(self, width: int = 1280, height: int = 800):
+    def __init__(self, width: int = 1280, height: int = 800, max_fps: float = 0.0):
+        """max_fps > 0 paces frames like the window loop (benchmarks); 0 runs them back to back."""
         from imgui_bundle.python_backends.opengl_backend_programmable import ProgrammablePipelineRenderer
+        self.max_fps = max_fps
 
         from .gl import Framebuffer, HeadlessContext
         self.width, self.height = width, height
@@ -36,6 +47,7 @@ class HeadlessPlatform:
 
     def run_frame(self, app, dt: float = 1 / 60) -> None:
         from OpenGL import GL
+        start = time.perf_counter()
         io = imgui.get_io()
         io.display_size = (self.width, self.height)
         io.delta_time = dt
@@ -48,6 +60,7 @@ class HeadlessPlatform:
         if app.window_shot_requested:
             app.window_shot_requested = False
             app.save_window_pixels(self.read_window())
+        pace(app, start, self.max_fps)
 
     def read_window(self) -> np.ndarray:
         return self.framebuffer.read()[..., :3]
@@ -65,6 +78,59 @@ class HeadlessPlatform:
     def type_text(self, text: str) -> None:
         imgui.get_io().add_input_characters_utf8(text)
 
+    # Whole gestures on a control (by the label it was drawn with), one event per UI frame.
+    def centre(self, label: str) -> tuple[float, float]:
+        from .widgets.ui import RECTS
+        if label not in RECTS:
+            raise KeyError(f"no control {label!r} on screen (open its panel first)")
+        x0, y0, x1, y1 = RECTS[label]
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def click(self, app, label: str) -> None:
+        self.mouse_move(*self.centre(label))
+        self.run_frame(app)
+        self.mouse_button(True)
+        self.run_frame(app)
+        self.mouse_button(False)
+        self.run_frame(app)
+        self.run_frame(app)  # the UI as it looks after the click
+
+    def enter_value(self, app, label: str, text: str) -> None:
+        """Ctrl+click a slider or field, type `text`, press Enter — as a user types a value."""
+        self.mouse_move(*self.centre(label))
+        self.run_frame(app)
+        for event in (lambda: self.key(imgui.Key.mod_ctrl, True), lambda: self.mouse_button(True),
+                      lambda: self.mouse_button(False), lambda: self.key(imgui.Key.mod_ctrl, False)):
+            event()
+            self.run_frame(app)
+        self.key(imgui.Key.a, True)  # select what is there (Ctrl+A)
+        self.key(imgui.Key.mod_ctrl, True)
+        self.run_frame(app)
+        self.key(imgui.Key.a, False)
+        self.key(imgui.Key.mod_ctrl, False)
+        self.type_text(text)
+        self.run_frame(app)
+        self.press(app, imgui.Key.enter)
+
+    def drag(self, app, label: str, dx: float, dy: float, steps: int = 4) -> None:
+        x, y = self.centre(label)
+        self.mouse_move(x, y)
+        self.run_frame(app)
+        self.mouse_button(True)
+        self.run_frame(app)
+        for i in range(1, steps + 1):
+            self.mouse_move(x + dx * i / steps, y + dy * i / steps)
+            self.run_frame(app)
+        self.mouse_button(False)
+        self.run_frame(app)
+
+    def press(self, app, key) -> None:
+        self.key(key, True)
+        self.run_frame(app)
+        self.key(key, False)
+        self.run_frame(app)
+        self.run_frame(app)
+
     def close(self) -> None:
         self.backend.shutdown()
         imgui.destroy_context()
@@ -79,16 +145,19 @@ class WindowPlatform:
         import glfw
         from imgui_bundle.python_backends.glfw_backend import GlfwRenderer
         self.glfw = glfw
+        glfw.ERROR_REPORTING = "ignore"  # failures become our own one-line errors
         if not glfw.init():
-            raise RuntimeError("cannot open a window (no display? use --screenshot for headless use)")
+            reason = (glfw.get_error()[1] or b"").decode(errors="replace") or "no display?"
+            raise RuntimeError(f"cannot open a window ({reason}); --screenshot renders without one")
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         self.window = glfw.create_window(width, height, title, None, None)
         if not self.window:
+            reason = (glfw.get_error()[1] or b"").decode(errors="replace")
             glfw.terminate()
-            raise RuntimeError("cannot create an OpenGL 3.3 window")
+            raise RuntimeError(f"cannot create an OpenGL 3.3 window ({reason or 'unknown reason'})")
         glfw.make_context_current(self.window)
         glfw.swap_interval(1)
         _new_imgui_context()
@@ -125,9 +194,7 @@ class WindowPlatform:
             app.fullscreen_toggle_requested = False
             self.toggle_fullscreen()
         # No vsync under a virtual screen: do not spin faster than max_fps (the renderer needs the CPU).
-        rest = 1.0 / max_fps - (time.perf_counter() - start)
-        if rest > 0:
-            time.sleep(rest)
+        pace(app, start, max_fps)
 
     def toggle_fullscreen(self) -> None:
         glfw = self.glfw

@@ -60,6 +60,7 @@ class Renderer:
         """sync=True renders inside request() (deterministic; used for headless captures)."""
         self.device = device
         self.sync = sync
+        self.frame_ready = threading.Event()  # set whenever a new frame is published
         self.stats = Stats()
         self.model: ModelInfo | None = None
         self._events: list[tuple[str, str]] = []  # ("loaded", path) | ("load_failed", msg) | ("error", msg)
@@ -244,6 +245,7 @@ class Renderer:
             self._frame = Frame(version, pixels, ms, label, channels)
             self.stats.rendered += 1
             self.stats.last_render_ms = ms
+        self.frame_ready.set()
 
 
 def rgba(pixels: np.ndarray) -> np.ndarray:

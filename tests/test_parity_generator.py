@@ -58,9 +58,10 @@ def test_fp16_settings_stay_fp32_on_cpu():
     from core.checkpoint import build_generator
     G = fixture_generator("skip")
     cfg = G.config.to_dict() | {"num_fp16_res": 2}
-    G16 = build_generator(cfg, G.state_dict()).eval()
-    ws = G.mapping(torch.randn(2, G.z_dim))
-    assert torch.equal(G.synthesis(ws, noise_mode="const"), G16.synthesis(ws, noise_mode="const"))
+    G16 = build_generator(cfg, G.state_dict()).eval().requires_grad_(False)
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(2, G.z_dim))
+        assert torch.equal(G.synthesis(ws, noise_mode="const"), G16.synthesis(ws, noise_mode="const"))
 
 
 def test_conv_clamp_limits_activations():

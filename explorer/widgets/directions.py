@@ -42,7 +42,7 @@ class DirectionsWidget:
         for i, e in enumerate(d.entries):
             imgui.push_id(f"dir{i}")
             name = names[e.index] if e.index < len(names) else f"direction {e.index}"
-            _, e.amount = ui.slider_float(f"{name}##dir{i}", e.amount, -5.0, 5.0, "%.2f")
+            _, e.amount = ui.slider_float(f"{name}###dir{i}", e.amount, -5.0, 5.0, "%.2f")
             if imgui.is_item_hovered():
                 imgui.set_tooltip("amount (PCA: in standard deviations of W)")
             imgui.set_next_item_width(160)

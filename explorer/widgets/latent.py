@@ -23,8 +23,7 @@ class LatentWidget:
         changed, new_seed = ui.input_int("Seed", seed)
         if changed:
             lat.x, lat.y = float(max(new_seed, 0)), 0.0
-        changed, xy = imgui.drag_float2("x, y##latent", [lat.x, lat.y], 0.01, 0.0, 1e9, "%.2f")
-        ui._record("x, y##latent")
+        changed, xy = ui.drag_float2("x, y##latent", (lat.x, lat.y), 0.01, 0.0, 1e9, "%.2f")
         if changed:
             lat.x, lat.y = max(xy[0], 0.0), max(xy[1], 0.0)
         ui.help_marker("Drag on the image to move between seeds; between integers the neighbouring "

@@ -12,14 +12,23 @@ RECTS: dict[str, tuple[float, float, float, float]] = {}
 
 
 def _record(label: str) -> None:
+    """Remember the last item's rectangle under its label ('###id' alone when the label has one,
+    since the visible part of such a label changes)."""
     lo, hi = imgui.get_item_rect_min(), imgui.get_item_rect_max()
-    RECTS[label.split("##")[-1] if "##" in label else label] = (lo.x, lo.y, hi.x, hi.y)
+    key = label[label.index("###"):] if "###" in label else label
+    RECTS[key] = (lo.x, lo.y, hi.x, hi.y)
+
+
+def _decimal(value: float) -> float:
+    """imgui works in float32: 0.7 typed comes back as 0.699999988. Six decimals give the user's
+    number back, so a typed ψ of 0.7 means exactly what --trunc 0.7 means."""
+    return round(float(value), 6)
 
 
 def slider_float(label: str, value: float, lo: float, hi: float, fmt: str = "%.3f") -> tuple[bool, float]:
-    changed, value = imgui.slider_float(label, float(value), lo, hi, fmt)
+    changed, new = imgui.slider_float(label, float(value), lo, hi, fmt)
     _record(label)
-    return changed, value
+    return changed, _decimal(new) if changed else value
 
 
 def slider_int(label: str, value: int, lo: int, hi: int) -> tuple[bool, int]:
@@ -34,11 +43,11 @@ def input_int(label: str, value: int, step: int = 1) -> tuple[bool, int]:
     return changed, value
 
 
-def drag_float(label: str, value: float, speed: float = 0.01, lo: float = 0.0, hi: float = 0.0,
-               fmt: str = "%.3f") -> tuple[bool, float]:
-    changed, value = imgui.drag_float(label, float(value), speed, lo, hi, fmt)
+def drag_float2(label: str, values: tuple[float, float], speed: float = 0.01, lo: float = 0.0,
+                hi: float = 0.0, fmt: str = "%.3f") -> tuple[bool, tuple[float, float]]:
+    changed, new = imgui.drag_float2(label, [float(v) for v in values], speed, lo, hi, fmt)
     _record(label)
-    return changed, value
+    return changed, (_decimal(new[0]), _decimal(new[1])) if changed else tuple(values)
 
 
 def checkbox(label: str, value: bool) -> tuple[bool, bool]:

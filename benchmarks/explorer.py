@@ -1,0 +1,146 @@
+"""Explorer responsiveness: UI frames per second and slider-to-frame latency.
+
+Runs the real app headless (EGL, offscreen 1280x800 window, the asynchronous renderer thread as in
+a window) on random-weight models of the generator benchmark's sizes:
+
+  idle      UI frames/s with nothing changing (no renders)
+  animated  UI frames/s and rendered frames/s while the latent animates (a render every frame)
+  slider    a user dragging the ψ slider: each UI frame moves it; latency = time from the state
+            change to that state's frame being in the GL texture (median, p90), and how many
+            intermediate states the renderer skipped because newer ones arrived
+
+    python benchmarks/explorer.py                 # 64² and 256² on CPU (1024² on CUDA if present)
+    python benchmarks/explorer.py --res 64 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["PYOPENGL_PLATFORM"] = "egl"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
+    from explorer.app import Explorer
+    from explorer.platform import HeadlessPlatform
+    from explorer.state import ExplorerState
+
+    platform = HeadlessPlatform(1280, 800, max_fps=max_fps)  # paced like the window loop
+    app = Explorer(ExplorerState(pkl=str(pkl)), device, sync=False)
+    try:
+        deadline = time.perf_counter() + 120
+        while app.display.version < 0 and time.perf_counter() < deadline:  # model load + first frame
+            platform.run_frame(app)
+        for _ in range(10):
+            platform.run_frame(app)
+
+        def run_for(secs: float) -> tuple[int, float]:
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < secs:
+                platform.run_frame(app)
+                n += 1
+            return n, time.perf_counter() - t0
+
+        frames, dt = run_for(seconds / 3)
+        idle_fps = frames / dt
+
+        app.state.latent.animate, app.state.latent.speed = True, 1.0
+        rendered0 = app.renderer.stats.rendered
+        frames, dt = run_for(seconds / 3)
+        animated_fps, render_fps = frames / dt, (app.renderer.stats.rendered - rendered0) / dt
+        app.state.latent.animate = False
+        app.renderer.wait_idle()
+
+        # Drag the psi slider: a new state every UI frame until `seconds / 3` have passed.
+        platform.run_frame(app)
+        x, y = platform.centre("psi")
+        platform.mouse_move(x, y)
+        platform.run_frame(app)
+        platform.mouse_button(True)
+        platform.run_frame(app)
+        app.latency_samples.clear()
+        stats0 = (app.renderer.stats.requested, app.renderer.stats.dropped)
+        t0, step, frames = time.perf_counter(), 0, 0
+        while time.perf_counter() - t0 < seconds / 3:
+            step += 1
+            platform.mouse_move(x - 100 + (step * 7) % 200, y)
+            platform.run_frame(app)
+            frames += 1
+        drag_fps = frames / (time.perf_counter() - t0)
+        platform.mouse_button(False)
+        app.renderer.wait_idle()
+        for _ in range(3):
+            platform.run_frame(app)
+        lat = sorted(app.latency_samples)
+        requested = app.renderer.stats.requested - stats0[0]
+        dropped = app.renderer.stats.dropped - stats0[1]
+        return {
+            "ui_fps_idle": round(idle_fps, 1),
+            "ui_fps_animated": round(animated_fps, 1),
+            "rendered_fps_animated": round(render_fps, 1),
+            "ui_fps_dragging": round(drag_fps, 1),
+            "latency_ms_median": round(statistics.median(lat), 1) if lat else None,
+            "latency_ms_p90": round(lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
+            "slider_states": requested,
+            "slider_states_skipped": dropped,
+            "render_ms_last": round(app.renderer.stats.last_render_ms, 1),
+            "upload": app.display.path,
+            "gl_renderer": platform.context.renderer_name(),
+        }
+    finally:
+        app.close()
+        platform.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--res", type=int, nargs="*", default=None)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu for 64/256, cuda for 1024)")
+    p.add_argument("--seconds", type=float, default=9.0, help="time per point (split over the three phases)")
+    p.add_argument("--max-fps", type=float, default=60.0,
+                   help="pace the UI loop like the window does (0: as fast as it goes)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: the explorer's choice, all cores but one)")
+    p.add_argument("--out", help="also write the JSON here")
+    args = p.parse_args()
+    import torch
+
+    from core.checkpoint import save_generator
+    from core.cli.common import tune_cpu_allocator
+    from generator import build
+    from explorer.main import render_threads
+    tune_cpu_allocator()
+    torch.set_num_threads(args.threads or render_threads())
+    points = [(r, args.device or "cpu") for r in (args.res or [64, 256])]
+    if args.res is None and torch.cuda.is_available():
+        points.append((1024, "cuda"))
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for res, device in points:
+            pkl = Path(tmp) / f"g{res}.pt"
+            save_generator(pkl, build(res, "cpu"))
+            row = {"res": res, "device": device, **measure(pkl, torch.device(device), args.seconds, args.max_fps)}
+            results.append(row)
+            print(f"{device} {res}²: UI {row['ui_fps_idle']} fps idle, {row['ui_fps_animated']} animated "
+                  f"({row['rendered_fps_animated']} renders/s), {row['ui_fps_dragging']} dragging; "
+                  f"slider latency median {row['latency_ms_median']} ms, p90 {row['latency_ms_p90']} ms",
+                  file=sys.stderr)
+    text = json.dumps({"torch_threads": torch.get_num_threads(), "max_ui_fps": args.max_fps,
+                       "results": results}, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""The explorer, headless (EGL surfaceless + llvmpipe, no X server): real frames, controls driven by
+imgui io events, pixels read back from the GL texture and compared with stylegan-generate."""
+
+import os
+
+os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from conftest import run_cli  # noqa: E402
+from core import wplus  # noqa: E402
+from core.checkpoint import load_generator  # noqa: E402
+from core.images import to_uint8  # noqa: E402
+
+pytest.importorskip("imgui_bundle")
+from imgui_bundle import imgui  # noqa: E402
+
+from explorer.app import Explorer  # noqa: E402
+from explorer.platform import HeadlessPlatform  # noqa: E402
+from explorer.state import ExplorerState  # noqa: E402
+
+
+def egl_available() -> bool:
+    try:
+        from explorer.gl import HeadlessContext
+        HeadlessContext().close()
+        return True
+    except Exception:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not egl_available(), reason="no EGL (install Mesa's libegl)")
+
+
+@pytest.fixture
+def explorer(skip_pt, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    platform = HeadlessPlatform(1280, 800)
+    app = Explorer(ExplorerState(pkl=str(skip_pt)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
+    platform.run_frame(app)
+    platform.run_frame(app)
+    yield platform, app
+    app.close()
+    platform.close()
+
+
+@pytest.fixture(scope="module")
+def G(skip_pt):
+    return load_generator(skip_pt)
+
+
+def generate(skip_pt, tmp_path, *args) -> np.ndarray:
+    out = tmp_path / f"gen{abs(hash(args))}"
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--outdir", str(out), *args)
+    assert r.returncode == 0, r.stderr
+    (png,) = out.glob("*.png")
+    return np.asarray(Image.open(png))
+
+
+def shown(app) -> np.ndarray:
+    texture = app.display.texture.read()
+    assert (texture[..., 3] == 255).all()
+    return texture[..., :3]
+
+
+def render(G, ws, **noise) -> np.ndarray:
+    with torch.no_grad():
+        return to_uint8(G.synthesis(ws, noise=wplus.NoiseControl(**noise)))[0]
+
+
+def test_default_frame_equals_generate(explorer, skip_pt, tmp_path):
+    platform, app = explorer
+    assert app.model.resolution == 32 and app.display.version > 0
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "0"))
+    window = platform.read_window()
+    assert window.shape == (800, 1280, 3) and window.std() > 10  # a real UI was drawn
+
+
+def test_psi_and_cutoff_through_the_ui(explorer, skip_pt, tmp_path):
+    platform, app = explorer
+    platform.enter_value(app, "psi", "0.7")
+    assert app.state.trunc.psi == 0.7
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "0", "--trunc", "0.7"))
+    platform.click(app, "All layers##trunc")
+    assert app.state.trunc.cutoff == app.model.num_ws
+    platform.enter_value(app, "Cutoff", "2")
+    assert app.state.trunc.cutoff == 2 and app.state.trunc.psi == 0.7
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "0", "--trunc", "0.7",
+                                               "--trunc-cutoff", "2"))
+
+
+def test_style_mixing_sliders(explorer, G):
+    platform, app = explorer
+    platform.click(app, "Add source##styles")
+    assert len(app.state.styles) == 1 and app.state.styles[0].seed == 1
+    platform.enter_value(app, "coarse##src0", "1")
+    coarse = list(wplus.layer_groups(G.num_ws)["coarse"])
+    assert [i for i, w in enumerate(app.state.styles[0].weights) if w == 1.0] == coarse
+    ws0, ws1 = G.mapping(wplus.z_from_seed(0, G.z_dim)), G.mapping(wplus.z_from_seed(1, G.z_dim))
+    hard = wplus.mix(ws0, [ws1], wplus.layer_weights(coarse, G.num_ws)[None])
+    assert np.array_equal(shown(app), render(G, hard))
+    platform.enter_value(app, "fine##src0", "0.5")  # a soft weight on other layers
+    weights = torch.tensor([app.state.styles[0].weights])
+    assert np.array_equal(shown(app), render(G, wplus.mix(ws0, [ws1], weights)))
+
+
+def test_noise_strength_and_mode(explorer, skip_pt, tmp_path):
+    platform, app = explorer
+    platform.enter_value(app, "Strength##noise", "0")
+    assert app.state.noise.strength == 0
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "0", "--noise-mode", "none"))
+    platform.enter_value(app, "Strength##noise", "2.5")
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "0", "--noise-strength", "2.5"))
+
+
+def test_seed_drag_and_keys(explorer, skip_pt, tmp_path, G):
+    platform, app = explorer
+    platform.drag(app, "canvas", -150, 0)  # half a seed to the right
+    assert abs(app.state.latent.x - 0.5) < 1e-6 and app.state.latent.y == 0
+    ws = 0.5 * G.mapping(wplus.z_from_seed(0, G.z_dim)) + 0.5 * G.mapping(wplus.z_from_seed(1, G.z_dim))
+    assert np.array_equal(shown(app), render(G, ws))
+    platform.press(app, imgui.Key.right_arrow)  # steps to the next whole seed
+    assert app.state.latent.x == 1.0
+    assert np.array_equal(shown(app), generate(skip_pt, tmp_path, "--seeds", "1"))
+    platform.press(app, imgui.Key.up_arrow)
+    assert app.state.latent.x == 11.0
+    platform.press(app, imgui.Key.r)
+    assert app.state == ExplorerState(pkl=app.state.pkl)
+
+
+def test_bad_model_keeps_the_previous_one(explorer, tmp_path):
+    platform, app = explorer
+    before = shown(app)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a model")
+    app.open_model(str(bad))
+    for _ in range(3):
+        platform.run_frame(app)
+    assert "broken.pt" in app.model_error and "\n" not in app.model_error
+    assert app.model.resolution == 32 and app.state.pkl != str(bad)
+    platform.press(app, imgui.Key.right_arrow)  # still answers the controls
+    assert not np.array_equal(shown(app), before)
+
+
+def test_session_round_trip(explorer, tmp_path):
+    platform, app = explorer
+    platform.enter_value(app, "psi", "0.5")
+    platform.click(app, "Add source##styles")
+    platform.enter_value(app, "middle##src0", "0.75")
+    platform.enter_value(app, "Strength##noise", "1.5")
+    platform.press(app, imgui.Key.right_arrow)
+    expected = shown(app)
+    app.save_session(str(tmp_path / "s.json"))
+    platform.press(app, imgui.Key.r)
+    assert not np.array_equal(shown(app), expected)
+    app.load_session(str(tmp_path / "s.json"))
+    platform.run_frame(app)
+    assert np.array_equal(shown(app), expected)
+    (tmp_path / "bad.json").write_text("{nope")
+    app.load_session(str(tmp_path / "bad.json"))
+    assert "bad JSON" in app.status
+
+
+def test_save_image_key(explorer, tmp_path, skip_pt):
+    platform, app = explorer
+    platform.press(app, imgui.Key.s)
+    saved = tmp_path / "seed0000.png"
+    assert saved.exists()
+    assert np.array_equal(np.asarray(Image.open(saved)), generate(skip_pt, tmp_path, "--seeds", "0"))
+
+
+def test_recorded_walk(explorer, G, tmp_path):
+    platform, app = explorer
+    walk = app.state.walk
+    walk.active, walk.mode, walk.keyframes, walk.loop, walk.speed = True, "slerp", [0, 3, 5], False, 2.0
+    app.record_walk(str(tmp_path / "frames"), fps=4)
+    app.recorder.join(60)
+    assert app.recorder.finished and app.recorder.error is None
+    frames = sorted((tmp_path / "frames").glob("*.png"))
+    assert len(frames) == 2 * 4 / 2 + 1  # 2 segments at 2 keys/s, 4 fps, plus the last keyframe
+    first, last = (np.asarray(Image.open(f)) for f in (frames[0], frames[-1]))
+    assert np.array_equal(first, render(G, G.mapping(wplus.z_from_seed(0, G.z_dim))))
+    assert np.array_equal(last, render(G, G.mapping(wplus.z_from_seed(5, G.z_dim))))
+    # The walk passes through the middle keyframe on the way.
+    middle = np.asarray(Image.open(frames[2]))
+    assert np.array_equal(middle, render(G, G.mapping(wplus.z_from_seed(3, G.z_dim))))
+    app.record_walk(str(tmp_path / "walk.mp4"), fps=4)
+    app.recorder.join(60)
+    import imageio.v2 as iio
+    video = iio.mimread(tmp_path / "walk.mp4")
+    # lossy (yuv420), so: the right count, and each end nearer its own keyframe than the other
+    err = lambda a, b: np.abs(a.astype(int) - b).mean()  # noqa: E731
+    assert len(video) == 5
+    assert err(video[0], first) < err(video[0], last) and err(video[-1], last) < err(video[-1], first)
+
+
+def test_walk_plays_on_screen(explorer, G):
+    platform, app = explorer
+    walk = app.state.walk
+    walk.active, walk.keyframes, walk.loop, walk.speed, walk.playing = True, [2, 4], False, 1.0, True
+    for _ in range(40):  # 40 frames of 1/60 s: two thirds of the way
+        platform.run_frame(app)
+    assert 0.6 < walk.t < 0.7 and walk.playing
+    for _ in range(30):
+        platform.run_frame(app)
+    assert walk.t == 1.0 and not walk.playing  # stops on the last keyframe
+    assert np.array_equal(shown(app), render(G, G.mapping(wplus.z_from_seed(4, G.z_dim))))
+
+
+def test_layer_view(explorer):
+    platform, app = explorer
+    app.state.view.layer, app.state.view.channel = "b16.conv1", 5
+    platform.run_frame(app)
+    platform.run_frame(app)
+    assert app.display.label == "b16.conv1 channel 5/64" and app.feature_channels == 64
+    img = shown(app)
+    assert img.shape == (16, 16, 3) and img.min() == 0 and img.max() == 255  # normalised
+    app.state.view.layer = None
+    platform.run_frame(app)
+    assert shown(app).shape == (32, 32, 3)
+
+
+def test_directions_move_the_image(explorer, G, tmp_path):
+    platform, app = explorer
+    before = shown(app)
+    platform.click(app, "Directions")
+    assert len(app.state.directions.entries) == app.state.directions.count
+    platform.enter_value(app, "###dir0", "3")
+    assert app.state.directions.entries[0].amount == 3.0
+    assert app.model.directions[:2] == ["PC0", "PC1"]
+    assert not np.array_equal(shown(app), before)
+    # A directions file: one named vector, applied to coarse layers only.
+    np.savez(tmp_path / "d.npz", smile=np.ones(G.w_dim, np.float32))
+    app.state.directions.source = str(tmp_path / "d.npz")
+    app.state.directions.entries[0].amount = 0.5
+    app.state.directions.entries[0].last_layer = 3
+    platform.run_frame(app)
+    assert app.model.directions == ["smile"]
+    ws = wplus.add_direction(G.mapping(wplus.z_from_seed(0, G.z_dim)), torch.ones(G.w_dim), 0.5, range(4))
+    assert np.array_equal(shown(app), render(G, ws))
+
+
+def test_w_file_from_generate(explorer, skip_pt, tmp_path):
+    platform, app = explorer
+    out = tmp_path / "ws"
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "9", "--trunc", "0.6", "--save-ws",
+                "--outdir", str(out))
+    assert r.returncode == 0
+    app.state.latent.w_file = str(out / "seed0009.npz")
+    platform.run_frame(app)
+    assert np.array_equal(shown(app), np.asarray(Image.open(out / "seed0009.png")))
+
+
+def test_memory_stays_flat_over_5000_animated_frames(skip_pt, tmp_path):
+    platform = HeadlessPlatform(480, 320)
+    app = Explorer(ExplorerState(pkl=str(skip_pt)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
+    app.state.latent.animate, app.state.latent.speed = True, 3.0
+    app.state.noise.mode, app.state.noise.animate = "random", True
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    try:
+        for i in range(5000):
+            platform.run_frame(app, dt=1 / 60)
+            if i == 99:
+                after_100 = rss()
+        end = rss()
+    finally:
+        app.close()
+        platform.close()
+    assert app.renderer.stats.rendered >= 4900
+    assert end <= after_100 * 1.05, f"RSS grew from {after_100 / 1e6:.1f} MB to {end / 1e6:.1f} MB"
+
+
+def test_cli_screenshot_and_errors(skip_pt, tmp_path):
+    shot, win = tmp_path / "shot.png", tmp_path / "win.png"
+    r = run_explorer("--pkl", str(skip_pt), "--seed", "2", "--trunc", "0.7", "--screenshot", str(shot),
+                     "--window-shot", str(win), "--size", "800x600")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)), generate(skip_pt, tmp_path, "--seeds", "2", "--trunc", "0.7"))
+    assert np.asarray(Image.open(win)).shape == (600, 800, 3)
+    session = tmp_path / "s.json"
+    state = ExplorerState(pkl=str(skip_pt))
+    state.latent.x, state.noise.strength = 4.0, 0.0
+    state.save(session)
+    r = run_explorer("--session", str(session), "--screenshot", str(shot))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)),
+                          generate(skip_pt, tmp_path, "--seeds", "4", "--noise-mode", "none"))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"junk")
+    for args, text in [(["--pkl", str(bad), "--screenshot", str(shot)], "bad.pt"),
+                       (["--screenshot", str(shot)], "no model given"),
+                       (["--pkl", str(skip_pt), "--trunc", "5", "--screenshot", str(shot)], "--trunc"),
+                       (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json")]:
+        r = run_explorer(*args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and text in r.stderr, r.stderr
+
+
+def run_explorer(*args):
+    import subprocess
+    import sys
+    from conftest import REPO
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": "/tmp/stylegan-test-config"}
+    return subprocess.run([sys.executable, "-m", "explorer", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
