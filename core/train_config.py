@@ -1,0 +1,125 @@
+"""Training options: one dataclass, filled from a preset (like NVIDIA's --cfg) and then overridden
+knob by knob from the command line. Stored in every run folder and snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+ARCHS = ("stylegan2", "stylegan1")
+PRESETS = ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "stylegan1")
+AUG_MODES = ("ada", "noaug", "fixed")
+
+
+@dataclass
+class TrainConfig:
+    # What and how long.
+    data: str = ""
+    resolution: int = 0  # 0: the dataset's own
+    cond: bool = False  # condition on the dataset's labels
+    arch: str = "stylegan2"
+    preset: str = "auto"
+    kimg: float = 25000.0  # total thousands of real images to show D
+    batch: int = 32  # global batch over all processes
+    batch_gpu: int = 0  # per process and round (0: batch / processes); smaller means more rounds
+    seed: int = 0
+    # Networks.
+    z_dim: int = 512
+    w_dim: int = 512
+    map_layers: int = 8
+    cbase: int = 32768  # channel_base: channels at resolution r are min(cbase / r, cmax)
+    cmax: int = 512
+    d_cbase: int = 0  # 0: same as cbase
+    d_cmax: int = 0
+    g_arch: str = "skip"
+    d_arch: str = "resnet"
+    mbstd_group: int = 4
+    num_fp16_res: int = 0  # on GPUs: highest resolutions in fp16 (mixed precision)
+    conv_clamp: float | None = None
+    # Optimisation.
+    glr: float = 0.0025
+    dlr: float = 0.0025
+    betas: list = field(default_factory=lambda: [0.0, 0.99])
+    gamma: float = 1.0  # R1 weight
+    r1_interval: int = 16
+    pl_weight: float = 2.0
+    pl_interval: int = 4
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    style_mixing: float = 0.9
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = 0.05
+    # Augmentation.
+    aug: str = "ada"
+    augpipe: str = "bgc"
+    p: float = 0.0  # initial (ada) or constant (fixed) augmentation probability
+    target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 500.0
+    # Progressive growing (stylegan1).
+    start_res: int = 4
+    phase_kimg: float = 600.0  # images per fade-in and per stabilisation phase
+    # Bookkeeping.
+    tick_kimg: float = 4.0
+    snap: int = 50  # ticks between snapshots (and sample grids)
+    metrics: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"--arch must be one of {', '.join(ARCHS)}")
+        if self.aug not in AUG_MODES:
+            raise ValueError(f"--aug must be one of {', '.join(AUG_MODES)}")
+        if self.batch < 1 or self.kimg <= 0:
+            raise ValueError("--batch and --kimg must be positive")
+        if self.batch_gpu < 0 or (self.batch_gpu and self.batch % self.batch_gpu):
+            raise ValueError("--batch must be a multiple of --batch-gpu")
+        for name in ("r1_interval", "pl_interval", "ada_interval", "snap"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.style_mixing <= 1 or not 0 <= self.p <= 1:
+            raise ValueError("--mixing and --p must be within 0..1")
+        if (self.d_arch == "progressive") != (self.arch == "stylegan1") and self.arch == "stylegan2":
+            raise ValueError("--d-arch progressive belongs to --arch stylegan1")
+        if self.tick_kimg <= 0 or self.phase_kimg <= 0:
+            raise ValueError("--tick and --phase-kimg must be positive")
+
+
+def preset(name: str, resolution: int, processes: int = 1) -> dict:
+    """Option values of a preset (NVIDIA stylegan2-ada-pytorch's --cfg specs, plus 'stylegan1')."""
+    res = resolution
+    specs = {
+        "cifar": dict(batch=64, mbstd_group=32, fmaps=1, lr=0.0025, gamma=0.01, ema=500, ramp=0.05, map=2),
+        "paper256": dict(batch=64, mbstd_group=8, fmaps=0.5, lr=0.0025, gamma=1, ema=20, ramp=None, map=8),
+        "paper512": dict(batch=64, mbstd_group=8, fmaps=1, lr=0.0025, gamma=0.5, ema=20, ramp=None, map=8),
+        "paper1024": dict(batch=32, mbstd_group=4, fmaps=1, lr=0.002, gamma=2, ema=10, ramp=None, map=8),
+        "stylegan2": dict(batch=32, mbstd_group=4, fmaps=1, lr=0.002, gamma=10, ema=10, ramp=None, map=8),
+    }
+    if name == "auto" or name == "stylegan1":
+        batch = max(min(processes * min(4096 // max(res, 1), 32), 64), processes)
+        spec = dict(batch=batch, mbstd_group=min(batch // processes, 4), fmaps=1 if res >= 512 else 0.5,
+                    lr=0.002 if res >= 1024 else 0.0025, gamma=0.0002 * res ** 2 / batch,
+                    ema=batch * 10 / 32, ramp=0.05, map=2)
+    elif name in specs:
+        spec = specs[name]
+    else:
+        raise ValueError(f"--preset must be one of {', '.join(PRESETS)}")
+    out = dict(batch=spec["batch"], mbstd_group=spec["mbstd_group"], cbase=int(spec["fmaps"] * 32768),
+               cmax=512, glr=spec["lr"], dlr=spec["lr"], gamma=spec["gamma"], ema_kimg=spec["ema"],
+               ema_rampup=spec["ramp"], map_layers=spec["map"])
+    if name == "cifar":
+        out.update(pl_weight=0.0, style_mixing=0.0, d_arch="orig")
+    if name == "stylegan1":  # the StyleGAN (2019) recipe: AdaIN G, progressive D, no path-length reg
+        out.update(arch="stylegan1", glr=0.0015, dlr=0.0015, gamma=10.0, pl_weight=0.0, cbase=16384,
+                   map_layers=8, d_arch="progressive")
+    return out

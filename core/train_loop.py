@@ -1,0 +1,262 @@
+"""A training run: the loop around Trainer.step() — ticks, stats, sample grids, snapshots,
+metrics, plots, resuming. Only rank 0 writes anything.
+
+Run folder:
+    training_options.json  the options (and the dataset summary)
+    log.txt                everything printed
+    stats.jsonl            one line per tick: kimg, time, losses, penalties, ADA p, stage, ...
+    reals.png              the real images of the sample grid
+    fakes000000.png ...    G_ema at fixed latents, at every snapshot
+    network-snapshot-000040.pt   everything needed to resume; G_ema loads in every CLI
+    metric-fid1k.jsonl     metric values, when asked for
+    plot.png               losses, ADA p and FID over kimg, redrawn at every snapshot
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import FORMAT, VERSION, atomic_save
+from .dataset import ImageDataset
+from .images import grid, save_png, to_uint8
+from .train_config import TrainConfig
+from .trainer import Trainer, TrainingDiverged
+from .wplus import NoiseControl
+
+SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)\.pt$")
+
+
+def new_run_dir(outdir: Path, desc: str) -> Path:
+    outdir.mkdir(parents=True, exist_ok=True)
+    ids = [int(m.group(1)) for p in outdir.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    run = outdir / f"{max(ids, default=-1) + 1:05d}-{desc}"
+    run.mkdir()
+    return run
+
+
+def latest_snapshot(path: Path) -> Path:
+    """A snapshot file, or the newest snapshot in a run folder."""
+    if path.is_file():
+        return path
+    snaps = sorted((p for p in path.glob("network-snapshot-*.pt") if SNAPSHOT_RE.search(p.name)),
+                   key=lambda p: int(SNAPSHOT_RE.search(p.name).group(1)))
+    if not snaps:
+        raise ValueError(f"{path}: no network-snapshot-*.pt to resume from")
+    return snaps[-1]
+
+
+def grid_shape(resolution: int) -> tuple[int, int]:
+    side = int(min(max(2048 // resolution, 4), 8))
+    return side, side
+
+
+class TrainingRun:
+    def __init__(self, cfg: TrainConfig, dataset: ImageDataset, device: torch.device, run_dir: Path,
+                 rank: int = 0, world: int = 1, resume: dict | None = None, progress: bool = True,
+                 timed: bool = False, log_file: bool = True):
+        self.cfg, self.dataset, self.device, self.run_dir = cfg, dataset, device, Path(run_dir)
+        self.rank, self.world = rank, world
+        self.is_main = rank == 0
+        self.trainer = Trainer(cfg, dataset, device, rank, world, timed=timed)
+        self.tick = 0
+        self.time_s = 0.0  # training time over all sessions
+        self.last_snapshot: Path | None = None
+        self.progress = progress and self.is_main
+        self.log_path = self.run_dir / "log.txt" if (log_file and self.is_main) else None
+        self.tensorboard = None
+        rows, cols = grid_shape(dataset.resolution)
+        gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.grid_z = torch.randn(rows * cols, cfg.z_dim, generator=gen)
+        self.grid_c = None
+        if self.trainer.G.c_dim:
+            classes = torch.arange(rows * cols) % self.trainer.G.c_dim
+            self.grid_c = torch.nn.functional.one_hot(classes, self.trainer.G.c_dim).float()
+        self.grid_cols = cols
+        if resume is not None:
+            self._resume(resume)
+
+    # -------------------------------------------------------------------------- logging ---
+    def log(self, message: str) -> None:
+        if not self.is_main:
+            return
+        tqdm.write(message)
+        if self.log_path is not None:
+            with open(self.log_path, "a") as f:
+                f.write(message + "\n")
+
+    def _append_jsonl(self, name: str, record: dict) -> None:
+        with open(self.run_dir / name, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------------------- snapshots ---
+    def snapshot_data(self) -> dict:
+        tr = self.trainer
+        state = tr.state()
+        g_ema = state.pop("G_ema")
+        return {"format": FORMAT, "version": VERSION, "G_config": tr.G.config.to_dict(), "G_ema": g_ema,
+                "D_config": state.pop("D_config"),
+                "meta": {"kimg": tr.nimg / 1000, "dataset": str(self.dataset.path), "run": self.run_dir.name,
+                         "arch": self.cfg.arch, "stage": list(tr.stage)},
+                "training": {**state, "tick": self.tick, "time_s": self.time_s}}
+
+    def save_snapshot(self) -> Path:
+        kimg = self.trainer.nimg // 1000
+        path = self.run_dir / f"network-snapshot-{kimg:06d}.pt"
+        atomic_save(self.snapshot_data(), path)
+        self.last_snapshot = path
+        return path
+
+    def _resume(self, data: dict) -> None:
+        tr = data["training"]
+        self.trainer.load_state({**tr, "G_ema": data["G_ema"]})
+        self.tick = int(tr["tick"])
+        self.time_s = float(tr["time_s"])
+        kimg = self.trainer.nimg / 1000
+        if self.is_main:  # forget what the interrupted session logged after this snapshot
+            for name in ["stats.jsonl"] + [p.name for p in self.run_dir.glob("metric-*.jsonl")]:
+                path = self.run_dir / name
+                if path.exists():
+                    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["kimg"] <= kimg + 1e-9]
+                    path.write_text("".join(ln + "\n" for ln in keep))
+
+    # --------------------------------------------------------------------------- samples ---
+    @torch.no_grad()
+    def sample_grid(self) -> np.ndarray:
+        G = self.trainer.G_ema
+        imgs = []
+        for i in range(0, len(self.grid_z), 16):
+            z = self.grid_z[i: i + 16].to(self.device)
+            c = self.grid_c[i: i + 16].to(self.device) if self.grid_c is not None else None
+            img = G.synthesis(G.mapping(z, c), noise=NoiseControl("const"))
+            imgs.append(to_uint8(img))
+        return grid(np.concatenate(imgs), cols=self.grid_cols)
+
+    def save_reals(self) -> None:
+        n = len(self.grid_z)
+        pixels = self.dataset.images[:n].permute(0, 2, 3, 1).numpy()
+        save_png(grid(pixels, cols=self.grid_cols), self.run_dir / "reals.png")
+
+    # --------------------------------------------------------------------------- metrics ---
+    def run_metrics(self, snapshot: Path) -> dict:
+        from .metrics import InceptionFeatures, fid, parse_metric
+        results = {}
+        if not self.cfg.metrics:
+            return results
+        inception = InceptionFeatures(self.device)
+        kwargs = {}
+        G = self.trainer.G_ema
+        if self.cfg.arch == "stylegan1":
+            kwargs = dict(resolution=self.trainer.stage[0], alpha=self.trainer.stage[1])
+        for name in self.cfg.metrics:
+            t = time.time()
+            if self.cfg.arch == "stylegan1" and self.trainer.stage[0] != self.dataset.resolution:
+                continue  # FID compares at the dataset's resolution: only once fully grown
+            value = fid(G, self.dataset, parse_metric(name), self.device, inception, **kwargs)
+            results[name] = value
+            self._append_jsonl(f"metric-{name}.jsonl", {"kimg": self.trainer.nimg / 1000, "value": value,
+                                                        "snapshot": snapshot.name, "seconds": round(time.time() - t, 1)})
+            self.log(f"{name} = {value:.2f} ({time.time() - t:.0f} s)")
+        return results
+
+    def plot(self) -> None:
+        from .plot import plot_run
+        try:
+            plot_run(self.run_dir)
+        except Exception as exc:  # a plot must never stop training
+            self.log(f"warning: could not draw plot.png ({exc})")
+
+    # ------------------------------------------------------------------------------ loop ---
+    def start(self) -> None:
+        if not self.is_main:
+            return
+        options = {**self.cfg.to_dict(), "dataset": {"path": str(self.dataset.path), "images": len(self.dataset),
+                                                     "resolution": self.dataset.resolution,
+                                                     "channels": self.dataset.channels, "c_dim": self.dataset.c_dim},
+                   "processes": self.world}
+        (self.run_dir / "training_options.json").write_text(json.dumps(options, indent=2))
+        if self.trainer.nimg == 0:
+            self.save_reals()
+            save_png(self.sample_grid(), self.run_dir / "fakes_init.png")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tensorboard = SummaryWriter(str(self.run_dir))
+        except Exception:
+            self.tensorboard = None
+
+    def run(self, max_ticks: int | None = None) -> Path | None:
+        """Train until cfg.kimg (or max_ticks more ticks). Returns the last snapshot written."""
+        cfg, tr = self.cfg, self.trainer
+        self.start()
+        total = cfg.kimg * 1000
+        bar = tqdm(total=cfg.kimg, initial=tr.nimg / 1000, unit="kimg", dynamic_ncols=True,
+                   disable=None if self.progress else True,  # None: only on a terminal
+                   bar_format="{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]")
+        tick_start_nimg, tick_start_time = tr.nimg, time.time()
+        ticks_run = 0
+        try:
+            while tr.nimg < total:
+                try:
+                    tr.step()
+                except TrainingDiverged as exc:
+                    where = self.last_snapshot or "none was written"
+                    raise TrainingDiverged(f"training stopped: {exc}; the last good snapshot is {where}") from None
+                bar.update(min(cfg.batch, total - (tr.nimg - cfg.batch)) / 1000)
+                done = tr.nimg >= total
+                if tr.nimg < tick_start_nimg + cfg.tick_kimg * 1000 and not done:
+                    continue
+                # ---- end of tick ----
+                elapsed = time.time() - tick_start_time
+                self.time_s += elapsed
+                self.tick += 1
+                ticks_run += 1
+                stats = {k: round(v, 5) for k, v in tr.stats.means().items()}
+                tr.stats = type(tr.stats)()
+                sec_per_kimg = elapsed / max((tr.nimg - tick_start_nimg) / 1000, 1e-9)
+                record = {"kimg": tr.nimg / 1000, "tick": self.tick, "time_s": round(self.time_s, 1),
+                          "sec_per_kimg": round(sec_per_kimg, 2), **stats, "ada_p": round(tr.ada.p, 4),
+                          "ada_rt": round(tr.ada.rt, 4), "pl_mean": round(tr.pl_mean, 5),
+                          "stage_res": tr.stage[0], "alpha": round(tr.stage[1], 4)}
+                if self.is_main:
+                    self._append_jsonl("stats.jsonl", record)
+                    if self.tensorboard is not None:
+                        for k, v in record.items():
+                            if isinstance(v, (int, float)) and k not in ("kimg", "tick"):
+                                self.tensorboard.add_scalar(k, v, global_step=int(tr.nimg / 1000))
+                bar.set_postfix_str(f"{sec_per_kimg:.1f} s/kimg, G {stats.get('loss_G', math.nan):.3f}, "
+                                    f"D {stats.get('loss_D_real', math.nan) + stats.get('loss_D_fake', math.nan):.3f}, "
+                                    f"p {tr.ada.p:.3f}" + (f", {tr.stage[0]}² a{tr.stage[1]:.2f}" if tr.progressive else ""))
+                self.log(f"tick {self.tick} kimg {tr.nimg / 1000:.1f} time {self.time_s:.0f}s "
+                         f"sec/kimg {sec_per_kimg:.2f} " + " ".join(f"{k} {v:.4g}" for k, v in stats.items())
+                         + f" ada_p {tr.ada.p:.3f}")
+                last_tick = max_ticks is not None and ticks_run >= max_ticks
+                if done or self.tick % cfg.snap == 0 or last_tick:
+                    self._snapshot_tick()
+                tick_start_nimg, tick_start_time = tr.nimg, time.time()
+                if last_tick:
+                    break
+        finally:
+            bar.close()
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+        return self.last_snapshot
+
+    def _snapshot_tick(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+        if self.is_main:
+            kimg = self.trainer.nimg // 1000
+            save_png(self.sample_grid(), self.run_dir / f"fakes{kimg:06d}.png")
+            path = self.save_snapshot()
+            self.log(f"wrote {path.name}")
+            self.run_metrics(path)
+            self.plot()
+        if self.world > 1:
+            torch.distributed.barrier()

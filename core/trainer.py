@@ -1,0 +1,354 @@
+"""One training step of StyleGAN / StyleGAN2 (what NVIDIA's training_loop + loss do per iteration).
+
+Per iteration, for a global batch split into chunks (processes x rounds):
+  G main   non-saturating logistic loss on D(augment(G(z)))           + style-mixing regularisation
+  G reg    path-length regularisation every pl_interval steps (lazy)
+  D main   logistic loss on D(augment(G(z))) and D(augment(x))
+  D reg    R1 on the reals every r1_interval steps (lazy; gradient w.r.t. D's input)
+then one optimiser step for each network, the EMA generator, and ADA's p.
+
+Everything random in a chunk comes from a generator seeded by (seed, iteration, chunk, phase), and
+gradients are the mean over all chunks; so a run resumes bit for bit, and N processes give the same
+result as one process doing the same chunks in N rounds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .augment import AdaController, AugmentPipe
+from .checkpoint import build_discriminator
+from .config import DiscriminatorConfig, GeneratorConfig
+from .dataset import ImageDataset
+from .generator import Generator
+from .train_config import TrainConfig
+from .wplus import NoiseControl
+
+
+class TrainingDiverged(Exception):
+    """A loss became NaN or Inf."""
+
+
+@dataclass
+class StepStats:
+    """Sums over the iterations of a tick (divided by counts when reported)."""
+    sums: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+
+    def add(self, name: str, value: float, count: int = 1) -> None:
+        self.sums[name] = self.sums.get(name, 0.0) + float(value)
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def means(self) -> dict:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k]}
+
+
+def progressive_stage(nimg: float, start_res: int, final_res: int, phase_kimg: float) -> tuple[int, float]:
+    """StyleGAN1's schedule: stabilise at start_res for one phase, then for each new resolution a
+    fade-in phase (alpha 0 -> 1) and a stabilisation phase; stay at final_res afterwards."""
+    t = nimg / (phase_kimg * 1000)
+    steps = int(round(math.log2(final_res / start_res)))
+    if t < 1 or steps == 0:
+        return start_res, 1.0
+    k = int((t - 1) // 2) + 1  # which new resolution
+    if k > steps:
+        return final_res, 1.0
+    into = (t - 1) - 2 * (k - 1)
+    return start_res * 2 ** k, float(min(into, 1.0))
+
+
+def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
+    g_cfg = GeneratorConfig(
+        flavour="adain" if cfg.arch == "stylegan1" else "demod", z_dim=cfg.z_dim, w_dim=cfg.w_dim,
+        c_dim=c_dim, img_resolution=resolution, img_channels=channels, mapping_layers=cfg.map_layers,
+        channel_base=cfg.cbase, channel_max=cfg.cmax, architecture=cfg.g_arch,
+        num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp)
+    d_cfg = DiscriminatorConfig(
+        c_dim=c_dim, img_resolution=resolution, img_channels=channels,
+        architecture="progressive" if cfg.arch == "stylegan1" else cfg.d_arch,
+        channel_base=cfg.d_cbase or cfg.cbase, channel_max=cfg.d_cmax or cfg.cmax,
+        num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp, mbstd_group_size=cfg.mbstd_group)
+    return Generator(g_cfg), build_discriminator(d_cfg)
+
+
+class Trainer:
+    PHASES = ("G main", "G reg (PL)", "D main", "D reg (R1)", "EMA", "ADA")
+
+    def __init__(self, cfg: TrainConfig, dataset: ImageDataset, device: torch.device, rank: int = 0,
+                 world: int = 1, timed: bool = False):
+        cfg.validate()
+        self.cfg, self.dataset, self.device, self.rank, self.world = cfg, dataset, device, rank, world
+        self.batch_gpu = cfg.batch_gpu or cfg.batch // world
+        if cfg.batch % (self.batch_gpu * world):
+            raise ValueError(f"--batch {cfg.batch} must be a multiple of --batch-gpu x processes "
+                             f"({self.batch_gpu} x {world})")
+        self.rounds = cfg.batch // (self.batch_gpu * world)
+        self.chunks = self.rounds * world
+        torch.manual_seed(cfg.seed)  # network initialisation
+        self.G, self.D = build_networks(cfg, dataset.resolution, dataset.channels, dataset.c_dim if cfg.cond else 0)
+        self.G.to(device).train()
+        self.D.to(device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8)
+        self.augment = AugmentPipe(cfg.augpipe) if cfg.aug != "noaug" else None
+        self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
+        self.nimg = 0
+        self.iteration = 0
+        self.pl_mean = 0.0
+        self.stats = StepStats()
+        self.timed = timed
+        self.timings = {name: 0.0 for name in self.PHASES}
+        self.progressive = cfg.arch == "stylegan1"
+        self.stage = self.current_stage()
+
+    # ----------------------------------------------------------------------- randomness ---
+    def rng(self, *key) -> torch.Generator:
+        """A generator seeded from (run seed, key...): the same numbers whatever the process layout."""
+        h = np.random.SeedSequence([self.cfg.seed & 0xFFFFFFFF] + [zlib.crc32(k.encode()) if isinstance(k, str)
+                                                                   else int(k) for k in key])
+        return torch.Generator().manual_seed(int(h.generate_state(1, np.uint64)[0] & (2 ** 63 - 1)))
+
+    def batch_indices(self) -> torch.Tensor:
+        """The global batch's dataset indices: consecutive slices of per-epoch permutations,
+        positioned by the number of images seen (so resuming continues the same stream)."""
+        n = len(self.dataset)
+        start = self.nimg
+        out = []
+        while len(out) < self.cfg.batch:
+            epoch, pos = divmod(start + len(out), n)
+            perm = torch.randperm(n, generator=self.rng("epoch", epoch))
+            out.extend(perm[pos: pos + self.cfg.batch - len(out)].tolist())
+        return torch.tensor(out)
+
+    def sample_zc(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.cfg.z_dim, generator=gen).to(self.device)
+        c = None
+        if self.G.c_dim:
+            idx = torch.randint(len(self.dataset), (n,), generator=gen)
+            c = self.dataset.labels[idx].to(self.device)
+        return z, c
+
+    # ------------------------------------------------------------------------ networks ---
+    def current_stage(self) -> tuple[int, float]:
+        if not self.progressive:
+            return self.dataset.resolution, 1.0
+        return progressive_stage(self.nimg, self.cfg.start_res, self.dataset.resolution, self.cfg.phase_kimg)
+
+    def run_G(self, z, c, gen: torch.Generator, G=None):
+        """-> (images, W+ after style mixing, W of z). w_avg is updated once per step, not here."""
+        G = G or self.G
+        ws = G.mapping(z, c, update_w_avg=False)
+        w = ws[:, 0]
+        if self.cfg.style_mixing > 0:
+            cutoff = int(torch.randint(1, ws.shape[1], (), generator=gen))
+            if float(torch.rand((), generator=gen)) < self.cfg.style_mixing:
+                z2 = torch.randn(z.shape, generator=gen).to(z.device)
+                ws = torch.cat([ws[:, :cutoff], G.mapping(z2, c, update_w_avg=False)[:, cutoff:]], dim=1)
+        noise = NoiseControl(mode="random", seed=int(torch.randint(2 ** 31, (), generator=gen)))
+        kwargs = dict(resolution=self.stage[0], alpha=self.stage[1]) if self.progressive else {}
+        return G.synthesis(ws, noise=noise, **kwargs), ws, w
+
+    def run_D(self, img, c, gen: torch.Generator | None):
+        if self.augment is not None and self.ada.p > 0:
+            img = self.augment(img, self.ada.p, gen)
+        if self.progressive:
+            return self.D(img, c, alpha=self.stage[1])
+        return self.D(img, c)
+
+    def real_images(self, indices: torch.Tensor):
+        x, c = self.dataset.batch(indices, self.device)
+        res, alpha = self.stage
+        if res < x.shape[-1]:
+            x = F.avg_pool2d(x, x.shape[-1] // res)
+        if self.progressive and alpha < 1 and res > self.cfg.start_res:
+            # Fade the reals like G's output: the lower resolution, upsampled, blended in.
+            x = torch.lerp(F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest"), x, alpha)
+        return x, (c if self.G.c_dim else None)
+
+    # ------------------------------------------------------------------------- the step ---
+    def my_chunks(self) -> list[int]:
+        return [self.rank + self.world * r for r in range(self.rounds)]
+
+    def _tick(self, phase: str, start: float) -> float:
+        if self.timed:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            now = time.perf_counter()
+            self.timings[phase] += now - start
+            return now
+        return start
+
+    def step(self) -> None:
+        cfg, it = self.cfg, self.iteration
+        self.stage = self.current_stage()
+        if self.progressive:
+            self.G.synthesis.set_stage(*self.stage)
+            self.G_ema.synthesis.set_stage(*self.stage)
+        indices = self.batch_indices()
+        chunk = self.batch_gpu
+        t = time.perf_counter()
+
+        # ---- generator ----
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        do_pl = cfg.pl_weight > 0 and it % cfg.pl_interval == 0
+        pl_sum, pl_count = 0.0, 0
+        w_sum = torch.zeros(cfg.w_dim, dtype=torch.float64)
+        for j in self.my_chunks():
+            gen = self.rng(it, j, "G")
+            z, c = self.sample_zc(chunk, gen)
+            img, _, w = self.run_G(z, c, gen)
+            w_sum += w.detach().double().sum(0).cpu()
+            loss = F.softplus(-self.run_D(img, c, gen)).mean()
+            self._check(loss, "G loss")
+            (loss / self.chunks).backward()
+            self.stats.add("loss_G", float(loss.detach()))
+        t = self._tick("G main", t)
+        if do_pl:
+            for j in self.my_chunks():
+                gen = self.rng(it, j, "PL")
+                n = max(chunk // cfg.pl_batch_shrink, 1)
+                z, c = self.sample_zc(n, gen)
+                img, ws, _ = self.run_G(z, c, gen)
+                noise = torch.randn(img.shape, generator=gen).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
+                (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+                lengths = grads.square().sum(2).mean(1).sqrt()
+                penalty = (lengths - self.pl_mean).square().mean()
+                self._check(penalty, "path-length penalty")
+                (penalty * cfg.pl_weight * cfg.pl_interval / self.chunks).backward()
+                pl_sum += float(lengths.detach().sum())
+                pl_count += len(lengths)
+                self.stats.add("pl_penalty", float(penalty.detach()))
+            t = self._tick("G reg (PL)", t)
+        self._all_reduce_grads(self.G)
+        self.opt_G.step()
+        w_mean = torch.tensor(self._all_reduce_scalars(*w_sum.tolist())) / cfg.batch
+        with torch.no_grad():  # w_avg tracks the mean of W (beta 0.995 per step), as in the mapping
+            beta = self.G.mapping.w_avg_beta
+            self.G.mapping.w_avg.copy_(w_mean.to(self.G.mapping.w_avg).lerp(self.G.mapping.w_avg, beta))
+        if do_pl:
+            total, count = self._all_reduce_scalars(pl_sum, pl_count)
+            self.pl_mean += (total / count - self.pl_mean) * cfg.pl_decay  # lerp(pl_mean, mean, decay)
+
+        # ---- discriminator ----
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        do_r1 = cfg.gamma > 0 and it % cfg.r1_interval == 0
+        sign_sum, sign_count = 0.0, 0
+        for j in self.my_chunks():
+            gen = self.rng(it, j, "D")
+            z, c = self.sample_zc(chunk, gen)
+            with torch.no_grad():
+                fake, _, _ = self.run_G(z, c, gen)
+            real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
+            loss_fake = F.softplus(self.run_D(fake, c, gen)).mean()
+            real_logits = self.run_D(real, c_real, gen)
+            loss_real = F.softplus(-real_logits).mean()
+            self._check(loss_fake + loss_real, "D loss")
+            ((loss_fake + loss_real) / self.chunks).backward()
+            sign_sum += float(real_logits.detach().sign().sum())
+            sign_count += len(real_logits)
+            self.stats.add("loss_D_fake", float(loss_fake.detach()))
+            self.stats.add("loss_D_real", float(loss_real.detach()))
+            self.stats.add("D_real_logit", float(real_logits.detach().mean()))
+        t = self._tick("D main", t)
+        if do_r1:
+            for j in self.my_chunks():
+                gen = self.rng(it, j, "R1")
+                real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
+                if self.augment is not None and self.ada.p > 0:
+                    real = self.augment(real, self.ada.p, gen)
+                real = real.detach().requires_grad_(True)
+                logits = self.D(real, c_real, alpha=self.stage[1]) if self.progressive else self.D(real, c_real)
+                (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+                penalty = grads.square().sum([1, 2, 3]).mean()
+                self._check(penalty, "R1 penalty")
+                (penalty * (cfg.gamma / 2) * cfg.r1_interval / self.chunks).backward()
+                self.stats.add("r1_penalty", float(penalty.detach()))
+            t = self._tick("D reg (R1)", t)
+        self._all_reduce_grads(self.D)
+        self.opt_D.step()
+
+        # ---- EMA of G, ADA ----
+        self.nimg += cfg.batch
+        self.iteration += 1
+        self.update_ema()
+        t = self._tick("EMA", t)
+        if cfg.aug == "ada":
+            total, count = self._all_reduce_scalars(sign_sum, sign_count)
+            self.ada.accumulate(total, int(count))
+            if self.iteration % cfg.ada_interval == 0:
+                self.ada.update(cfg.batch)
+        self._tick("ADA", t)
+
+    def update_ema(self) -> None:
+        ema_nimg = self.cfg.ema_kimg * 1000
+        if self.cfg.ema_rampup is not None:
+            ema_nimg = min(ema_nimg, self.nimg * self.cfg.ema_rampup)
+        beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                p_ema.copy_(p.detach().lerp(p_ema, beta))
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+
+    def _check(self, value: torch.Tensor, what: str) -> None:
+        if not torch.isfinite(value).all():
+            raise TrainingDiverged(f"{what} became {float(value.detach())} at {self.nimg / 1000:.1f} kimg")
+
+    # --------------------------------------------------------------------- distributed ---
+    def _all_reduce_grads(self, module: torch.nn.Module) -> None:
+        if self.world == 1:
+            return
+        params = [p for p in module.parameters() if p.grad is not None]
+        if not params:
+            return
+        flat = torch.cat([p.grad.flatten() for p in params])
+        torch.distributed.all_reduce(flat)
+        for p, g in zip(params, flat.split([p.numel() for p in params])):
+            p.grad.copy_(g.view_as(p))
+
+    def _all_reduce_scalars(self, *values: float) -> list[float]:
+        if self.world == 1:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        torch.distributed.all_reduce(t)
+        return t.tolist()
+
+    # --------------------------------------------------------------------------- state ---
+    def state(self) -> dict:
+        """Everything needed to continue exactly (plain tensors and numbers: weights_only-safe)."""
+        plain = lambda m: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}  # noqa: E731
+        return {
+            "config": self.cfg.to_dict(),
+            "G": plain(self.G), "D": plain(self.D), "G_ema": plain(self.G_ema),
+            "D_config": self.D.config.to_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "ada": self.ada.state(), "nimg": self.nimg, "iteration": self.iteration,
+            "pl_mean": self.pl_mean, "stage": list(self.stage),
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.ada.load(state["ada"])
+        self.nimg, self.iteration = int(state["nimg"]), int(state["iteration"])
+        self.pl_mean = float(state["pl_mean"])
+        self.stage = self.current_stage()
+        if self.progressive:
+            self.G.synthesis.set_stage(*self.stage)
+            self.G_ema.synthesis.set_stage(*self.stage)
