@@ -127,8 +127,11 @@ def iter_images(path: str | Path) -> Iterator[tuple[str, Image.Image | None, str
             img = Image.open(io.BytesIO(src.read(name)))
             img.load()
             yield name, img, None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            yield name, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else 'unreadable'}"
+        except UnidentifiedImageError:
+            yield name, None, "not an image in a format Pillow reads"
+        except (OSError, ValueError, SyntaxError) as exc:
+            detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+            yield name, None, f"truncated or corrupt ({detail})"
 
 
 class ImageDataset:

@@ -62,6 +62,7 @@ class TrainConfig:
     # Bookkeeping.
     tick_kimg: float = 4.0
     snap: int = 50  # ticks between snapshots (and sample grids)
+    minutes: float = 0.0  # stop (with a snapshot) after this much training time; 0: no limit
     metrics: list = field(default_factory=list)
 
     def to_dict(self) -> dict:

@@ -236,7 +236,10 @@ class TrainingRun:
                 self.log(f"tick {self.tick} kimg {tr.nimg / 1000:.1f} time {self.time_s:.0f}s "
                          f"sec/kimg {sec_per_kimg:.2f} " + " ".join(f"{k} {v:.4g}" for k, v in stats.items())
                          + f" ada_p {tr.ada.p:.3f}")
-                last_tick = max_ticks is not None and ticks_run >= max_ticks
+                out_of_time = cfg.minutes > 0 and self.time_s >= cfg.minutes * 60
+                if out_of_time:
+                    self.log(f"time limit: {cfg.minutes:g} minutes of training reached")
+                last_tick = (max_ticks is not None and ticks_run >= max_ticks) or out_of_time
                 if done or self.tick % cfg.snap == 0 or last_tick:
                     self._snapshot_tick()
                 tick_start_nimg, tick_start_time = tr.nimg, time.time()

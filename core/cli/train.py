@@ -65,8 +65,9 @@ OPTIONS = {
     "--tick": ("tick_kimg", float, "kimg per progress tick (default 4)"),
     "--snap": ("snap", int, "ticks between snapshots and sample grids (default 50)"),
     "--metrics": ("metrics", str, "comma-separated metrics at snapshots, e.g. fid1k ('none': none)"),
+    "--minutes": ("minutes", float, "stop with a snapshot after this much training time (all sessions)"),
 }
-CHANGEABLE_ON_RESUME = {"kimg", "snap", "tick_kimg", "metrics"}
+CHANGEABLE_ON_RESUME = {"kimg", "snap", "tick_kimg", "metrics", "minutes"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = TrainConfig.from_dict(data["training"]["config"])
             fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
             if fixed or args.data or args.preset:
-                raise UsageError("only --kimg, --snap, --tick and --metrics can change when resuming "
+                raise UsageError("only --kimg, --minutes, --snap, --tick and --metrics can change when resuming "
                                  f"(got {', '.join(fixed) or ('--data' if args.data else '--preset')})")
             for k, v in given.items():
                 setattr(cfg, k, v)

@@ -1,0 +1,210 @@
+"""stylegan-train on real data (MNIST digits, tests/fixtures/mnist_1000.zip), as users run it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO, run_cli
+
+MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+TINY = ["--cbase", "256", "--cmax", "16", "--z-dim", "16", "--w-dim", "16", "--map", "1", "--batch", "8",
+        "--tick", "0.032", "--mbstd-group", "4"]
+
+
+def train(*args, cwd=None, timeout=600, env_extra=None):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": "/tmp/stylegan-test-cache", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "core.cli.train", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd)
+
+
+def only_run(outdir: Path) -> Path:
+    (run,) = [p for p in outdir.iterdir() if p.is_dir()]
+    return run
+
+
+@pytest.mark.parametrize("arch,extra", [("stylegan2", []),
+                                        ("stylegan1", ["--phase-kimg", "0.04", "--start-res", "8"])])
+def test_train_each_flavour_then_generate(tmp_path, arch, extra):
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path), "--arch", arch, "--kimg", "0.32", "--snap", "5",
+              *TINY, *extra)
+    assert r.returncode == 0, r.stderr
+    run = only_run(tmp_path)
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert len(stats) == 10 and stats[-1]["kimg"] == pytest.approx(0.32)
+    assert all(np.isfinite(s["loss_G"]) and np.isfinite(s["loss_D_real"]) for s in stats)
+    if arch == "stylegan1":  # grew 8 -> 16 -> 32 with fade-ins
+        assert [s["stage_res"] for s in stats][0] == 8 and stats[-1]["stage_res"] == 32
+        assert any(0 < s["alpha"] < 1 for s in stats)
+    for name in ("reals.png", "fakes_init.png", "plot.png", "training_options.json", "log.txt"):
+        assert (run / name).exists(), name
+    (snap,) = run.glob("network-snapshot-*.pt")
+    out = tmp_path / "gen"
+    g = run_cli("stylegan-generate", "--pkl", str(snap), "--seeds", "0-3", "--outdir", str(out))
+    assert g.returncode == 0, g.stderr
+    assert np.asarray(Image.open(out / "seed0002.png")).shape == (32, 32)
+
+
+def test_resume_after_kill_continues_exactly(tmp_path):
+    common = ["--data", str(MNIST), "--kimg", "0.384", "--snap", "3", "--seed", "7", *TINY]
+    # The reference: one uninterrupted run.
+    ref = train(*common, "--outdir", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    ref_final = only_run(tmp_path / "ref") / "network-snapshot-000000.pt"
+    # The interrupted run: killed once its first snapshot exists (a few ticks later at most).
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": "/tmp/stylegan-test-cache"}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli.train", *common, "--outdir", str(tmp_path / "cut")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        runs = list((tmp_path / "cut").glob("*/network-snapshot-*.pt")) if (tmp_path / "cut").exists() else []
+        if runs:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run = only_run(tmp_path / "cut")
+    snap = torch.load(next(run.glob("network-snapshot-*.pt")), weights_only=True)
+    assert 0 < snap["training"]["nimg"] < 384
+    r = train("--resume", str(run))
+    assert r.returncode == 0, r.stderr
+    # Resumed from the snapshot's images-seen count, with its optimiser state...
+    log = (run / "log.txt").read_text()
+    assert f"from {snap['training']['nimg'] / 1000:.1f} kimg" in log
+    final = torch.load(run / "network-snapshot-000000.pt", weights_only=True)
+    ref_data = torch.load(ref_final, weights_only=True)
+    assert final["training"]["nimg"] == ref_data["training"]["nimg"] == 384
+    # ...and ends bit for bit where the uninterrupted run ended.
+    for part in ("G", "D"):
+        for k, v in ref_data["training"][part].items():
+            assert torch.equal(v, final["training"][part][k]), (part, k)
+    assert ref_data["training"]["opt_G"]["state"][0]["exp_avg"].equal(final["training"]["opt_G"]["state"][0]["exp_avg"])
+    assert ref_data["training"]["ada"] == final["training"]["ada"]
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s["tick"] for s in stats] == list(range(1, 13))  # no duplicated ticks from the cut session
+
+
+def test_two_process_torchrun_matches_single_process(tmp_path):
+    common = ["--data", str(MNIST), "--kimg", "0.064", "--snap", "1", "--batch-gpu", "4", "--gamma", "0.5",
+              "--r1-interval", "2", "--pl-interval", "2", "--p", "0.3", *TINY]
+    single = train(*common, "--outdir", str(tmp_path / "one"), env_extra={"OMP_NUM_THREADS": "1"})
+    assert single.returncode == 0, single.stderr
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": "/tmp/stylegan-test-cache", "OMP_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", "-m", "core.cli.train", *common, "--outdir", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = torch.load(only_run(tmp_path / "one") / "network-snapshot-000000.pt", weights_only=True)["training"]
+    b = torch.load(only_run(tmp_path / "two") / "network-snapshot-000000.pt", weights_only=True)["training"]
+    assert a["nimg"] == b["nimg"] == 64
+    for part in ("G", "D"):
+        for k, v in a[part].items():
+            assert torch.allclose(v, b[part][k], rtol=1e-4, atol=1e-5), (part, k, (v - b[part][k]).abs().max())
+    assert a["ada"]["p"] == pytest.approx(b["ada"]["p"]) and a["pl_mean"] == pytest.approx(b["pl_mean"], rel=1e-5)
+
+
+def test_ada_p_rises_on_an_overfitting_setup(tmp_path):
+    """8 images, a D that memorises them: r_t goes to 1 and p climbs toward the target."""
+    from core.dataset import ImageDataset
+    from core.train_config import TrainConfig
+    from core.trainer import Trainer
+    small = tmp_path / "eight"
+    small.mkdir()
+    ds = ImageDataset(MNIST, max_images=8)
+    for i, img in enumerate(ds.images):
+        Image.fromarray(img[0].numpy()).save(small / f"{i}.png")
+    cfg = TrainConfig(data=str(small), batch=8, cbase=256, cmax=16, z_dim=16, w_dim=16, map_layers=1,
+                      dlr=0.01, gamma=0.0, pl_weight=0, ada_kimg=0.2, ada_interval=1, target=0.6)
+    tr = Trainer(cfg, ImageDataset(small), torch.device("cpu"))
+    ps = []
+    for _ in range(60):
+        tr.step()
+        ps.append(tr.ada.p)
+    assert tr.ada.rt > 0.6 and ps[-1] > 0.5 and ps[-1] > ps[20] > 0
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "no such file or folder"),
+    ("empty", "contains no images"),
+    ("corrupt", "none of its 2 image files could be read"),
+    ("mixed", "give a resolution"),
+    ("odd", "power-of-two"),
+    ("notzip", "not a zip file"),
+])
+def test_bad_datasets_one_clear_error(tmp_path, case, message):
+    data = tmp_path / "data"
+    if case != "missing":
+        data.mkdir()
+    if case == "corrupt":
+        (data / "a.png").write_bytes(b"not png")
+        (data / "b.jpg").write_bytes(b"\x89PNG broken")
+    if case == "mixed":
+        Image.new("RGB", (32, 32)).save(data / "a.png")
+        Image.new("RGB", (64, 64)).save(data / "b.png")
+    if case == "odd":
+        Image.new("L", (28, 28)).save(data / "a.png")
+    if case == "notzip":
+        data = tmp_path / "data.zip"
+        data.write_bytes(b"PK but not really")
+    r = train("--data", str(data), "--outdir", str(tmp_path / "runs"), *TINY)
+    assert r.returncode == 2, r.stderr
+    *skipped, error = r.stderr.strip().splitlines()
+    assert message in error and error.startswith("stylegan-train: error:") and "Traceback" not in r.stderr, r.stderr
+    # unreadable files are each named on a line of their own before the error
+    assert all(line.startswith("stylegan-train: skipped ") for line in skipped)
+    assert len(skipped) == (2 if case == "corrupt" else 0)
+
+
+def test_corrupt_files_are_reported_and_skipped(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(8):
+        Image.new("L", (28, 28), color=i * 30).save(data / f"img{i}.png")
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    r = train("--data", str(data), "--resolution", "32", "--outdir", str(tmp_path / "runs"), "--kimg", "0.016", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "skipped broken.png" in r.stderr and "on 8 images (skipped 1" in r.stdout
+
+
+def test_diverging_run_stops_with_a_clear_message(tmp_path):
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path), "--kimg", "1", "--glr", "1e30", "--dlr", "1e30",
+              "--snap", "1", *TINY)
+    assert r.returncode == 1
+    assert "training stopped" in r.stderr and "became" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_resume_refuses_changed_options(tmp_path):
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path), "--kimg", "0.032", "--snap", "1", *TINY)
+    assert r.returncode == 0, r.stderr
+    r = train("--resume", str(only_run(tmp_path)), "--gamma", "5")
+    assert r.returncode == 2 and "only --kimg" in r.stderr
+
+
+def test_stylegan_dataset_tool(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    rgba = Image.new("RGBA", (40, 20), (255, 0, 0, 0))
+    rgba.paste((0, 0, 255, 255), (10, 5, 30, 15))
+    rgba.save(src / "sub" / "wide.png")
+    Image.new("RGB", (20, 20), (0, 255, 0)).save(src / "square.jpg")
+    (src / "junk.png").write_bytes(b"nope")
+    (src / "dataset.json").write_text(json.dumps({"labels": [["sub/wide.png", 1], ["square.jpg", 0]]}))
+    out = tmp_path / "ds.zip"
+    r = subprocess.run([sys.executable, "-m", "core.cli.dataset", str(src), str(out), "--resolution", "16",
+                        "--transform", "pad"], env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "skipped junk.png" in r.stderr and "wrote 2 images (16x16, 3 channels, labelled)" in r.stdout
+    from core.dataset import ImageDataset
+    ds = ImageDataset(out)
+    assert ds.images.shape == (2, 3, 16, 16) and ds.c_dim == 2
+    padded = ds.images[ds.names.index("00000/img00000001.png")].permute(1, 2, 0).numpy()
+    assert tuple(padded[0, 0]) == (255, 255, 255)  # transparent -> white background, padded rows white
+    assert padded[8, 8, 2] > 200 and padded[8, 8, 0] < 50  # the blue box in the middle
