@@ -142,19 +142,31 @@ def load_state(module: torch.nn.Module, state: dict, source: str) -> None:
     module.load_state_dict(state)
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Open a generator from any supported file, ready for inference (eval, no grad).
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", notes: list | None = None) -> Generator:
+    """Open a generator from any supported file (see core/formats.py), ready for inference.
 
-    Our `.pt` checkpoints, and `.npz` state dicts under NVIDIA's names with a `config_json`
-    entry (stylegan2-ada-pytorch layout).
+    `notes` (a list) receives remarks about the conversion, e.g. that w_avg had to be computed.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".npz":
-        from .nvidia_npz import read_nvidia_npz
-        config, state = read_nvidia_npz(path, expect="generator")
-        G = build_generator(config, state, str(path))
-    else:
-        data = read_checkpoint(path)
-        G = build_generator(data["G_config"], data["G_ema"], str(path))
+    from .formats import read_network
+    f = read_network(path)
+    G = build_generator(f.config, f.state, str(path))
     G.eval().requires_grad_(False)
+    if f.needs_w_avg:
+        G.mapping.w_avg.copy_(estimate_w_avg(G))
+        f.notes.append("the file has no W average: computed it from 10,000 samples")
+    if notes is not None:
+        notes.extend(f.notes)
     return G.to(device)
+
+
+@torch.no_grad()
+def estimate_w_avg(G: Generator, num: int = 10_000, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    total = torch.zeros(G.w_dim, dtype=torch.float64)
+    for i in range(0, num, 1000):
+        z = torch.randn(min(1000, num - i), G.z_dim, generator=gen)
+        c = None
+        if G.c_dim:
+            c = torch.nn.functional.one_hot(torch.randint(G.c_dim, (len(z),), generator=gen), G.c_dim).float()
+        total += G.mapping(z, c, update_w_avg=False)[:, 0].double().sum(0)
+    return (total / num).float()

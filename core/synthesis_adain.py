@@ -10,6 +10,9 @@ where (y_s, y_b) = affine(w) is the layer's style. Blocks:
     b4:  learned const -> epilogue (input) -> conv 3x3 -> epilogue (conv1)
     bR:  nearest 2x up -> conv 3x3 -> blur [1,2,1] -> epilogue (conv0) -> conv 3x3 -> epilogue (conv1)
 
+From 128x128 up, the upsampling conv runs as NVIDIA's fused op (a stride-2 transposed conv with the
+3x3 kernel padded and summed into 4x4), as their TensorFlow code does, so their weights carry over.
+
 Each block has its own ToRGB. Progressive growing renders at a stage resolution R with fade-in α:
 the output is lerp(nearest_up(torgb_{R/2}), torgb_R, α), so α = 0 is exactly the previous stage
 upsampled and α = 1 is the new block. The stage lives in buffers, so it travels with checkpoints.
@@ -68,9 +71,13 @@ class AdaINLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
                 noise_gain: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.weight is not None:
-            if self.up:
-                x = upsample_nearest(x)
-            x = F.conv2d(x, self.weight.to(x.dtype) * self.weight_gain, padding=1)
+            kernel = self.weight.to(x.dtype) * self.weight_gain
+            if self.up and self.resolution >= 128:  # fused upscale + conv
+                k = F.pad(kernel.transpose(0, 1), [1, 1, 1, 1])
+                k = k[:, :, 1:, 1:] + k[:, :, :-1, 1:] + k[:, :, 1:, :-1] + k[:, :, :-1, :-1]
+                x = F.conv_transpose2d(x, k, stride=2, padding=1)
+            else:
+                x = F.conv2d(upsample_nearest(x) if self.up else x, kernel, padding=1)
             if self.up:
                 x = filter2d(x, self.blur_filter)
         if self.use_noise and noise_mode != "none" and noise_gain != 0:

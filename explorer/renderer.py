@@ -17,6 +17,7 @@ import torch
 from core.checkpoint import CheckpointError, load_generator
 from core.directions import Directions, cached_pca_directions, load_directions
 from core.images import to_uint8
+from kernels import to_rgba
 
 from .latents import LatentComposer
 from .state import ExplorerState
@@ -235,7 +236,7 @@ class Renderer:
             pixels = feature_rgba(feat[ch], state.view.normalize)
             label = f"{layer} channel {ch}/{channels}"
         elif self.device.type == "cuda":
-            pixels = rgba_torch(img)
+            pixels = to_rgba(img)  # stays on the GPU (the conversion kernel when it builds)
         else:
             pixels = rgba(to_uint8(img)[0])
         if self.device.type == "cuda":
@@ -255,15 +256,6 @@ def rgba(pixels: np.ndarray) -> np.ndarray:
     out[..., :3] = pixels if c == 3 else pixels[..., :1]
     out[..., 3] = 255
     return out
-
-
-def rgba_torch(img: torch.Tensor) -> torch.Tensor:
-    """NCHW float image on the GPU -> HxWx4 uint8 on the GPU (same rounding as to_uint8)."""
-    x = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    if x.shape[0] == 1:
-        x = x.expand(3, -1, -1)
-    alpha = torch.full_like(x[:1], 255)
-    return torch.cat([x[:3], alpha]).permute(1, 2, 0).contiguous()
 
 
 def feature_rgba(feat: torch.Tensor, normalize: bool) -> np.ndarray:

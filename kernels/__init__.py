@@ -6,7 +6,8 @@ compiled CUDA kernel for CUDA tensors when one is available (never built at impo
 
 from .bias_act import ACTIVATIONS, activation, bias_act
 from .dispatch import kernel_mode
+from .to_rgba import to_rgba
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = ["upfirdn2d", "upsample2d", "downsample2d", "filter2d", "setup_filter",
-           "bias_act", "activation", "ACTIVATIONS", "kernel_mode"]
+           "bias_act", "activation", "ACTIVATIONS", "kernel_mode", "to_rgba"]

@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 
 from .bias_act_ref import ACTIVATIONS, activation, bias_act_ref
-from .dispatch import cuda_op
+from .dispatch import cuda_op, register_cuda_op
+
+
+def _load_cuda_bias_act():
+    from . import ops
+    ops.extension()
+    return ops.bias_act
+
+
+register_cuda_op("bias_act", _load_cuda_bias_act)
 
 __all__ = ["bias_act", "activation", "ACTIVATIONS"]
 

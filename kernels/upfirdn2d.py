@@ -10,8 +10,17 @@ from __future__ import annotations
 
 import torch
 
-from .dispatch import cuda_op
+from .dispatch import cuda_op, register_cuda_op
 from .upfirdn2d_ref import filter_size, parse_padding, parse_scaling, upfirdn2d_ref
+
+
+def _load_cuda_upfirdn2d():
+    from . import ops
+    ops.extension()  # build now, so that a failure falls back here rather than mid-network
+    return ops.upfirdn2d
+
+
+register_cuda_op("upfirdn2d", _load_cuda_upfirdn2d)
 
 __all__ = ["setup_filter", "upfirdn2d", "upsample2d", "downsample2d", "filter2d"]
 

@@ -98,9 +98,9 @@ def test_every_bad_file_is_one_clear_error(tmp_path):
 def test_specific_messages(tmp_path):
     files = bad_files(tmp_path)
     expect = {"missing": "no such file", "empty": "empty", "truncated": "truncated or corrupt",
-              "version": "version 2 is not supported", "not ours": "not a StyleGAN toolkit checkpoint",
-              "evil torch.save": "never loaded", "missing weight": "missing mapping.fc0.weight",
-              "bad config": "power of two"}
+              "version": "version 2 is not supported", "not ours": "not a StyleGAN generator file",
+              "evil torch.save": "refused global posix.system", "evil pickle": "refused global posix.system",
+              "missing weight": "missing mapping.fc0.weight", "bad config": "power of two"}
     for what, text in expect.items():
         with pytest.raises(CheckpointError, match=text):
             load_generator(files[what])

@@ -1,41 +1,54 @@
-"""stylegan-convert: turn a network file into our checkpoint format (and back to NVIDIA names).
+"""stylegan-convert: any supported network file -> our .pt, and ours -> the other tools' formats.
 
-    stylegan-convert IN.npz OUT.pt   NVIDIA-named state dict + config_json -> our .pt
-    stylegan-convert IN.pt OUT.npz   our .pt -> NVIDIA-named state dict + config_json
+    stylegan-convert stylegan2-ffhq-config-f.pkl ffhq.pt          NVIDIA (PyTorch or TensorFlow) -> ours
+    stylegan-convert 550000.pt ffhq.pt                            rosinality -> ours
+    stylegan-convert ffhq.pt ffhq-rosinality.pt --to rosinality   ours -> rosinality (g_ema, latent_avg)
+    stylegan-convert ffhq.pt ffhq.npz                             ours -> NVIDIA names + config_json
+
+Foreign pickles are read through an allowlist: no code stored in a file is ever run.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
-from ..checkpoint import load_generator, save_generator
+from ..checkpoint import atomic_save, load_generator, save_generator
+from ..formats import read_network, to_rosinality
 from ..nvidia_npz import write_nvidia_npz
 from .common import UsageError, cli_entry
 
 PROG = "stylegan-convert"
-OUTPUT_SUFFIXES = (".pt", ".npz")
+TARGETS = ("ours", "rosinality", "npz")
 
 
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="network file: our .pt or an NVIDIA-named .npz")
-    p.add_argument("output", help="file to write: .pt (ours) or .npz (NVIDIA names)")
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="network file: ours, NVIDIA .pkl/.npz (PyTorch or TensorFlow), rosinality .pt")
+    p.add_argument("output", help="file to write")
+    p.add_argument("--to", choices=TARGETS, help="output format (default: npz for .npz, else ours)")
     args = p.parse_args(argv)
     src, dst = Path(args.input), Path(args.output)
-    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"output must end in {' or '.join(OUTPUT_SUFFIXES)}: {dst}")
+    target = args.to or ("npz" if dst.suffix.lower() == ".npz" else "ours")
+    if target == "npz" and dst.suffix.lower() != ".npz":
+        raise UsageError("--to npz writes a .npz file")
+    if target != "npz" and dst.suffix.lower() != ".pt":
+        raise UsageError(f"--to {target} writes a .pt file")
     if dst.exists() and dst.resolve() == src.resolve():
         raise UsageError("input and output are the same file")
-    G = load_generator(src)
-    if dst.suffix.lower() == ".pt":
-        save_generator(dst, G, meta={"converted_from": src.name})
+    notes: list[str] = []
+    kind = read_network(src).kind
+    G = load_generator(src, notes=notes)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if target == "ours":
+        save_generator(dst, G, meta={"converted_from": src.name, "source_format": kind, "notes": notes})
+    elif target == "rosinality":
+        atomic_save(to_rosinality(G), dst)
     else:
-        dst.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=dst.parent, suffix=".npz", delete=False) as tmp:
             pass
         try:
@@ -43,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             Path(tmp.name).replace(dst)
         finally:
             Path(tmp.name).unlink(missing_ok=True)
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     cfg = G.config
-    print(f"wrote {dst}: {cfg.flavour} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
-          f"{cfg.img_channels}, {G.num_ws} W+ layers, "
-          f"{sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
+    print(f"wrote {dst} ({target}) from {kind}: {cfg.flavour} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
+          f"{cfg.img_channels}, {G.num_ws} W+ layers, {sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
     return 0
 
 

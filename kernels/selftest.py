@@ -1,0 +1,126 @@
+"""stylegan-kernels: build the CUDA kernels and check them against the reference ops.
+
+Prints what it found (GPU, architecture, torch/CUDA versions, build time) and a pass/fail line per
+op; exits 1 if anything fails. On a machine without a GPU it says so and, when nvcc is on the PATH,
+checks that every kernel source compiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .build import SOURCE_DIR, gpu_arch
+
+KERNEL_SOURCES = ["upfirdn2d.cu", "bias_act.cu", "to_rgba.cu"]
+
+
+def compile_sources(arch: str = "90") -> list[tuple[str, bool, str]]:
+    """nvcc -c each kernel source (no GPU or torch needed). -> (name, ok, message)."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return []
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in KERNEL_SOURCES:
+            r = subprocess.run([nvcc, "-c", f"-arch=sm_{arch}", "-O3", str(SOURCE_DIR / name), "-o",
+                                str(Path(tmp) / (name + ".o"))], capture_output=True, text=True)
+            results.append((name, r.returncode == 0, (r.stderr.strip().splitlines() or ["ok"])[-1][:200]))
+    return results
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, half: bool) -> tuple[bool, float]:
+    a, b = a.float(), b.float()
+    if half:
+        err = float(((a - b).abs() / (b.abs() + 1e-2)).max())
+        return err <= 1e-2, err
+    err = float((a - b).abs().max())
+    return err <= 1e-5, err
+
+
+def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
+    from . import ops
+    from .bias_act_ref import bias_act_ref
+    from .upfirdn2d import setup_filter
+    from .upfirdn2d_ref import upfirdn2d_ref
+    results = []
+    gen = torch.Generator().manual_seed(0)
+    f4 = setup_filter([1, 3, 3, 1]).to(device)
+    cases = [("upsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
+             ("downsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(down=2, padding=[1, 1, 1, 1])),
+             ("general 3x up, 5-tap [2,3,17,11]", (2, 3, 17, 11), torch.randn(5, generator=gen).to(device),
+              dict(up=3, padding=[1, 2, 3, 0], flip_filter=True)),
+             ("general 4x down, 7x3 [3,5,40,33]", (3, 5, 40, 33), torch.randn(7, 3, generator=gen).to(device),
+              dict(down=4, padding=[2, 2, 1, 1], gain=2.0))]
+    for name, shape, f, kw in cases:
+        for dtype in (torch.float32, torch.float16):
+            for layout in (torch.contiguous_format, torch.channels_last):
+                x = torch.randn(shape, generator=gen).to(device, dtype).contiguous(memory_format=layout)
+                torch.full((1 << 24,), float("nan"), device=device)  # poison the allocator's cache
+                y = ops.upfirdn2d(x, f, **kw)
+                ok, err = _close(y, upfirdn2d_ref(x.float(), f, **kw), dtype == torch.float16)
+                ok = ok and not torch.isnan(y).any()
+                results.append((f"upfirdn2d {name} {str(dtype)[6:]} {'NHWC' if layout == torch.channels_last else 'NCHW'}",
+                                ok, f"max err {err:.2e}"))
+    x = torch.randn(4, 3, 9, 9, generator=gen).to(device).requires_grad_(True)
+    gy = torch.randn(4, 3, 18, 18, generator=gen).to(device)
+    dx = torch.autograd.grad((ops.upfirdn2d(x, f4, up=2, padding=[2, 1, 2, 1], gain=4) * gy).sum(), x)[0]
+    dx_ref = torch.autograd.grad((upfirdn2d_ref(x, f4, up=2, padding=[2, 1, 2, 1], gain=4) * gy).sum(), x)[0]
+    ok, err = _close(dx, dx_ref, False)
+    results.append(("upfirdn2d gradient", ok, f"max err {err:.2e}"))
+    for act in ("linear", "lrelu", "relu"):
+        for dtype in (torch.float32, torch.float16):
+            x = (torch.randn(8, 64, 16, 16, generator=gen) * 3).to(device, dtype)
+            b = torch.randn(64, generator=gen).to(device)
+            y = ops.bias_act(x, b, act=act, clamp=4.0)
+            ref = bias_act_ref(x.float(), b, act=act, clamp=4.0)
+            ok, err = _close(y, ref, dtype == torch.float16)
+            results.append((f"bias_act {act} {str(dtype)[6:]}", ok, f"max err {err:.2e}"))
+    img = (torch.rand(1, 3, 37, 53, generator=gen) * 2.4 - 1.2).to(device)
+    rgba = ops.to_rgba(img, zoom=2).cpu()
+    ref = (img.cpu()[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
+    ref = ref.repeat_interleave(2, 0).repeat_interleave(2, 1)
+    ok = bool((rgba[..., :3] == ref).all() and (rgba[..., 3] == 255).all())
+    results.append(("to_rgba (exact bytes)", ok, "identical" if ok else f"{int((rgba[..., :3] != ref).sum())} bytes differ"))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="stylegan-kernels", description=__doc__.split("\n\n")[0]).parse_args(argv)
+    print(f"torch {torch.__version__}, CUDA {torch.version.cuda or 'none'}")
+    if not torch.cuda.is_available():
+        print("no CUDA GPU: the reference (pure PyTorch) ops are in use")
+        results = compile_sources()
+        if not results:
+            print("nvcc not found: kernel sources not compiled")
+            return 0
+        for name, ok, msg in results:
+            print(f"  compile {name:14s} {'PASS' if ok else 'FAIL'}  {msg}")
+        return 0 if all(ok for _, ok, _ in results) else 1
+    device = torch.device("cuda")
+    print(f"GPU {torch.cuda.get_device_name()}, sm_{gpu_arch()}")
+    from . import ops
+    t = time.time()
+    try:
+        ops.extension()
+    except Exception as exc:
+        print(f"build FAILED after {time.time() - t:.1f} s: {exc}")
+        return 1
+    print(f"build/load {time.time() - t:.1f} s")
+    results = check_ops(device)
+    for name, ok, msg in results:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:48s} {msg}")
+    failed = sum(not ok for _, ok, _ in results)
+    print(f"{len(results) - failed}/{len(results)} passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""The CUDA kernels on a machine without a GPU: their arithmetic and indexing (the same __host__
+__device__ functions built for the host), their compilation, the custom ops' autograd and
+torch.compile support, and the build lock."""
+
+import ctypes
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from kernels import ops, setup_filter, to_rgba
+from kernels.bias_act_ref import bias_act_ref
+from kernels.build import build_lock
+from kernels.upfirdn2d_ref import upfirdn2d_ref
+
+CUDA_DIR = REPO / "kernels" / "cuda"
+
+
+class UpFirDnParams(ctypes.Structure):
+    _fields_ = [("in_stride", ctypes.c_int64 * 4), ("out_stride", ctypes.c_int64 * 4)] + \
+        [(n, ctypes.c_int) for n in "batch channels in_h in_w out_h out_w up_x up_y down_x down_y pad_x0 pad_y0 "
+                                    "filter_w filter_h".split()] + [("gain", ctypes.c_float), ("flip_filter", ctypes.c_bool)]
+
+
+class BiasActParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_int64), ("c_stride", ctypes.c_int64), ("channels", ctypes.c_int),
+                ("act", ctypes.c_int), ("alpha", ctypes.c_float), ("gain", ctypes.c_float),
+                ("clamp", ctypes.c_float), ("has_bias", ctypes.c_bool)]
+
+
+class ToRGBAParams(ctypes.Structure):
+    _fields_ = [("in_stride", ctypes.c_int64 * 3), ("channels", ctypes.c_int), ("in_h", ctypes.c_int),
+                ("in_w", ctypes.c_int), ("zoom", ctypes.c_int)]
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """The kernels' per-element code compiled for the host (plain g++: the headers need no CUDA)."""
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    lib = tmp_path_factory.mktemp("host") / "libsg_host_check.so"
+    subprocess.run([cxx, "-O2", "-shared", "-fPIC", "-x", "c++", str(CUDA_DIR / "host_check.cu"), "-o", str(lib)],
+                   check=True, capture_output=True)
+    return ctypes.CDLL(str(lib))
+
+
+def ptr(a: np.ndarray):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, fast=1):
+    xt = torch.from_numpy(x).contiguous(memory_format=layout)
+    ref = upfirdn2d_ref(torch.from_numpy(x), torch.from_numpy(f), up=up, down=down, padding=pad, flip_filter=flip, gain=gain)
+    out = torch.zeros(ref.shape).contiguous(memory_format=layout)
+    f2 = f if f.ndim == 2 else np.outer(f, f)
+    p = UpFirDnParams((ctypes.c_int64 * 4)(*xt.stride()), (ctypes.c_int64 * 4)(*out.stride()), *x.shape,
+                      ref.shape[2], ref.shape[3], up, up, down, down, pad[0], pad[2], f2.shape[1], f2.shape[0], gain, flip)
+    # Hand the kernel the raw memory of the (possibly channels-last) tensors.
+    x_mem = xt.permute(0, 2, 3, 1).contiguous().numpy() if layout == torch.channels_last else xt.numpy()
+    out_np = np.zeros(out.numel(), np.float32)
+    f2c = np.ascontiguousarray(f2, np.float32)
+    host.sg_host_upfirdn2d(ptr(np.ascontiguousarray(x_mem)), ptr(f2c), ptr(out_np), ctypes.byref(p), fast)
+    if layout == torch.channels_last:
+        got = out_np.reshape(ref.shape[0], ref.shape[2], ref.shape[3], ref.shape[1]).transpose(0, 3, 1, 2)
+    else:
+        got = out_np.reshape(ref.shape)
+    return got, ref.numpy(), host.sg_host_upfirdn2d_path(ctypes.byref(p))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_upfirdn2d_kernel_math(host, layout):
+    rng = np.random.RandomState(0)
+    paths = set()
+    f4 = setup_filter([1, 3, 3, 1]).numpy()
+    cases = [(2, 1, [2, 1, 2, 1], f4), (1, 2, [1, 1, 1, 1], f4), (2, 1, [1, 2, 3, 0], rng.randn(4, 4)),
+             (1, 2, [-1, 2, 0, 3], rng.randn(4, 4)), (4, 1, [1, 2, 3, 0], rng.randn(5)),
+             (1, 4, [2, 1, 0, 2], rng.randn(3, 6)), (2, 2, [2, 1, 1, 2], rng.randn(4, 4)), (3, 2, [0, 0, 1, 1], rng.randn(7))]
+    for up, down, pad, f in cases:
+        for flip in (False, True):
+            x = rng.randn(2, 5, 9, 7).astype(np.float32)
+            got, ref, path = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.7, layout)
+            paths.add(path)
+            assert np.abs(got - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), (up, down, pad, flip)
+    assert paths == {0, 1, 2}  # the general path and both 2x fast paths were exercised
+
+
+def test_bias_act_kernel_math(host):
+    rng = np.random.RandomState(1)
+    for act, name in [(0, "linear"), (1, "relu"), (2, "lrelu")]:
+        for layout in (torch.contiguous_format, torch.channels_last):
+            x = torch.from_numpy(rng.randn(2, 6, 5, 4).astype(np.float32) * 3).contiguous(memory_format=layout)
+            b = torch.from_numpy(rng.randn(6).astype(np.float32))
+            mem = (x.permute(0, 2, 3, 1) if layout == torch.channels_last else x).contiguous().numpy().ravel()
+            p = BiasActParams(x.numel(), x.stride(1), 6, act, 0.2, 1.4, 2.5, True)
+            y = np.zeros_like(mem)
+            host.sg_host_bias_act(ptr(mem), ptr(b.numpy()), ptr(y), ctypes.byref(p))
+            ref = bias_act_ref(x, b, act=name, alpha=0.2, gain=1.4, clamp=2.5)
+            ref_mem = (ref.permute(0, 2, 3, 1) if layout == torch.channels_last else ref).contiguous().numpy().ravel()
+            assert np.abs(y - ref_mem).max() <= 1e-6
+            dy = rng.randn(mem.size).astype(np.float32)
+            dx = np.zeros_like(mem)
+            host.sg_host_bias_act_grad(ptr(dy), ptr(y), ptr(dx), ctypes.byref(p))
+            xr = x.clone().requires_grad_(True)
+            out = bias_act_ref(xr, b, act=name, alpha=0.2, gain=1.4, clamp=2.5)
+            dy_t = torch.from_numpy(dy).reshape(out.permute(0, 2, 3, 1).shape).permute(0, 3, 1, 2) \
+                if layout == torch.channels_last else torch.from_numpy(dy).reshape(out.shape)
+            (grad,) = torch.autograd.grad(out, xr, dy_t)
+            grad_mem = (grad.permute(0, 2, 3, 1) if layout == torch.channels_last else grad).contiguous().numpy().ravel()
+            assert np.abs(dx - grad_mem).max() <= 1e-6, name
+
+
+def test_to_rgba_kernel_is_byte_exact(host):
+    rng = np.random.RandomState(2)
+    img = (rng.rand(3, 23, 31).astype(np.float32) * 2.4 - 1.2)
+    img[0, 0, :5] = [-1.0, 1.0, 0.0, -0.00392157, 0.99607843]  # values near rounding edges
+    for channels in (3, 1):
+        src = np.ascontiguousarray(img[:channels])
+        p = ToRGBAParams((ctypes.c_int64 * 3)(23 * 31, 31, 1), channels, 23, 31, 2)
+        out = np.zeros((46, 62, 4), np.uint8)
+        host.sg_host_to_rgba(ptr(src), ctypes.byref(p), ptr(out))
+        ref = to_rgba(torch.from_numpy(src)[None], zoom=2).numpy()
+        assert np.array_equal(out, ref), channels
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed: CUDA sources not compiled")
+def test_every_cuda_source_compiles():
+    from kernels.selftest import compile_sources
+    results = compile_sources()
+    assert results and all(ok for _, ok, _ in results), results
+
+
+def test_custom_ops_autograd_and_compile():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    for f, kw in [(setup_filter([1, 3, 3, 1]).double(), dict(up=2, padding=[2, 1, 2, 1], gain=4.0)),
+                  (torch.randn(5, dtype=torch.float64), dict(down=2, padding=[1, 2, 0, 1], flip_filter=True)),
+                  (torch.randn(3, 2, dtype=torch.float64), dict(up=2, down=2, padding=[-1, 2, 1, 0]))]:
+        assert torch.equal(ops.upfirdn2d(x, f, **kw), upfirdn2d_ref(x, f, **kw))
+        assert torch.autograd.gradcheck(lambda t: ops.upfirdn2d(t, f, **kw), (x,))
+        assert torch.autograd.gradgradcheck(lambda t: ops.upfirdn2d(t, f, **kw), (x,))
+    for act in ("linear", "relu", "lrelu"):
+        fn = lambda x, b: ops.bias_act(x, b, act=act, gain=1.5, clamp=2.0)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (x, b))
+        assert torch.autograd.gradgradcheck(fn, (x + 0.01 * torch.sign(x), b))
+    f4 = setup_filter([1, 3, 3, 1]).double()
+
+    def block(t):
+        return ops.bias_act(ops.upfirdn2d(t, f4, up=2, padding=[2, 1, 2, 1], gain=4.0), b, act="lrelu")
+
+    compiled = torch.compile(block, fullgraph=True, backend="aot_eager")
+    assert torch.equal(compiled(x), block(x))
+    torch._dynamo.reset()
+
+
+def test_build_lock_takes_over_a_dead_owner(tmp_path):
+    lock = tmp_path / "build.lock"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(f"{dead.pid} {os.uname().nodename} {time.time():.0f}")
+    t = time.time()
+    with build_lock(tmp_path, wait_at_most=5):
+        assert lock.exists() and lock.read_text().split()[0] == str(os.getpid())
+    assert not lock.exists() and time.time() - t < 2
+    # An old lock of a live process (crashed build on another host, say) is taken over too.
+    lock.write_text(f"1 elsewhere {time.time() - 7200:.0f}")
+    with build_lock(tmp_path, stale_after=3600, wait_at_most=5):
+        pass
+    # A fresh lock of a live owner is waited for, then reported clearly.
+    lock.write_text(f"{os.getpid()} {os.uname().nodename} {time.time():.0f}")
+    with pytest.raises(RuntimeError, match="another build holds"):
+        with build_lock(tmp_path, wait_at_most=0.3, poll=0.05):
+            pass
+
+
+def test_cuda_mode_without_gpu_falls_back_or_fails_clearly(monkeypatch):
+    from kernels import dispatch, upfirdn2d
+    dispatch.reset()
+    monkeypatch.setenv("STYLEGAN_KERNELS", "auto")
+    x = torch.randn(1, 2, 4, 4)
+    assert dispatch.cuda_op("upfirdn2d", x.is_cuda) is None  # CPU tensors always take the reference
+    assert torch.equal(upfirdn2d(x, setup_filter([1, 3, 3, 1]), up=2, padding=[2, 1, 2, 1]),
+                       upfirdn2d_ref(x, setup_filter([1, 3, 3, 1]), up=2, padding=[2, 1, 2, 1]))
+    monkeypatch.setenv("STYLEGAN_KERNELS", "cuda")
+    dispatch.reset()
+    with pytest.raises(RuntimeError, match="building the CUDA upfirdn2d kernel failed: no CUDA device"):
+        dispatch.cuda_op("upfirdn2d", True)  # as if a CUDA tensor arrived on a machine without CUDA
+    dispatch.reset()
