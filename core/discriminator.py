@@ -115,6 +115,15 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
+def conditioning(D: nn.Module, config: DiscriminatorConfig, channels: int) -> int:
+    """Give a conditional D its label mapping (the projection discriminator's cmap); -> cmap_dim."""
+    if config.c_dim == 0:
+        return 0
+    cmap_dim = config.cmap_dim if config.cmap_dim is not None else channels
+    D.mapping = MappingNetwork(z_dim=0, c_dim=config.c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None)
+    return cmap_dim
+
+
 class Discriminator(nn.Module):
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
@@ -128,18 +137,13 @@ class Discriminator(nn.Module):
         self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
         channels = {res: config.channels(res) for res in self.block_resolutions + [4]}
         fp16_resolution = max(2 ** (log2 + 1 - config.num_fp16_res), 8)
-        cmap_dim = config.cmap_dim if config.cmap_dim is not None else channels[4]
-        if config.c_dim == 0:
-            cmap_dim = 0
+        cmap_dim = conditioning(self, config, channels[4])
         for res in self.block_resolutions:
             setattr(self, f"b{res}", DiscriminatorBlock(
                 channels[res] if res < config.img_resolution else 0, channels[res], channels[res // 2],
                 res, config.img_channels, architecture=config.architecture,
                 resample_filter=config.resample_filter, conv_clamp=config.conv_clamp,
                 use_fp16=res >= fp16_resolution))
-        if config.c_dim > 0:
-            self.mapping = MappingNetwork(z_dim=0, c_dim=config.c_dim, w_dim=cmap_dim, num_ws=None,
-                                          w_avg_beta=None)
         self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim, 4, config.img_channels,
                                         architecture=config.architecture,
                                         mbstd_group_size=config.mbstd_group_size,

@@ -15,9 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import DiscriminatorConfig
-from .discriminator import DiscriminatorBlock, DiscriminatorEpilogue
+from .discriminator import DiscriminatorBlock, DiscriminatorEpilogue, conditioning
 from .layers import Conv2dLayer
-from .mapping import MappingNetwork
 
 
 class ProgressiveDiscriminator(nn.Module):
@@ -38,12 +37,7 @@ class ProgressiveDiscriminator(nn.Module):
                 channels[res], channels[res], channels[res // 2], res, config.img_channels,
                 architecture="orig", resample_filter=config.resample_filter,
                 conv_clamp=config.conv_clamp))
-        cmap_dim = config.cmap_dim if config.cmap_dim is not None else channels[4]
-        if config.c_dim == 0:
-            cmap_dim = 0
-        if config.c_dim > 0:
-            self.mapping = MappingNetwork(z_dim=0, c_dim=config.c_dim, w_dim=cmap_dim, num_ws=None,
-                                          w_avg_beta=None)
+        cmap_dim = conditioning(self, config, channels[4])
         self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim, 4, config.img_channels,
                                         architecture="orig", mbstd_group_size=config.mbstd_group_size,
                                         mbstd_num_channels=config.mbstd_num_channels,

@@ -118,6 +118,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED[(module, name)]
         except KeyError:
+            module = "builtins" if module == "__builtin__" else module  # protocol-2 pickles spell it the Python 2 way
             raise UnsafeFileError(f"refused global {module}.{name}") from None
 
 

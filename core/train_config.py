@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .config import _from_dict
+
 ARCHS = ("stylegan2", "stylegan1")
 PRESETS = ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "stylegan1")
 AUG_MODES = ("ada", "noaug", "fixed")
@@ -70,11 +72,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(unknown)}")
-        return cls(**d)
+        return _from_dict(cls, d)
 
     def validate(self) -> None:
         if self.arch not in ARCHS:

@@ -73,12 +73,20 @@ class TrainingRun:
         self.log_path = self.run_dir / "log.txt" if (log_file and self.is_main) else None
         self.tensorboard = None
         rows, cols = grid_shape(dataset.resolution)
+        c_dim = self.trainer.G.c_dim
+        if c_dim and dataset.labels is not None and c_dim <= 16:
+            cols = c_dim  # one class per column
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.grid_z = torch.randn(rows * cols, cfg.z_dim, generator=gen)
         self.grid_c = None
-        if self.trainer.G.c_dim:
-            classes = torch.arange(rows * cols) % self.trainer.G.c_dim
-            self.grid_c = torch.nn.functional.one_hot(classes, self.trainer.G.c_dim).float()
+        self.grid_reals = torch.randperm(len(dataset), generator=gen)[: rows * cols]
+        if c_dim:
+            classes = torch.arange(rows * cols) % cols % c_dim
+            self.grid_c = torch.nn.functional.one_hot(classes, c_dim).float()
+            labels = dataset.labels.argmax(1)
+            by_class = [torch.nonzero(labels == k).flatten() for k in range(c_dim)]
+            self.grid_reals = torch.stack([by_class[k][(i // cols) % max(len(by_class[k]), 1)] if len(by_class[k])
+                                           else self.grid_reals[i] for i, k in enumerate(classes.tolist())])
         self.grid_cols = cols
         if resume is not None:
             self._resume(resume)
@@ -140,8 +148,7 @@ class TrainingRun:
         return grid(np.concatenate(imgs), cols=self.grid_cols)
 
     def save_reals(self) -> None:
-        n = len(self.grid_z)
-        pixels = self.dataset.images[:n].permute(0, 2, 3, 1).numpy()
+        pixels = self.dataset.images[self.grid_reals].permute(0, 2, 3, 1).numpy()
         save_png(grid(pixels, cols=self.grid_cols), self.run_dir / "reals.png")
 
     # --------------------------------------------------------------------------- metrics ---

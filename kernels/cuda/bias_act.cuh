@@ -2,11 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define SG_HD __host__ __device__ __forceinline__
-#else
-#define SG_HD inline
-#endif
+#include "hd.cuh"
 
 enum BiasActKind { BA_LINEAR = 0, BA_RELU = 1, BA_LRELU = 2 };
 

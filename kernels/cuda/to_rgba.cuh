@@ -2,11 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define SG_HD __host__ __device__ __forceinline__
-#else
-#define SG_HD inline
-#endif
+#include "hd.cuh"
 
 struct ToRGBAParams {
     int64_t in_stride[3];  // c, y, x of the image (sample 0)

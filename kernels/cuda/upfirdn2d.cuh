@@ -4,11 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define SG_HD __host__ __device__ __forceinline__
-#else
-#define SG_HD inline
-#endif
+#include "hd.cuh"
 
 struct UpFirDn2DParams {
     // Input and output strides in elements (any layout: NCHW, channels_last, views).
