@@ -35,6 +35,17 @@ class CheckpointError(Exception):
     """A file that cannot be used as a checkpoint; the message is one line meant for users."""
 
 
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to a temp file beside `path`, fsync, then rename over it."""
     path = Path(path)
@@ -45,6 +56,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

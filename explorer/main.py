@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pkl", metavar="PATH", help="model file (.pt, NVIDIA-named .npz)")
+    p.add_argument("--pkl", metavar="PATH", help="model file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")
     p.add_argument("--seed", type=int, metavar="N", help="starting seed (default 0)")
     p.add_argument("--trunc", type=float, metavar="PSI", help="starting truncation psi, -1..2 (default 1)")
     p.add_argument("--session", metavar="FILE", help="start from a saved session (JSON)")
@@ -65,7 +65,8 @@ def initial_state(args):
             raise ValueError("--trunc must be within -1..2")
         state.trunc.psi = args.trunc
     if not state.pkl:
-        raise ValueError("no model given: use --pkl PATH (or a --session that names one)")
+        from core.default_model import default_model_path
+        state.pkl = str(default_model_path())
     return state
 
 

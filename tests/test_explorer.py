@@ -296,7 +296,6 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"junk")
     for args, text in [(["--pkl", str(bad), "--screenshot", str(shot)], "bad.pt"),
-                       (["--screenshot", str(shot)], "no model given"),
                        (["--pkl", str(skip_pt), "--trunc", "5", "--screenshot", str(shot)], "--trunc"),
                        (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json")]:
         r = run_explorer(*args)

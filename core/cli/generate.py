@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from .. import wplus
 from ..checkpoint import load_generator
+from ..default_model import default_model_path
 from ..images import grid, save_png, to_uint8
 from .common import UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  stylegan-generate --pkl net.pt --ws out/seed0005.npz --outdir again\n"
                "  stylegan-generate --pkl net.pt --rows 1,2,3 --cols 10,11 --styles coarse --outdir mix",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pkl", required=True, metavar="PATH", help="network checkpoint (.pt or NVIDIA-named .npz)")
+    p.add_argument("--pkl", metavar="PATH",
+                   help="network file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")
     what = p.add_argument_group("what to render (one of)")
     what.add_argument("--seeds", metavar="LIST", help="seeds, e.g. 0-7,12: one image per seed")
     what.add_argument("--ws", metavar="FILE.npz", help="re-render W+ saved with --save-ws (key 'w': [N, num_ws, w_dim])")
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     if device.type == "cpu":
         tune_cpu_allocator()
-    G = load_generator(args.pkl, device)
+    G = load_generator(args.pkl or default_model_path(), device)
     r = Renderer(G, device, args)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,117 @@
+"""Training speed: seconds per kimg (thousand real images shown to D) and where the time goes.
+
+Runs the real Trainer (every phase: G main, path-length reg, D main, lazy R1, EMA, ADA) for a few
+warm-up steps, then times `--steps` more with a per-phase split (CUDA-synchronised on GPUs). The
+numbers do not depend on image content, so the dataset is random pixels written in NVIDIA's layout
+(or pass `--data` to time a real one).
+
+    python benchmarks/train.py                                  # 32² batch 32 on CPU, the MNIST setup
+    python benchmarks/train.py --net default                    # with the auto preset's full-size nets
+    python benchmarks/train.py --res 256 --batch 32 --device cuda --net default --fp16-res 4
+    python benchmarks/train.py --arch stylegan1 --res 32        # AdaIN G at its final stage
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SMALL_NETS = {"z_dim": 128, "w_dim": 128, "map_layers": 2, "cbase": 2048, "cmax": 64}  # the CPU MNIST run's
+
+
+def random_dataset(path: Path, res: int, channels: int, count: int) -> Path:
+    from core.dataset import DatasetWriter
+    rng = np.random.default_rng(0)
+    writer = DatasetWriter(path)
+    for _ in range(count):
+        writer.add(rng.integers(0, 256, (res, res, channels), dtype=np.uint8))
+    writer.close()
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--res", type=int, default=32)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--arch", default="stylegan2", choices=["stylegan2", "stylegan1"])
+    p.add_argument("--net", default="small", choices=["small", "default"],
+                   help="small: z/w 128, 2 mapping layers, cbase 2048, cmax 64; default: the preset's")
+    p.add_argument("--cbase", type=int, help="override the channel base")
+    p.add_argument("--cmax", type=int, help="override the maximum channels")
+    p.add_argument("--fp16-res", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--data", help="time on this dataset instead of random pixels")
+    p.add_argument("--warmup", type=int, default=4)
+    p.add_argument("--steps", type=int, default=16, help="timed steps (a multiple of 16 covers every lazy reg)")
+    args = p.parse_args()
+
+    import torch
+    from core.cli.common import tune_cpu_allocator
+    from core.dataset import ImageDataset
+    from core.train_config import TrainConfig, preset
+    from core.trainer import Trainer
+    tune_cpu_allocator()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(args.data) if args.data else random_dataset(Path(tmp) / "random.zip", args.res,
+                                                                 args.channels, max(4 * args.batch, 256))
+        dataset = ImageDataset(data)
+        cfg = TrainConfig(data=str(data), arch=args.arch, batch=args.batch)
+        for k, v in preset("stylegan1" if args.arch == "stylegan1" else "auto", dataset.resolution).items():
+            setattr(cfg, k, v)
+        cfg.batch = args.batch
+        cfg.mbstd_group = min(cfg.mbstd_group, args.batch)
+        if args.net == "small":
+            for k, v in SMALL_NETS.items():
+                setattr(cfg, k, v)
+        cfg.cbase = args.cbase or cfg.cbase
+        cfg.cmax = args.cmax or cfg.cmax
+        if args.fp16_res:
+            cfg.num_fp16_res, cfg.conv_clamp = args.fp16_res, 256.0
+        if args.arch == "stylegan1":
+            cfg.phase_kimg = 1e-6  # start at the final resolution, where the cost is
+        device = torch.device(args.device)
+        trainer = Trainer(cfg, dataset, device, timed=True)
+        for _ in range(args.warmup):
+            trainer.step()
+        trainer.timings = {k: 0.0 for k in trainer.timings}
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+
+    kimg = args.steps * args.batch / 1000
+    phases = {k: round(v / kimg, 2) for k, v in trainer.timings.items()}
+    result = {
+        "arch": args.arch, "res": dataset.resolution, "batch": args.batch, "net": args.net,
+        "cbase": cfg.cbase, "cmax": cfg.cmax,
+        "G_params_M": round(sum(p.numel() for p in trainer.G.parameters()) / 1e6, 2),
+        "D_params_M": round(sum(p.numel() for p in trainer.D.parameters()) / 1e6, 2),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()} ({platform.processor() or platform.machine()})",
+        "sec_per_kimg": round(elapsed / kimg, 2),
+        "phases_sec_per_kimg": phases,
+    }
+    print(f"{'phase':<14}{'s/kimg':>9}")
+    for k, v in phases.items():
+        print(f"{k:<14}{v:>9.2f}")
+    print(f"{'total':<14}{result['sec_per_kimg']:>9.2f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
