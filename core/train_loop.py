@@ -81,12 +81,14 @@ class TrainingRun:
         self.grid_c = None
         self.grid_reals = torch.randperm(len(dataset), generator=gen)[: rows * cols]
         if c_dim:
-            classes = torch.arange(rows * cols) % cols % c_dim
+            classes = torch.arange(rows * cols) % c_dim
             self.grid_c = torch.nn.functional.one_hot(classes, c_dim).float()
+            # reals.png shows the same class layout: cell i gets a real image of class classes[i].
             labels = dataset.labels.argmax(1)
             by_class = [torch.nonzero(labels == k).flatten() for k in range(c_dim)]
-            self.grid_reals = torch.stack([by_class[k][(i // cols) % max(len(by_class[k]), 1)] if len(by_class[k])
-                                           else self.grid_reals[i] for i, k in enumerate(classes.tolist())])
+            for i, k in enumerate(classes.tolist()):
+                if len(by_class[k]):
+                    self.grid_reals[i] = by_class[k][(i // cols) % len(by_class[k])]
         self.grid_cols = cols
         if resume is not None:
             self._resume(resume)
