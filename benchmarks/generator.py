@@ -121,17 +121,28 @@ def cli_throughput(res: int, seeds: int, runs: int, env: dict) -> dict:
             "img_per_s": round(seeds / many, 2)}
 
 
+def at_least(low: int):
+    """argparse type: an integer >= low (one clear usage error otherwise)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = "integer"  # argparse's word for a non-number: 'invalid integer value'
+    return parse
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--res", type=int, nargs="*", default=sorted(NETWORKS), choices=sorted(NETWORKS))
-    p.add_argument("--batch", type=int, nargs="*", default=[1, 8])
+    p.add_argument("--batch", type=at_least(1), nargs="*", default=[1, 8])
     p.add_argument("--device", nargs="*", default=None, help="cpu and/or cuda (default: cpu, cuda if present)")
-    p.add_argument("--runs", type=int, default=3, help="fresh processes per point (median reported)")
-    p.add_argument("--iters", type=int, default=5, help="timed passes per process")
+    p.add_argument("--runs", type=at_least(1), default=3, help="fresh processes per point (median reported)")
+    p.add_argument("--iters", type=at_least(1), default=5, help="timed passes per process")
     p.add_argument("--untuned", action="store_true", help="leave glibc's allocator as it is")
     p.add_argument("--profile", action="store_true", help="profile one point instead of timing")
     p.add_argument("--cli", action="store_true", help="time stylegan-generate over --seeds seeds instead")
-    p.add_argument("--seeds", type=int, default=32, help="seeds for --cli (default 32)")
+    p.add_argument("--seeds", type=at_least(2), default=32, help="seeds for --cli (default 32)")
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -26,6 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.generator import at_least  # noqa: E402
+
 SMALL_NETS = {"z_dim": 128, "w_dim": 128, "map_layers": 2, "cbase": 2048, "cmax": 64}  # the CPU MNIST run's
 
 
@@ -43,7 +45,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--res", type=int, default=32)
     p.add_argument("--channels", type=int, default=1)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=at_least(1), default=32)
     p.add_argument("--arch", default="stylegan2", choices=["stylegan2", "stylegan1"])
     p.add_argument("--net", default="small", choices=["small", "default"],
                    help="small: z/w 128, 2 mapping layers, cbase 2048, cmax 64; default: the preset's")
@@ -52,8 +54,8 @@ def main() -> None:
     p.add_argument("--fp16-res", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--data", help="time on this dataset instead of random pixels")
-    p.add_argument("--warmup", type=int, default=4)
-    p.add_argument("--steps", type=int, default=16, help="timed steps (a multiple of 16 covers every lazy reg)")
+    p.add_argument("--warmup", type=at_least(0), default=4)
+    p.add_argument("--steps", type=at_least(1), default=16, help="timed steps (a multiple of 16 covers every lazy reg)")
     args = p.parse_args()
 
     import torch
@@ -102,7 +104,8 @@ def main() -> None:
         "cbase": cfg.cbase, "cmax": cfg.cmax,
         "G_params_M": round(sum(p.numel() for p in trainer.G.parameters()) / 1e6, 2),
         "D_params_M": round(sum(p.numel() for p in trainer.D.parameters()) / 1e6, 2),
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()} ({platform.processor() or platform.machine()})",
+        "device": (torch.cuda.get_device_name() if device.type == "cuda"
+                   else f"cpu x{torch.get_num_threads()} ({platform.processor() or platform.machine()})"),
         "sec_per_kimg": round(elapsed / kimg, 2),
         "phases_sec_per_kimg": phases,
     }

@@ -2,10 +2,13 @@
 real image, and is what the explorer and stylegan-generate open when no --pkl is given."""
 
 import os
+import subprocess
+import sys
 
 os.environ["PYOPENGL_PLATFORM"] = "egl"
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -29,8 +32,6 @@ def test_default_model_is_the_shipped_g_ema():
 
 
 def test_explorer_opens_it_and_shows_what_generate_shows(tmp_path):
-    import subprocess
-    import sys
     from explorer.main import render_threads
     gen = tmp_path / "gen"
     # The explorer renders with all cores but one; oneDNN's sums depend on the thread count, so
@@ -45,7 +46,6 @@ def test_explorer_opens_it_and_shows_what_generate_shows(tmp_path):
     r = subprocess.run([sys.executable, "-m", "explorer.main", "--screenshot", str(shot)],
                        capture_output=True, text=True, env=env, timeout=300)
     if r.returncode != 0 and "EGL" in r.stderr:
-        import pytest
         pytest.skip(f"no headless GL here: {r.stderr.strip()}")
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.asarray(Image.open(shot)), expected)
