@@ -137,6 +137,38 @@ class TrainingRun:
                     keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["kimg"] <= kimg + 1e-9]
                     path.write_text("".join(ln + "\n" for ln in keep))
 
+    def init_networks(self, data: dict, source: str, keep_ada_p: bool = True) -> str:
+        """Start this new run from another run's networks (NVIDIA's --resume PKL, rosinality's --ckpt).
+
+        A snapshot or a networks file (stylegan-convert --to networks) gives G, G_ema, D and ADA p
+        (unless keep_ada_p is False: --p was given); a generator-only file, like the bundled model,
+        gives its G_ema to both G and G_ema, and D starts from scratch. Optimisers and the image
+        count start fresh: this is a new run, not a continuation (that is --resume).
+        Returns a few words saying what was taken."""
+        from .checkpoint import CheckpointError, load_state
+        tr = self.trainer
+        ours, theirs = tr.G.config.to_dict(), data["G_config"]
+        differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        if differ:
+            shown = ", ".join(f"{k} {theirs.get(k)!r} (this run {ours.get(k)!r})" for k in differ[:3])
+            raise CheckpointError(f"{source}: its generator differs from this run's: {shown}"
+                                  f"{f' and {len(differ) - 3} more' if len(differ) > 3 else ''}")
+        nets = data.get("training") or data.get("networks")
+        load_state(tr.G_ema, data["G_ema"], source)
+        load_state(tr.G, nets["G"] if nets else data["G_ema"], source)
+        if not nets:
+            return "G and G_ema from its G_ema; D from scratch"
+        ours_d, theirs_d = tr.D.config.to_dict(), data.get("D_config", {})
+        if ours_d != theirs_d:
+            differ = sorted(k for k in set(ours_d) | set(theirs_d) if ours_d.get(k) != theirs_d.get(k))
+            raise CheckpointError(f"{source}: its discriminator differs from this run's ({', '.join(differ)})")
+        load_state(tr.D, nets["D"], source)
+        p = nets["ada"]["p"] if "ada" in nets else nets.get("ada_p")
+        if keep_ada_p and p is not None and self.cfg.aug == "ada":
+            tr.ada.p = float(p)  # as NVIDIA's resume does: the augment pipe's p comes along with D
+            return f"G, G_ema and D; ADA p {tr.ada.p:.3f}"
+        return "G, G_ema and D"
+
     # --------------------------------------------------------------------------- samples ---
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray:

@@ -208,3 +208,58 @@ def test_stylegan_dataset_tool(tmp_path):
     padded = ds.images[ds.names.index("00000/img00000001.png")].permute(1, 2, 0).numpy()
     assert tuple(padded[0, 0]) == (255, 255, 255)  # transparent -> white background, padded rows white
     assert padded[8, 8, 2] > 200 and padded[8, 8, 0] < 50  # the blue box in the middle
+
+
+def test_init_starts_a_new_run_from_trained_networks(tmp_path):
+    common = ["--data", str(MNIST), "--kimg", "0.064", "--snap", "1", *TINY]
+    r = train(*common, "--outdir", str(tmp_path / "src"))
+    assert r.returncode == 0, r.stderr
+    src = only_run(tmp_path / "src")
+    snap = src / "network-snapshot-000000.pt"
+    g_only = tmp_path / "g_ema.pt"
+    c = run_cli("stylegan-convert", str(snap), str(g_only))
+    assert c.returncode == 0, c.stderr
+    nets = tmp_path / "networks.pt"
+    c = run_cli("stylegan-convert", str(snap), str(nets), "--to", "networks")
+    assert c.returncode == 0, c.stderr
+    assert nets.stat().st_size < 0.5 * snap.stat().st_size  # no optimiser state
+    source_fakes = np.asarray(Image.open(src / "fakes000000.png"))
+    for name, network, taken in [("snap", snap, "G, G_ema and D"), ("nets", nets, "G, G_ema and D"),
+                                 ("gonly", g_only, "D from scratch")]:
+        # --dlr 0: D stays as it was initialised, so we can see where it came from.
+        r = train(*common, "--outdir", str(tmp_path / name), "--init", str(network), "--max-ticks", "1", "--dlr", "0")
+        assert r.returncode == 0, r.stderr
+        run = only_run(tmp_path / name)
+        assert taken in (run / "log.txt").read_text()
+        # The new run's first grid is the source's last one (same seed, so the same latents)...
+        assert np.array_equal(np.asarray(Image.open(run / "fakes_init.png")), source_fakes)
+        # ...but it is a new run: its image count starts again from zero.
+        stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+        assert stats[0]["kimg"] == pytest.approx(0.032)
+        new_D = torch.load(run / "network-snapshot-000000.pt", weights_only=True)["training"]["D"]
+        old_D = torch.load(snap, weights_only=True)["training"]["D"]
+        same = all(torch.equal(new_D[k], v) for k, v in old_D.items())
+        assert same == (name != "gonly")  # the trained D came along; a G-only file gives a fresh D
+    # A network built differently is refused with one line, and no empty run folder is left.
+    r = train(*common, "--outdir", str(tmp_path / "bad"), "--init", str(g_only), "--cmax", "32")
+    assert r.returncode == 2 and "differs from this run's" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not any((tmp_path / "bad").iterdir())
+    r = train("--resume", str(src), "--init", str(g_only))
+    assert r.returncode == 2 and "--init starts a new run" in r.stderr
+    r = train("--resume", str(nets))
+    assert r.returncode == 2 and "with --data ... --init instead" in r.stderr
+    c = run_cli("stylegan-convert", str(g_only), str(tmp_path / "x.pt"), "--to", "networks")
+    assert c.returncode == 2 and "needs a training snapshot" in c.stderr
+
+
+def test_init_carries_ada_p(tmp_path):
+    """ADA p comes along with D, as in NVIDIA's resume; --p given on the command line wins."""
+    common = ["--data", str(MNIST), "--kimg", "0.032", "--snap", "1", *TINY]
+    r = train(*common, "--outdir", str(tmp_path / "src"), "--aug", "fixed", "--p", "0.3")
+    assert r.returncode == 0, r.stderr
+    snap = only_run(tmp_path / "src") / "network-snapshot-000000.pt"
+    for name, extra, p in [("keep", [], 0.3), ("given", ["--p", "0.05"], 0.05)]:
+        r = train(*common, "--outdir", str(tmp_path / name), "--init", str(snap), "--dlr", "0", "--glr", "0", *extra)
+        assert r.returncode == 0, r.stderr
+        ada = torch.load(only_run(tmp_path / name) / "network-snapshot-000000.pt", weights_only=True)["training"]["ada"]
+        assert abs(ada["p"] - p) < 0.01, (name, ada)

@@ -4,6 +4,8 @@
     stylegan-convert 550000.pt ffhq.pt                            rosinality -> ours
     stylegan-convert ffhq.pt ffhq-rosinality.pt --to rosinality   ours -> rosinality (g_ema, latent_avg)
     stylegan-convert ffhq.pt ffhq.npz                             ours -> NVIDIA names + config_json
+    stylegan-convert run/network-snapshot-000200.pt net.pt --to networks
+                                      snapshot -> G, G_ema, D and ADA p, no optimiser state (for --init)
 
 Foreign pickles are read through an allowlist: no code stored in a file is ever run.
 """
@@ -15,13 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..checkpoint import atomic_save, load_generator, save_generator
+from ..checkpoint import atomic_save, load_generator, read_checkpoint, save_generator
 from ..formats import read_network, to_rosinality
 from ..nvidia_npz import write_nvidia_npz
 from .common import UsageError, cli_entry
 
 PROG = "stylegan-convert"
-TARGETS = ("ours", "rosinality", "npz")
+TARGETS = ("ours", "rosinality", "npz", "networks")
 
 
 @cli_entry(PROG)
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--to {target} writes a .pt file")
     if dst.exists() and dst.resolve() == src.resolve():
         raise UsageError("input and output are the same file")
+    if target == "networks":
+        return write_networks(src, dst)
     notes: list[str] = []
     kind = read_network(src).kind
     G = load_generator(src, notes=notes)
@@ -61,6 +65,24 @@ def main(argv: list[str] | None = None) -> int:
     cfg = G.config
     print(f"wrote {dst} ({target}) from {kind}: {cfg.flavour} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
           f"{cfg.img_channels}, {G.num_ws} W+ layers, {sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
+    return 0
+
+
+def write_networks(src: Path, dst: Path) -> int:
+    """What NVIDIA's network pickles hold (G, D, G_ema, ADA p) without the optimiser state: a third
+    of a snapshot's size, and what `stylegan-train --init` needs to start a new run where this one was."""
+    data = read_checkpoint(src)
+    training = data.get("training")
+    if not training:
+        raise UsageError(f"{src}: holds no discriminator (a generator-only file); --to networks needs a "
+                         "training snapshot")
+    out = {k: data[k] for k in ("format", "version", "G_config", "G_ema", "D_config")}
+    out["meta"] = {**data.get("meta", {}), "converted_from": src.name}
+    out["networks"] = {"G": training["G"], "D": training["D"], "ada_p": float(training["ada"]["p"])}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save(out, dst)
+    print(f"wrote {dst} (networks: G, G_ema, D, ADA p {out['networks']['ada_p']:.3f}) from {src.name} at "
+          f"{out['meta'].get('kimg', 0):.0f} kimg")
     return 0
 
 

@@ -3,6 +3,7 @@
     stylegan-train --data mnist32.zip --outdir runs --kimg 200 --cbase 4096 --cmax 128
     stylegan-train --data mnist32.zip --outdir runs --arch stylegan1 --phase-kimg 20
     stylegan-train --resume runs/00003-mnist32-stylegan2-32        # exactly where it stopped
+    stylegan-train --data emoji64.zip --init assets/emoji64.pt ...   # a new run from trained networks
     torchrun --nproc_per_node 2 -m core.cli.train --data ... --outdir runs   # several processes
 
 A preset (--preset, NVIDIA's --cfg) fills every option; each option given overrides it.
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", default="training-runs", help="where run folders go (default ./training-runs)")
     p.add_argument("--preset", choices=PRESETS, default=None, help="option values to start from (default auto)")
     p.add_argument("--resume", metavar="RUN_OR_SNAPSHOT", help="continue a run exactly where it stopped")
+    p.add_argument("--init", metavar="NETWORK", help="start a new run from a snapshot's G, G_ema and D, or a "
+                   "generator-only file's G_ema (D then starts from scratch); the options must build the same networks")
     p.add_argument("--desc", help="extra words in the run folder's name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-ticks", type=int, help=argparse.SUPPRESS)  # tests: stop after this many ticks
@@ -135,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     given = given_options(args)
     rank, world, device = init_distributed(args.device)
+    init = None
     try:
         if device.type == "cpu":
             tune_cpu_allocator()
@@ -142,9 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             snapshot = latest_snapshot(Path(args.resume))
             data = read_checkpoint(snapshot)
             if "training" not in data:
-                raise UsageError(f"{snapshot}: holds no training state (a generator-only file)")
+                raise UsageError(f"{snapshot}: holds no training state (no optimisers); start a new run from it "
+                                 "with --data ... --init instead")
             cfg = TrainConfig.from_dict(data["training"]["config"])
             fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
+            if args.init:
+                raise UsageError("--init starts a new run; --resume continues one: give one of them")
             if fixed or args.data or args.preset:
                 raise UsageError("only --kimg, --minutes, --snap, --tick and --metrics can change when resuming "
                                  f"(got {', '.join(fixed) or ('--data' if args.data else '--preset')})")
@@ -166,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.cond and dataset.c_dim == 0:
                 raise UsageError(f"--cond: {cfg.data} has no labels (dataset.json)")
             cfg.validate()
+            init = read_checkpoint(args.init) if args.init else None
+            if init is not None and cfg.arch == "stylegan1":
+                raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")
             desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{args.desc}" if args.desc else "")
             names = [None]
             if rank == 0:
@@ -174,12 +184,21 @@ def main(argv: list[str] | None = None) -> int:
                 torch.distributed.broadcast_object_list(names, src=0)
             run_dir = Path(names[0])
         run = TrainingRun(cfg, dataset, device, run_dir, rank, world, resume=data)
+        taken = None
+        if init is not None:
+            try:
+                taken = run.init_networks(init, args.init, keep_ada_p="p" not in given)
+            except Exception:
+                if rank == 0:
+                    run_dir.rmdir()  # nothing was written yet: leave no empty run folder behind
+                raise
         if rank == 0:
             where = "resuming" if data else "training"
             run.log(f"{where} {cfg.arch} at {dataset.resolution}x{dataset.resolution} on {len(dataset)} images "
                     f"({'skipped ' + str(dataset.skipped) + ', ' if dataset.skipped else ''}"
                     f"{world} process{'es' * (world > 1)}, {device}) -> {run_dir}"
-                    + (f" from {run.trainer.nimg / 1000:.1f} kimg" if data else ""))
+                    + (f" from {run.trainer.nimg / 1000:.1f} kimg" if data else "")
+                    + (f"; started from {args.init}: {taken}" if taken else ""))
         try:
             last = run.run(max_ticks=args.max_ticks)
         except TrainingDiverged as exc:
