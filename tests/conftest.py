@@ -56,7 +56,8 @@ def max_abs(a, b) -> float:
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run one of our commands as a user would (python -m, so no install step is assumed)."""
-    module = {"stylegan-generate": "core.cli.generate", "stylegan-convert": "core.cli.convert"}[args[0]]
+    module = {"stylegan-generate": "core.cli.generate", "stylegan-convert": "core.cli.convert",
+              "stylegan-train": "core.cli.train"}[args[0]]
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, "-m", module, *args[1:]], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=300)

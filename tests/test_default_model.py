@@ -49,3 +49,25 @@ def test_explorer_opens_it_and_shows_what_generate_shows(tmp_path):
         pytest.skip(f"no headless GL here: {r.stderr.strip()}")
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.asarray(Image.open(shot)), expected)
+
+
+def test_networks_file_continues_the_shipped_model(tmp_path):
+    """assets/emoji64-networks.pt is the shipped G_ema's run (same G_ema) with its G, D and ADA p,
+    and the continuation command of assets/README.md accepts it."""
+    nets = torch.load(REPO / "assets" / "emoji64-networks.pt", weights_only=True)
+    shipped = torch.load(REPO / "assets" / "emoji64.pt", weights_only=True)
+    assert nets["G_config"] == shipped["G_config"]
+    assert all(torch.equal(v, nets["G_ema"][k]) for k, v in shipped["G_ema"].items())
+    assert {"G", "D", "ada_p"} <= set(nets["networks"]) and 0 <= nets["networks"]["ada_p"] < 1
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    options = ("--gamma 1 --z-dim 128 --w-dim 128 --map 2 --cbase 2048 --cmax 128 --kimg 5000 --snap 5").split()
+    r = run_cli("stylegan-train", "--data", str(data), "--outdir", str(tmp_path / "runs"), "--init",
+                str(REPO / "assets" / "emoji64-networks.pt"), *options, "--tick", "0.032", "--max-ticks", "1",
+                "--metrics", "none")
+    assert r.returncode == 0, r.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert f"G, G_ema and D; ADA p {nets['networks']['ada_p']:.3f}" in (run / "log.txt").read_text()
