@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", default="training-runs", help="where run folders go (default ./training-runs)")
     p.add_argument("--preset", choices=PRESETS, default=None, help="option values to start from (default auto)")
     p.add_argument("--resume", metavar="RUN_OR_SNAPSHOT", help="continue a run exactly where it stopped")
-    p.add_argument("--init", metavar="NETWORK", help="start a new run from a snapshot's G, G_ema and D, or a "
-                   "generator-only file's G_ema (D then starts from scratch); the options must build the same networks")
+    p.add_argument("--init", metavar="NETWORK", help="start a new run from a snapshot's or a networks file's G, G_ema, "
+                   "D and ADA p, or a generator-only file's G_ema (D then starts from scratch); the options must "
+                   "build the same networks")
     p.add_argument("--desc", help="extra words in the run folder's name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-ticks", type=int, help=argparse.SUPPRESS)  # tests: stop after this many ticks
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if device.type == "cpu":
             tune_cpu_allocator()
+        if args.resume and args.init:
+            raise UsageError("--init starts a new run; --resume continues one: give one of them")
         if args.resume:
             snapshot = latest_snapshot(Path(args.resume))
             data = read_checkpoint(snapshot)
@@ -150,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
                                  "with --data ... --init instead")
             cfg = TrainConfig.from_dict(data["training"]["config"])
             fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
-            if args.init:
-                raise UsageError("--init starts a new run; --resume continues one: give one of them")
             if fixed or args.data or args.preset:
                 raise UsageError("only --kimg, --minutes, --snap, --tick and --metrics can change when resuming "
                                  f"(got {', '.join(fixed) or ('--data' if args.data else '--preset')})")
