@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import FORMAT, VERSION, atomic_save
+from .checkpoint import FORMAT, VERSION, CheckpointError, atomic_save, load_state
 from .dataset import ImageDataset
 from .images import grid, save_png, to_uint8
 from .train_config import TrainConfig
@@ -51,6 +51,15 @@ def latest_snapshot(path: Path) -> Path:
     if not snaps:
         raise ValueError(f"{path}: no network-snapshot-*.pt to resume from")
     return snaps[-1]
+
+
+def check_same_config(what: str, ours: dict, theirs: dict, source: str) -> None:
+    """One error line naming (up to three of) the options in which a network file differs from this run."""
+    differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if differ:
+        shown = ", ".join(f"{k} {theirs.get(k)!r} (this run {ours.get(k)!r})" for k in differ[:3])
+        raise CheckpointError(f"{source}: its {what} differs from this run's: {shown}"
+                              f"{f' and {len(differ) - 3} more' if len(differ) > 3 else ''}")
 
 
 def grid_shape(resolution: int) -> tuple[int, int]:
@@ -145,23 +154,14 @@ class TrainingRun:
         gives its G_ema to both G and G_ema, and D starts from scratch. Optimisers and the image
         count start fresh: this is a new run, not a continuation (that is --resume).
         Returns a few words saying what was taken."""
-        from .checkpoint import CheckpointError, load_state
         tr = self.trainer
-        ours, theirs = tr.G.config.to_dict(), data["G_config"]
-        differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-        if differ:
-            shown = ", ".join(f"{k} {theirs.get(k)!r} (this run {ours.get(k)!r})" for k in differ[:3])
-            raise CheckpointError(f"{source}: its generator differs from this run's: {shown}"
-                                  f"{f' and {len(differ) - 3} more' if len(differ) > 3 else ''}")
+        check_same_config("generator", tr.G.config.to_dict(), data["G_config"], source)
         nets = data.get("training") or data.get("networks")
         load_state(tr.G_ema, data["G_ema"], source)
         load_state(tr.G, nets["G"] if nets else data["G_ema"], source)
         if not nets:
             return "G and G_ema from its G_ema; D from scratch"
-        ours_d, theirs_d = tr.D.config.to_dict(), data.get("D_config", {})
-        if ours_d != theirs_d:
-            differ = sorted(k for k in set(ours_d) | set(theirs_d) if ours_d.get(k) != theirs_d.get(k))
-            raise CheckpointError(f"{source}: its discriminator differs from this run's ({', '.join(differ)})")
+        check_same_config("discriminator", tr.D.config.to_dict(), data.get("D_config", {}), source)
         load_state(tr.D, nets["D"], source)
         p = nets["ada"]["p"] if "ada" in nets else nets.get("ada_p")
         if keep_ada_p and p is not None and self.cfg.aug == "ada":
