@@ -1,28 +1,40 @@
-"""Choosing between the pure-PyTorch reference ops and compiled CUDA ops.
+"""Choosing between the pure-PyTorch reference ops, the custom ops and the compiled CUDA kernels.
 
-Every op in this package has a reference implementation (the spec; what runs on CPU) and may have a
-CUDA implementation. `STYLEGAN_KERNELS` forces a path:
+Every op in this package has a reference implementation (the spec) and a torch.library custom op
+(kernels/ops.py) whose autograd is written by hand: the backward of a resampling is another
+resampling, the backward of bias_act is one elementwise op — so double backward (R1, path length)
+stays as cheap as a forward pass. Inside a custom op the arithmetic is either a compiled CUDA
+kernel or the reference. `STYLEGAN_KERNELS` chooses:
 
-    ref   always the reference, even on a GPU
-    cuda  the CUDA op for CUDA tensors (a failed build is then an error, not a warning)
-    auto  (default) the CUDA op for CUDA tensors when it builds; otherwise one warning, then ref
+    ref   the plain reference functions everywhere (no custom op, no compiled code)
+    op    the custom ops on every device, with the reference arithmetic inside: the wrapper and its
+          autograd without any compiled code — what CI runs on the CPU, and a way to tell a kernel
+          bug from a wrapper bug on a GPU
+    cuda  the custom ops with CUDA kernels for every CUDA float32/float16 tensor (a failed build is an
+          error, not a warning)
+    auto  (default) CUDA tensors: the custom ops, with a kernel where it is faster than the reference
+          (see ops.upfirdn2d_kernel_path) and the reference inside otherwise; a failed build warns
+          once and leaves the reference inside. CPU tensors: the plain reference.
 
-CUDA ops register themselves with `register_cuda_op`; they are built lazily by their loader on first
-use, never at import time, so a CPU-only machine never touches a compiler.
+Kernels are built lazily by `compiled_kernels()` on first use, never at import time, so a CPU-only
+machine never touches a compiler.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Callable
 
-MODES = ("ref", "cuda", "auto")
+MODES = ("ref", "op", "cuda", "auto")
+ESCAPE = "set STYLEGAN_KERNELS=ref to run without the custom kernels"
 
-# name -> loader; a loader returns the CUDA implementation (a callable) or raises on failure.
-_cuda_loaders: dict[str, Callable[[], Callable]] = {}
-_cuda_ops: dict[str, Callable | None] = {}
+_extension: dict = {}   # "module" -> the loaded extension, or "error" -> why it did not build
 _warned: set[str] = set()
+
+
+class KernelError(RuntimeError):
+    """A CUDA kernel failed to build (STYLEGAN_KERNELS=cuda) or to run. The message is one line that
+    names the op and the STYLEGAN_KERNELS=ref escape."""
 
 
 def kernel_mode() -> str:
@@ -32,37 +44,44 @@ def kernel_mode() -> str:
     return mode
 
 
-def register_cuda_op(name: str, loader: Callable[[], Callable]) -> None:
-    """Make a CUDA implementation available; `loader` is called on first use only."""
-    _cuda_loaders[name] = loader
-    _cuda_ops.pop(name, None)
-
-
-def cuda_op(name: str, is_cuda: bool) -> Callable | None:
-    """The CUDA implementation of `name` to use for a tensor on a CUDA device, or None for ref."""
+def use_custom_ops(is_cuda: bool) -> bool:
+    """Whether a tensor on this device goes through the custom ops (True) or the plain reference."""
     mode = kernel_mode()
-    if not is_cuda or mode == "ref":
+    return mode == "op" or (is_cuda and mode in ("cuda", "auto"))
+
+
+def compiled_kernels():
+    """The compiled kernel module to use for CUDA tensors now, or None for the reference arithmetic.
+
+    mode ref/op: None. mode cuda: the module, or KernelError when it cannot be built. mode auto:
+    the module, or None after one warning when it cannot be built (the reason is kept).
+    """
+    mode = kernel_mode()
+    if mode in ("ref", "op"):
         return None
-    if name not in _cuda_ops:
-        loader = _cuda_loaders.get(name)
-        if loader is None:
-            if mode == "cuda":
-                raise RuntimeError(f"STYLEGAN_KERNELS=cuda but no CUDA implementation of {name} exists")
-            _cuda_ops[name] = None
-        else:
-            try:
-                _cuda_ops[name] = loader()
-            except Exception as exc:  # a failed build must never stop the program in auto mode
-                if mode == "cuda":
-                    raise RuntimeError(f"building the CUDA {name} kernel failed: {exc}") from exc
-                if name not in _warned:
-                    _warned.add(name)
-                    warnings.warn(f"CUDA {name} unavailable ({exc}); using the reference implementation")
-                _cuda_ops[name] = None
-    return _cuda_ops[name]
+    if "module" not in _extension and "error" not in _extension:
+        try:
+            from .build import load_extension
+            _extension["module"] = load_extension()
+        except Exception as exc:  # a failed build must never stop the program in auto mode
+            _extension["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if "module" in _extension:
+        return _extension["module"]
+    if mode == "cuda":
+        raise KernelError(f"building the CUDA kernels failed ({_extension['error']}); {ESCAPE}")
+    if "build" not in _warned:
+        _warned.add("build")
+        warnings.warn(f"CUDA kernels unavailable ({_extension['error']}); using the reference implementation")
+    return None
+
+
+def kernel_failed(op: str, exc: BaseException) -> KernelError:
+    """The one-line error for a kernel that failed at run time."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return KernelError(f"CUDA kernel {op} failed: {first[:300]}; {ESCAPE}")
 
 
 def reset() -> None:
-    """Forget loaded/failed CUDA ops (tests use this to simulate a fresh process)."""
-    _cuda_ops.clear()
+    """Forget the loaded or failed build (tests use this to simulate a fresh process)."""
+    _extension.clear()
     _warned.clear()

@@ -1,12 +1,19 @@
-"""The CUDA ops as torch custom operators (torch.library), with autograd and fake (meta) functions,
-so they work in eager mode, under torch.compile, and through double backward (R1).
-
-Each op runs the compiled kernel for float32/float16 CUDA tensors and the pure-PyTorch reference
-otherwise (CPU, float64) — the reference path is what the CPU tests differentiate and compile.
+"""The ops as torch custom operators (torch.library), with hand-written autograd and fake (meta)
+functions, so they work in eager mode, under torch.compile, and through double backward (R1, PL).
 
   stylegan::upfirdn2d       backward = upfirdn2d with up/down swapped and the filter flipped
   stylegan::bias_act        backward = bias_act_grad(dy, y) (and the bias gradient by summing)
   stylegan::bias_act_grad   linear in dy: its backward is itself (lrelu's second derivative is 0)
+
+Inside each op the arithmetic is a CUDA kernel (kernels/cuda/) or the reference, as
+kernels/dispatch.py decides; on the CPU (STYLEGAN_KERNELS=op) it is always the reference, which is
+how CI runs this file's autograd.
+
+Saved tensors (the contract that keeps in-place updates by callers legal): upfirdn2d saves only the
+filter; bias_act saves its output y only when the gradient needs it (an activation other than
+linear, or a clamp), exactly as NVIDIA's bias_act does. So a caller may change a linear, unclamped
+bias_act output in place (the residual sums `y.add_(x)` do); it must not change an activated or
+clamped one — autograd's version check would refuse, on the reference path as well.
 """
 
 from __future__ import annotations
@@ -15,38 +22,79 @@ import torch
 from torch import Tensor
 
 from .bias_act_ref import activation, bias_act_ref
+from .dispatch import compiled_kernels, kernel_failed, kernel_mode
 from .upfirdn2d_ref import filter_size, parse_padding, parse_scaling, upfirdn2d_ref
 
 ACT_CODES = {"linear": 0, "relu": 1, "lrelu": 2}
 _ACT_NAMES = {v: k for k, v in ACT_CODES.items()}
 _KERNEL_DTYPES = (torch.float32, torch.float16)
-_extension = None
+
+# Kernel paths of the upfirdn2d binding (kernels/cuda/upfirdn2d.cuh, UpFirDn2DPath).
+UFD_GENERAL, UFD_TILED, UFD_NHWC = 0, 1, 2
 
 
 def extension():
-    """The compiled kernel module (built on first call; see kernels/build.py)."""
-    global _extension
-    if _extension is None:
-        from .build import load_extension
-        _extension = load_extension()
-    return _extension
+    """The compiled kernel module (built on first call; see kernels/build.py). Raises when it cannot
+    be built, whatever the mode (the self-test and the benchmarks want the kernels themselves)."""
+    from .build import load_extension
+    from .dispatch import _extension
+    if "module" not in _extension:
+        _extension["module"] = load_extension()
+    return _extension["module"]
 
 
-def _on_kernel(x: Tensor) -> bool:
-    return x.is_cuda and x.dtype in _KERNEL_DTYPES
+def _kernels_for(x: Tensor):
+    """The compiled module when x should be computed by a kernel, else None."""
+    if not (x.is_cuda and x.dtype in _KERNEL_DTYPES):
+        return None
+    return compiled_kernels()
+
+
+def _fresh(y: Tensor, x: Tensor) -> Tensor:
+    """A custom op may not return a view of its input."""
+    return y.clone() if y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else y
 
 
 # ------------------------------------------------------------------------------ upfirdn2d ---
 
+def upfirdn2d_kernel_path(x: Tensor, fw: int, fh: int, upx: int, upy: int, downx: int, downy: int) -> int | None:
+    """Which kernel computes this upfirdn2d on a GPU, or None for the reference arithmetic.
+
+    The specialised kernels (4x4 filter, up 1 or 2, down 1 or 2 — every resampling and FIR filter
+    in StyleGAN2's G and D, forward and backward) are used in auto mode: a shared-memory tiled kernel
+    for NCHW, a channel-innermost kernel for channels_last. The general one-thread-per-output kernel
+    measured slower than the reference on an H200 (see the GPU issue), so only STYLEGAN_KERNELS=cuda
+    runs it.
+    """
+    if (fw, fh) == (4, 4) and upx == upy and downx == downy and upx in (1, 2) and downx in (1, 2) \
+            and not (upx == 2 and downx == 2):
+        if x.is_contiguous():
+            return UFD_TILED
+        if x.is_contiguous(memory_format=torch.channels_last):
+            return UFD_NHWC
+    return UFD_GENERAL if kernel_mode() == "cuda" else None
+
+
 @torch.library.custom_op("stylegan::upfirdn2d", mutates_args=())
 def upfirdn2d_op(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
                  pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
-    if _on_kernel(x):
+    ext = _kernels_for(x)
+    if ext is not None:
         f2 = f if f.ndim == 2 else torch.outer(f, f)  # separable -> 2-D (the gain is applied once)
-        return extension().upfirdn2d(x, f2.float().to(x.device), upx, upy, downx, downy, padx0, padx1, pady0,
-                                     pady1, flip_filter, gain)
-    return upfirdn2d_ref(x, f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
-                         flip_filter=flip_filter, gain=gain).contiguous()
+        path = upfirdn2d_kernel_path(x, f2.shape[1], f2.shape[0], upx, upy, downx, downy)
+        if path is not None:
+            try:
+                return ext.upfirdn2d(x, f2.float().to(x.device), upx, upy, downx, downy, padx0, padx1, pady0,
+                                     pady1, flip_filter, gain, path)
+            except RuntimeError as exc:
+                raise kernel_failed("upfirdn2d", exc) from None
+    y = upfirdn2d_ref(x, f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
+                      flip_filter=flip_filter, gain=gain)
+    return _fresh(y.contiguous(memory_format=torch.channels_last) if _channels_last(x) else y.contiguous(), x)
+
+
+def _channels_last(x: Tensor) -> bool:
+    return x.shape[1] > 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 @upfirdn2d_op.register_fake
@@ -81,6 +129,8 @@ upfirdn2d_op.register_autograd(_upfirdn2d_backward, setup_context=_upfirdn2d_set
 
 def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter: bool = False, gain: float = 1) -> Tensor:
     """The same call as kernels.upfirdn2d, through the custom op."""
+    if x.ndim != 4:
+        raise ValueError(f"upfirdn2d expects NCHW input, got shape {list(x.shape)}")
     if f is None:
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     upx, upy = parse_scaling(up)
@@ -92,6 +142,7 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
 # ------------------------------------------------------------------------------- bias_act ---
 
 def _grad_ref(dy: Tensor, y: Tensor, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
+    """The kernel's bias_act_grad_element in torch ops (y: the forward output, gain > 0)."""
     g = dy * gain
     if act == ACT_CODES["relu"]:
         g = torch.where(y > 0, g, torch.zeros_like(g))
@@ -102,12 +153,22 @@ def _grad_ref(dy: Tensor, y: Tensor, act: int, alpha: float, gain: float, clamp:
     return g
 
 
+def _needs_output(act: int, clamp: float) -> bool:
+    """Whether bias_act's gradient reads the forward output (NVIDIA's 'y' in the activation's ref)."""
+    return act != ACT_CODES["linear"] or clamp >= 0
+
+
 @torch.library.custom_op("stylegan::bias_act", mutates_args=())
 def bias_act_op(x: Tensor, b: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
-    if _on_kernel(x):
-        return extension().bias_act(x, b, dim, act, alpha, gain, clamp)
-    return bias_act_ref(x, b if b.numel() else None, dim=dim, act=_ACT_NAMES[act], alpha=alpha, gain=gain,
-                        clamp=clamp if clamp >= 0 else None).clone()
+    ext = _kernels_for(x)
+    if ext is not None:
+        try:
+            return ext.bias_act(x, b, dim, act, alpha, gain, clamp)
+        except RuntimeError as exc:
+            raise kernel_failed("bias_act", exc) from None
+    y = bias_act_ref(x, b if b.numel() else None, dim=dim, act=_ACT_NAMES[act], alpha=alpha, gain=gain,
+                     clamp=clamp if clamp >= 0 else None)
+    return _fresh(y, x)
 
 
 @bias_act_op.register_fake
@@ -117,9 +178,13 @@ def _(x, b, dim, act, alpha, gain, clamp):
 
 @torch.library.custom_op("stylegan::bias_act_grad", mutates_args=())
 def bias_act_grad_op(dy: Tensor, y: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
-    if _on_kernel(y) and dy.dtype == y.dtype:
-        return extension().bias_act_grad(dy, y, dim, act, alpha, gain, clamp)
-    return _grad_ref(dy, y, act, alpha, gain, clamp)
+    ext = _kernels_for(y) if dy.dtype == y.dtype else None
+    if ext is not None:
+        try:
+            return ext.bias_act_grad(dy, y, dim, act, alpha, gain, clamp)
+        except RuntimeError as exc:
+            raise kernel_failed("bias_act_grad", exc) from None
+    return _fresh(_grad_ref(dy, y, act, alpha, gain, clamp), dy)
 
 
 @bias_act_grad_op.register_fake
@@ -129,7 +194,8 @@ def _(dy, y, dim, act, alpha, gain, clamp):
 
 def _bias_act_setup(ctx, inputs, output):
     x, b, dim, act, alpha, gain, clamp = inputs
-    ctx.save_for_backward(output)
+    ctx.needs_y = _needs_output(act, clamp)
+    ctx.save_for_backward(output if ctx.needs_y else None)
     ctx.params = (dim, act, alpha, gain, clamp)
     ctx.has_bias = b.numel() > 0
     ctx.ndim = x.ndim
@@ -137,8 +203,11 @@ def _bias_act_setup(ctx, inputs, output):
 
 def _bias_act_backward(ctx, dy):
     (y,) = ctx.saved_tensors
-    dim = ctx.params[0]
-    dx = bias_act_grad_op(dy, y, *ctx.params)
+    dim, act, alpha, gain, clamp = ctx.params
+    # y enters only through masks (where the activation bends, where the clamp cuts): its own
+    # gradient is zero, so it is detached — otherwise double backward would send zeros back
+    # through the whole forward graph.
+    dx = bias_act_grad_op(dy, y.detach(), *ctx.params) if ctx.needs_y else dy * gain
     db = dx.sum([i for i in range(ctx.ndim) if i != dim]) if ctx.has_bias else None
     return dx, db, None, None, None, None, None
 
@@ -163,12 +232,14 @@ bias_act_grad_op.register_autograd(_bias_act_grad_backward, setup_context=_bias_
 def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linear", alpha: float | None = None,
              gain: float | None = None, clamp: float | None = None, inplace: bool = False) -> Tensor:
     """The same call as kernels.bias_act, through the custom op (activations the kernel lacks, and
-    non-positive gains, go to the reference)."""
+    non-positive gains, go to the reference). `inplace` is ignored: the op always writes a new tensor."""
     spec = activation(act)
     alpha = float(spec.def_alpha if alpha is None else alpha)
     gain = float(spec.def_gain if gain is None else gain)
     if act not in ACT_CODES or gain <= 0:
         return bias_act_ref(x, b, dim=dim, act=act, alpha=alpha, gain=gain, clamp=clamp, inplace=inplace)
+    if b is not None and (b.ndim != 1 or b.shape[0] != x.shape[dim]):
+        raise ValueError(f"bias of shape {list(b.shape)} does not match dim {dim} of {list(x.shape)}")
     bias = b if b is not None else x.new_empty([0])
     return bias_act_op(x, bias, dim % x.ndim, ACT_CODES[act], alpha, gain, float(-1 if clamp is None else clamp))
 
@@ -177,7 +248,11 @@ def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linea
 
 def to_rgba(img: Tensor, zoom: int = 1) -> Tensor:
     """Sample 0 of an NCHW image in [-1, 1] -> [H*zoom, W*zoom, 4] uint8, by the kernel on GPUs."""
-    if _on_kernel(img):
-        return extension().to_rgba(img, zoom)
+    ext = _kernels_for(img)
+    if ext is not None:
+        try:
+            return ext.to_rgba(img, zoom)
+        except RuntimeError as exc:
+            raise kernel_failed("to_rgba", exc) from None
     from .to_rgba import to_rgba_ref
     return to_rgba_ref(img, zoom)

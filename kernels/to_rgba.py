@@ -1,11 +1,11 @@
 """to_rgba: an NCHW image in [-1, 1] -> RGBA8 [H*zoom, W*zoom, 4] for display (the CUDA kernel for
-CUDA tensors when it builds, else torch). Pixels are converted as core.images.to_uint8 does."""
+CUDA tensors when it builds, else torch ops). Pixels are converted as core.images.to_uint8 does."""
 
 from __future__ import annotations
 
 import torch
 
-from .dispatch import cuda_op, register_cuda_op
+from .dispatch import use_custom_ops
 
 
 def to_rgba_ref(img: torch.Tensor, zoom: int = 1) -> torch.Tensor:
@@ -17,15 +17,8 @@ def to_rgba_ref(img: torch.Tensor, zoom: int = 1) -> torch.Tensor:
     return out.contiguous()
 
 
-def _load_cuda_to_rgba():
-    from . import ops
-    ops.extension()
-    return ops.to_rgba
-
-
-register_cuda_op("to_rgba", _load_cuda_to_rgba)
-
-
 def to_rgba(img: torch.Tensor, zoom: int = 1) -> torch.Tensor:
-    impl = cuda_op("to_rgba", img.is_cuda)
-    return impl(img, zoom) if impl is not None else to_rgba_ref(img, zoom)
+    if use_custom_ops(img.is_cuda):
+        from . import ops
+        return ops.to_rgba(img, zoom)
+    return to_rgba_ref(img, zoom)

@@ -1,7 +1,8 @@
 """upfirdn2d and its helpers: the one entry point every resampling in the networks goes through.
 
-`upfirdn2d` dispatches to the CUDA kernel for CUDA tensors when one is registered and builds
-(see kernels/dispatch.py), otherwise to the reference in upfirdn2d_ref.py. The helpers translate
+`upfirdn2d` goes through the custom op (kernels/ops.py: a CUDA kernel or the reference inside, and a
+backward that is another upfirdn2d) or straight to the reference in upfirdn2d_ref.py, as
+kernels/dispatch.py decides. The helpers translate
 "upsample by 2 with this FIR filter" into the low-level padding exactly as NVIDIA's wrappers do,
 so weights and fixtures carry over 1:1.
 """
@@ -10,17 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from .dispatch import cuda_op, register_cuda_op
+from .dispatch import use_custom_ops
 from .upfirdn2d_ref import filter_size, parse_padding, parse_scaling, upfirdn2d_ref
-
-
-def _load_cuda_upfirdn2d():
-    from . import ops
-    ops.extension()  # build now, so that a failure falls back here rather than mid-network
-    return ops.upfirdn2d
-
-
-register_cuda_op("upfirdn2d", _load_cuda_upfirdn2d)
 
 __all__ = ["setup_filter", "upfirdn2d", "upsample2d", "downsample2d", "filter2d"]
 
@@ -54,9 +46,9 @@ def setup_filter(f, device=torch.device("cpu"), normalize: bool = True, flip_fil
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up=1, down=1, padding=0,
               flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
     """Upsample, pad, FIR-filter and downsample a batch of 2-D images (see upfirdn2d_ref)."""
-    impl = cuda_op("upfirdn2d", x.is_cuda)
-    if impl is not None:
-        return impl(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
+    if use_custom_ops(x.is_cuda):
+        from . import ops
+        return ops.upfirdn2d(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
     return upfirdn2d_ref(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
 
 

@@ -48,39 +48,44 @@ def test_dispatch_modes(monkeypatch):
     monkeypatch.setenv("STYLEGAN_KERNELS", "bogus")
     with pytest.raises(ValueError, match="STYLEGAN_KERNELS"):
         dispatch.kernel_mode()
-    monkeypatch.setenv("STYLEGAN_KERNELS", "ref")
-    assert dispatch.cuda_op("upfirdn2d", is_cuda=True) is None
-    monkeypatch.setenv("STYLEGAN_KERNELS", "auto")
-    assert dispatch.cuda_op("upfirdn2d", is_cuda=False) is None
+    expected = {"ref": (False, False), "op": (True, True), "cuda": (False, True), "auto": (False, True)}
+    for mode, (on_cpu, on_cuda) in expected.items():
+        monkeypatch.setenv("STYLEGAN_KERNELS", mode)
+        assert dispatch.use_custom_ops(is_cuda=False) is on_cpu, mode
+        assert dispatch.use_custom_ops(is_cuda=True) is on_cuda, mode
+    for mode in ("ref", "op"):  # never a compiler, whatever the device
+        monkeypatch.setenv("STYLEGAN_KERNELS", mode)
+        assert dispatch.compiled_kernels() is None
 
 
 def test_failed_build_warns_once_and_falls_back(monkeypatch):
+    import kernels.build
     calls = []
 
     def failing_loader():
         calls.append(1)
         raise RuntimeError("ninja: build stopped: subcommand failed")
 
-    monkeypatch.setattr(dispatch, "_cuda_loaders", {"demo_op": failing_loader})
+    monkeypatch.setattr(kernels.build, "load_extension", failing_loader)
     dispatch.reset()
     monkeypatch.setenv("STYLEGAN_KERNELS", "auto")
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        assert dispatch.cuda_op("demo_op", is_cuda=True) is None
-        assert dispatch.cuda_op("demo_op", is_cuda=True) is None
+        assert dispatch.compiled_kernels() is None
+        assert dispatch.compiled_kernels() is None
     assert len(calls) == 1 and len(seen) == 1 and "ninja" in str(seen[0].message)
-    dispatch.reset()
     monkeypatch.setenv("STYLEGAN_KERNELS", "cuda")
-    with pytest.raises(RuntimeError, match="building the CUDA demo_op kernel failed"):
-        dispatch.cuda_op("demo_op", is_cuda=True)
+    with pytest.raises(dispatch.KernelError, match="building the CUDA kernels failed .*ninja.*STYLEGAN_KERNELS=ref"):
+        dispatch.compiled_kernels()
     dispatch.reset()
 
 
-def test_registered_op_is_used_for_cuda_tensors_only(monkeypatch):
-    marker = object()
-    monkeypatch.setattr(dispatch, "_cuda_loaders", {"demo_op": lambda: marker})
+def test_built_module_is_loaded_once(monkeypatch):
+    import kernels.build
+    marker, calls = object(), []
+    monkeypatch.setattr(kernels.build, "load_extension", lambda: calls.append(1) or marker)
     dispatch.reset()
     monkeypatch.setenv("STYLEGAN_KERNELS", "auto")
-    assert dispatch.cuda_op("demo_op", is_cuda=True) is marker
-    assert dispatch.cuda_op("demo_op", is_cuda=False) is None
+    assert dispatch.compiled_kernels() is marker and dispatch.compiled_kernels() is marker
+    assert calls == [1]
     dispatch.reset()

@@ -10,6 +10,8 @@ from typing import Callable
 
 import torch
 
+from kernels.dispatch import KernelError
+
 from ..checkpoint import CheckpointError
 
 
@@ -28,6 +30,9 @@ def cli_entry(prog: str) -> Callable:
             except (UsageError, CheckpointError, ValueError) as exc:
                 print(f"{prog}: error: {exc}", file=sys.stderr)
                 return 2
+            except KernelError as exc:  # one line naming the op and the STYLEGAN_KERNELS=ref escape
+                print(f"{prog}: error: {exc}", file=sys.stderr)
+                return 1
             except OSError as exc:
                 where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
                 print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from kernels.dispatch import KernelError
+
 from ..checkpoint import read_checkpoint
 from ..dataset import DatasetError, ImageDataset, Preparation
 from ..train_config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                     + (f"; started from {args.init}: {taken}" if taken else ""))
         try:
             last = run.run(max_ticks=args.max_ticks)
-        except TrainingDiverged as exc:
+        except (TrainingDiverged, KernelError) as exc:
             run.log(str(exc))
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 1

@@ -1,0 +1,181 @@
+"""The custom-op path (kernels/ops.py: torch.library ops with hand-written autograd) run on the CPU
+with STYLEGAN_KERNELS=op, against the plain reference path: a whole training step of each flavour
+(G main, path length, D main, R1, EMA, ADA) and the networks' forward, backward and double backward
+give the same losses and gradients. This is the wrapper a GPU runs around its kernels, so a bug in
+it (the in-place crash of the first GPU run, say) shows up here first."""
+
+import pytest
+import torch
+
+from conftest import REPO
+from kernels import dispatch
+
+MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+
+
+@pytest.fixture
+def kernel_mode(monkeypatch):
+    def use(mode: str):
+        monkeypatch.setenv("STYLEGAN_KERNELS", mode)
+        dispatch.reset()
+    yield use
+    dispatch.reset()
+
+
+def close(a: torch.Tensor, b: torch.Tensor, what: str, rtol=1e-4, atol=1e-6):
+    err = float((a - b).abs().max()) if a.numel() else 0.0
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    assert err <= atol + rtol * scale, f"{what}: max |diff| {err:.3g} (scale {scale:.3g})"
+
+
+def one_step(arch: str, g_arch: str, d_arch: str) -> dict:
+    """Losses, statistics and every gradient after one training step (iteration 0: PL and R1 run)."""
+    from core.dataset import ImageDataset
+    from core.train_config import TrainConfig
+    from core.trainer import Trainer
+    cfg = TrainConfig(data=str(MNIST), arch=arch, batch=8, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16,
+                      g_arch=g_arch, d_arch=d_arch, mbstd_group=4, conv_clamp=256.0, gamma=1.0, pl_weight=2.0,
+                      aug="ada", p=0.5, ada_interval=1, seed=3)
+    if arch == "stylegan1":
+        cfg.phase_kimg, cfg.start_res = 1e-6, 8  # straight to the last stage's fade-in
+    dataset = ImageDataset(MNIST, max_images=64)
+    trainer = Trainer(cfg, dataset, torch.device("cpu"))
+    if arch == "stylegan1":
+        # At init the 4x4 input is a constant map (NVIDIA's ones) and noise strengths are 0, so its
+        # instance norm divides ~1e-7 rounding differences by sqrt(1e-8): the gradient there is
+        # rounding noise on any path. A little noise makes the comparison meaningful.
+        with torch.no_grad():
+            for name, p in trainer.G.named_parameters():
+                if name.endswith("noise_strength"):
+                    p.fill_(0.1)
+    trainer.step()
+    return {
+        "stats": trainer.stats.means(),
+        "pl_mean": trainer.pl_mean,
+        "ada_p": trainer.ada.p,
+        "G_grads": {n: p.grad.clone() for n, p in trainer.G.named_parameters() if p.grad is not None},
+        "D_grads": {n: p.grad.clone() for n, p in trainer.D.named_parameters() if p.grad is not None},
+        "G_ema": {n: p.clone() for n, p in trainer.G_ema.named_parameters()},
+    }
+
+
+@pytest.mark.parametrize("arch,g_arch,d_arch", [("stylegan2", "skip", "resnet"), ("stylegan2", "resnet", "resnet"),
+                                                ("stylegan2", "orig", "skip"), ("stylegan1", "skip", "resnet")])
+def test_training_step_through_custom_ops_equals_reference(kernel_mode, arch, g_arch, d_arch):
+    kernel_mode("ref")
+    ref = one_step(arch, g_arch, d_arch)
+    kernel_mode("op")
+    got = one_step(arch, g_arch, d_arch)
+    assert set(got["stats"]) == set(ref["stats"]) >= {"loss_G", "loss_D_real", "loss_D_fake", "r1_penalty"}
+    if arch == "stylegan2":
+        assert "pl_penalty" in ref["stats"]
+    for k, v in ref["stats"].items():
+        assert got["stats"][k] == pytest.approx(v, rel=1e-4, abs=1e-6), k
+    assert got["pl_mean"] == pytest.approx(ref["pl_mean"], rel=1e-4)
+    assert got["ada_p"] == pytest.approx(ref["ada_p"])
+    gmax = max(float(t.abs().max()) for t in ref["G_grads"].values())
+    for name, g in ref["G_grads"].items():  # Adam turns rounding noise into full-size steps
+        if float(g.abs().max()) < 1e-5 * gmax:
+            del ref["G_ema"][name], got["G_ema"][name]
+    for net in ("G_grads", "D_grads", "G_ema"):
+        assert set(got[net]) == set(ref[net]) and ref[net], net
+        # Per tensor, relative to the tensor's scale — but no finer than 1e-6 of the network's
+        # largest gradient: a gradient that is zero in exact arithmetic (a bias just before an
+        # instance norm) is rounding noise on either path.
+        floor = 1e-6 * max(float(t.abs().max()) for t in ref[net].values())
+        for name in ref[net]:
+            close(got[net][name], ref[net][name], f"{net} {name}", rtol=2e-4, atol=floor)
+
+
+@pytest.mark.parametrize("flavour,architecture", [("demod", "skip"), ("demod", "resnet"), ("adain", "skip")])
+def test_generator_forward_backward_through_custom_ops(kernel_mode, flavour, architecture):
+    from core import Generator, GeneratorConfig, NoiseControl
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(flavour=flavour, z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
+                                  channel_max=32, architecture=architecture, conv_clamp=64.0, mapping_layers=2)).train()
+    with torch.no_grad():  # (a constant input map into an instance norm: see one_step)
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.1)
+    z = torch.randn(4, 32)
+    out = {}
+    for mode in ("ref", "op"):
+        kernel_mode(mode)
+        G.zero_grad(set_to_none=True)
+        ws = G.mapping(z, None).detach().requires_grad_(True)
+        img = G.synthesis(ws, noise=NoiseControl("const"))
+        (dws,) = torch.autograd.grad((img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum(), ws, create_graph=True)
+        dws.square().sum().backward()  # the path-length pattern: double backward into the weights
+        out[mode] = (img.detach(), dws.detach(), {n: p.grad.clone() for n, p in G.named_parameters() if p.grad is not None})
+    close(out["op"][0], out["ref"][0], "image")
+    close(out["op"][1], out["ref"][1], "d image / d ws")
+    assert set(out["op"][2]) == set(out["ref"][2])
+    floor = 1e-6 * max(float(g.abs().max()) for g in out["ref"][2].values())
+    for name, g in out["ref"][2].items():
+        close(out["op"][2][name], g, name, rtol=2e-4, atol=floor)
+
+
+def test_custom_ops_really_run_in_op_mode(kernel_mode):
+    """The op mode must not quietly take the reference path: the networks' graph holds the ops' nodes."""
+    from core import Generator, GeneratorConfig, NoiseControl
+    G = Generator(GeneratorConfig(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=16,
+                                  mapping_layers=1))
+    names = {}
+    for mode in ("ref", "op"):
+        kernel_mode(mode)
+        img = G(torch.randn(2, 16), noise=NoiseControl("const"))
+        seen, stack = set(), [img.grad_fn]
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            stack.extend(n for n, _ in node.next_functions)
+        names[mode] = {type(n).__name__ for n in seen}
+    assert not any("stylegan" in n.lower() for n in names["ref"])
+    assert any("upfirdn2d" in n.lower() for n in names["op"]) and any("bias_act" in n.lower() for n in names["op"])
+
+
+def test_activated_output_changed_in_place_is_refused_not_wrong(kernel_mode):
+    """The saved-tensor contract: a linear, unclamped bias_act output may be changed in place (the
+    residual sums do); an activated one may not — on both paths autograd refuses instead of
+    returning wrong gradients."""
+    from kernels import bias_act
+    for mode in ("ref", "op"):
+        kernel_mode(mode)
+        x = torch.randn(2, 3, 4, 4, requires_grad=True)
+        y = bias_act(x * 1, None, act="linear")
+        y.add_(1).sum().backward()
+        assert torch.equal(x.grad, torch.ones_like(x))
+        y = bias_act(x * 1, None, act="lrelu")
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_kernel_failure_is_one_line_naming_the_op(kernel_mode, monkeypatch):
+    """A kernel that fails at run time surfaces as one KernelError line with the escape hatch."""
+    from kernels import ops
+
+    class Broken:
+        def upfirdn2d(self, *args):
+            raise RuntimeError("upfirdn2d kernel failed: an illegal memory access was encountered\nmore C++ context")
+
+    kernel_mode("auto")
+    monkeypatch.setattr(ops, "_kernels_for", lambda x: Broken())
+    with pytest.raises(dispatch.KernelError) as info:
+        ops.upfirdn2d(torch.randn(1, 2, 8, 8), torch.ones(4, 4) / 16, up=2, padding=[2, 1, 2, 1], gain=4)
+    msg = str(info.value)
+    assert "\n" not in msg and "upfirdn2d" in msg and "illegal memory access" in msg and "STYLEGAN_KERNELS=ref" in msg
+
+
+def test_commands_print_a_kernel_failure_as_one_line(capsys):
+    from core.cli.common import cli_entry
+
+    @cli_entry("stylegan-generate")
+    def main(argv):
+        raise dispatch.kernel_failed("bias_act", RuntimeError("bias_act kernel failed: no kernel image is available"))
+
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA kernel bias_act failed" in err and "STYLEGAN_KERNELS=ref" in err
