@@ -30,7 +30,7 @@ _ACT_NAMES = {v: k for k, v in ACT_CODES.items()}
 _KERNEL_DTYPES = (torch.float32, torch.float16)
 
 # Kernel paths of the upfirdn2d binding (kernels/cuda/upfirdn2d.cuh, UpFirDn2DPath).
-UFD_GENERAL, UFD_TILED, UFD_NHWC = 0, 1, 2
+UFD_GENERAL, UFD_4X4 = 0, 1
 
 
 def extension():
@@ -57,21 +57,18 @@ def _fresh(y: Tensor, x: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------------------ upfirdn2d ---
 
-def upfirdn2d_kernel_path(x: Tensor, fw: int, fh: int, upx: int, upy: int, downx: int, downy: int) -> int | None:
+def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, downy: int) -> int | None:
     """Which kernel computes this upfirdn2d on a GPU, or None for the reference arithmetic.
 
     The specialised kernels (4x4 filter, up 1 or 2, down 1 or 2 — every resampling and FIR filter
-    in StyleGAN2's G and D, forward and backward) are used in auto mode: a shared-memory tiled kernel
-    for NCHW, a channel-innermost kernel for channels_last. The general one-thread-per-output kernel
-    measured slower than the reference on an H200 (see the GPU issue), so only STYLEGAN_KERNELS=cuda
-    runs it.
+    in StyleGAN2's G and D, forward and backward) run in auto mode: shared-memory tiles for large
+    NCHW planes, one thread per output (channels innermost) for channels_last and small planes. The
+    general one-thread-per-output kernel measured slower than the reference ops on an H200 (the GPU
+    issue's figures), so only STYLEGAN_KERNELS=cuda runs it.
     """
     if (fw, fh) == (4, 4) and upx == upy and downx == downy and upx in (1, 2) and downx in (1, 2) \
             and not (upx == 2 and downx == 2):
-        if x.is_contiguous():
-            return UFD_TILED
-        if x.is_contiguous(memory_format=torch.channels_last):
-            return UFD_NHWC
+        return UFD_4X4
     return UFD_GENERAL if kernel_mode() == "cuda" else None
 
 
@@ -81,7 +78,7 @@ def upfirdn2d_op(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: in
     ext = _kernels_for(x)
     if ext is not None:
         f2 = f if f.ndim == 2 else torch.outer(f, f)  # separable -> 2-D (the gain is applied once)
-        path = upfirdn2d_kernel_path(x, f2.shape[1], f2.shape[0], upx, upy, downx, downy)
+        path = upfirdn2d_kernel_path(f2.shape[1], f2.shape[0], upx, upy, downx, downy)
         if path is not None:
             try:
                 return ext.upfirdn2d(x, f2.float().to(x.device), upx, upy, downx, downy, padx0, padx1, pady0,

@@ -36,6 +36,29 @@ def compile_sources(arch: str = "90") -> list[tuple[str, bool, str]]:
     return results
 
 
+def check_binding(cuda_home: str | None = None) -> tuple[bool, str]:
+    """Compile-check binding.cpp (syntax and types) against this torch's headers with the host C++
+    compiler — on a machine without a GPU or a CUDA torch. A CPU torch wheel lacks one generated
+    header (c10/cuda/impl/cuda_cmake_macros.h), so an empty stand-in is put on the include path.
+    -> (ok, the first error line or 'ok'); (True, 'skipped: ...') when no compiler or CUDA headers."""
+    from torch.utils import cpp_extension
+    cxx = shutil.which("g++") or shutil.which("c++")
+    cuda_home = cuda_home or cpp_extension.CUDA_HOME or "/usr/local/cuda"
+    if cxx is None or not (Path(cuda_home) / "include" / "cuda_runtime.h").exists():
+        return True, "skipped: no C++ compiler or no CUDA headers"
+    import sysconfig
+    with tempfile.TemporaryDirectory() as tmp:
+        stub = Path(tmp) / "c10" / "cuda" / "impl"
+        stub.mkdir(parents=True)
+        (stub / "cuda_cmake_macros.h").write_text("#pragma once\n")
+        cmd = [cxx, "-std=c++20", "-fsyntax-only", f"-I{tmp}", *[f"-I{p}" for p in cpp_extension.include_paths()],
+               f"-I{Path(cuda_home) / 'include'}", f"-I{SOURCE_DIR}", f"-I{sysconfig.get_paths()['include']}",
+               "-DTORCH_EXTENSION_NAME=stylegan_kernels", str(SOURCE_DIR / "binding.cpp")]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    errors = [line for line in r.stderr.splitlines() if "error" in line]
+    return r.returncode == 0, (errors[0][:300] if errors else "ok") if r.returncode else "ok"
+
+
 def _close(a: torch.Tensor, b: torch.Tensor, half: bool) -> tuple[bool, float]:
     a, b = a.float(), b.float()
     if half:
@@ -53,22 +76,34 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     results = []
     gen = torch.Generator().manual_seed(0)
     f4 = setup_filter([1, 3, 3, 1]).to(device)
+    ext = ops.extension()
     cases = [("upsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
              ("downsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(down=2, padding=[1, 1, 1, 1])),
+             ("downsample 2x [2,32,128,128]", (2, 32, 128, 128), f4, dict(down=2, padding=[1, 2, 1, 2])),
+             ("FIR 4x4 [4,128,63,65]", (4, 128, 63, 65), f4, dict(padding=[1, 1, 1, 1], gain=4)),
+             ("FIR 4x4 cropping [2,16,40,70]", (2, 16, 40, 70), torch.randn(4, 4, generator=gen).to(device),
+              dict(padding=[-1, 2, 3, -2], flip_filter=True)),
              ("general 3x up, 5-tap [2,3,17,11]", (2, 3, 17, 11), torch.randn(5, generator=gen).to(device),
               dict(up=3, padding=[1, 2, 3, 0], flip_filter=True)),
              ("general 4x down, 7x3 [3,5,40,33]", (3, 5, 40, 33), torch.randn(7, 3, generator=gen).to(device),
               dict(down=4, padding=[2, 2, 1, 1], gain=2.0))]
     for name, shape, f, kw in cases:
-        for dtype in (torch.float32, torch.float16):
-            for layout in (torch.contiguous_format, torch.channels_last):
-                x = torch.randn(shape, generator=gen).to(device, dtype).contiguous(memory_format=layout)
-                torch.full((1 << 24,), float("nan"), device=device)  # poison the allocator's cache
-                y = ops.upfirdn2d(x, f, **kw)
-                ok, err = _close(y, upfirdn2d_ref(x.float(), f, **kw), dtype == torch.float16)
-                ok = ok and not torch.isnan(y).any()
-                results.append((f"upfirdn2d {name} {str(dtype)[6:]} {'NHWC' if layout == torch.channels_last else 'NCHW'}",
-                                ok, f"max err {err:.2e}"))
+        f2 = (f if f.ndim == 2 else torch.outer(f, f)).float().contiguous()
+        up, down = kw.get("up", 1), kw.get("down", 1)
+        px0, px1, py0, py1 = kw["padding"]
+        paths = [ops.UFD_GENERAL] + ([ops.UFD_4X4] if ops.upfirdn2d_kernel_path(4, 4, up, up, down, down) == ops.UFD_4X4
+                                      and f2.shape == (4, 4) else [])
+        for path in paths:
+            for dtype in (torch.float32, torch.float16):
+                for layout in (torch.contiguous_format, torch.channels_last):
+                    x = torch.randn(shape, generator=gen).to(device, dtype).contiguous(memory_format=layout)
+                    torch.full((1 << 24,), float("nan"), device=device)  # poison the allocator's cache
+                    y = ext.upfirdn2d(x, f2, up, up, down, down, px0, px1, py0, py1, kw.get("flip_filter", False),
+                                      float(kw.get("gain", 1)), path)
+                    ok, err = _close(y, upfirdn2d_ref(x.float(), f, **kw), dtype == torch.float16)
+                    ok = ok and not torch.isnan(y).any()
+                    results.append((f"upfirdn2d {'4x4' if path else 'general'} {name} {str(dtype)[6:]} "
+                                    f"{'NHWC' if layout == torch.channels_last else 'NCHW'}", ok, f"max err {err:.2e}"))
     x = torch.randn(4, 3, 9, 9, generator=gen).to(device).requires_grad_(True)
     gy = torch.randn(4, 3, 18, 18, generator=gen).to(device)
     dx = torch.autograd.grad((ops.upfirdn2d(x, f4, up=2, padding=[2, 1, 2, 1], gain=4) * gy).sum(), x)[0]
@@ -101,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if not results:
             print("nvcc not found: kernel sources not compiled")
             return 0
+        results.append(("binding.cpp", *check_binding()))
         for name, ok, msg in results:
             print(f"  compile {name:14s} {'PASS' if ok else 'FAIL'}  {msg}")
         return 0 if all(ok for _, ok, _ in results) else 1

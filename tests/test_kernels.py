@@ -54,7 +54,10 @@ def ptr(a: np.ndarray):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, fast=1):
+def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, mode):
+    """The kernels' code for upfirdn2d on the host: mode 0 general, 1 the 4x4 per-element code,
+    2 the tiled 4x4 kernel (blocks emulated thread by thread). -> (got, reference, params) or None
+    when the 4x4 modes do not apply."""
     xt = torch.from_numpy(x).contiguous(memory_format=layout)
     ref = upfirdn2d_ref(torch.from_numpy(x), torch.from_numpy(f), up=up, down=down, padding=pad, flip_filter=flip, gain=gain)
     out = torch.zeros(ref.shape).contiguous(memory_format=layout)
@@ -63,31 +66,53 @@ def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, fast=1):
                       ref.shape[2], ref.shape[3], up, up, down, down, pad[0], pad[2], f2.shape[1], f2.shape[0], gain, flip)
     # Hand the kernel the raw memory of the (possibly channels-last) tensors.
     x_mem = xt.permute(0, 2, 3, 1).contiguous().numpy() if layout == torch.channels_last else xt.numpy()
-    out_np = np.zeros(out.numel(), np.float32)
+    out_np = np.full(out.numel(), np.nan, np.float32)
     f2c = np.ascontiguousarray(f2, np.float32)
-    host.sg_host_upfirdn2d(ptr(np.ascontiguousarray(x_mem)), ptr(f2c), ptr(out_np), ctypes.byref(p), fast)
+    if host.sg_host_upfirdn2d(ptr(np.ascontiguousarray(x_mem)), ptr(f2c), ptr(out_np), ctypes.byref(p), mode) != 0:
+        return None
     if layout == torch.channels_last:
         got = out_np.reshape(ref.shape[0], ref.shape[2], ref.shape[3], ref.shape[1]).transpose(0, 3, 1, 2)
     else:
         got = out_np.reshape(ref.shape)
-    return got, ref.numpy(), host.sg_host_upfirdn2d_path(ctypes.byref(p))
+    return got, ref.numpy(), p
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_upfirdn2d_kernel_math(host, layout):
+    """Every kernel path against the reference: the general code on any filter and factors; the 4x4
+    code (per element, and tiled through shared memory) on StyleGAN's resamplings, forward and
+    backward paddings, negative (cropping) paddings, several tiles with ragged edges."""
     rng = np.random.RandomState(0)
-    paths = set()
     f4 = setup_filter([1, 3, 3, 1]).numpy()
-    cases = [(2, 1, [2, 1, 2, 1], f4), (1, 2, [1, 1, 1, 1], f4), (2, 1, [1, 2, 3, 0], rng.randn(4, 4)),
-             (1, 2, [-1, 2, 0, 3], rng.randn(4, 4)), (4, 1, [1, 2, 3, 0], rng.randn(5)),
-             (1, 4, [2, 1, 0, 2], rng.randn(3, 6)), (2, 2, [2, 1, 1, 2], rng.randn(4, 4)), (3, 2, [0, 0, 1, 1], rng.randn(7))]
-    for up, down, pad, f in cases:
+    covered = set()
+    cases = [(2, 1, [2, 1, 2, 1], f4, (2, 3, 9, 7)), (1, 2, [1, 1, 1, 1], f4, (2, 3, 9, 7)),
+             (1, 1, [1, 1, 1, 1], f4, (1, 2, 40, 70)),     # G: the FIR after the transposed conv
+             (1, 1, [2, 2, 2, 2], f4, (1, 2, 37, 66)),     # D: the FIR before the strided conv
+             (2, 1, [2, 1, 2, 1], f4, (1, 2, 20, 35)),     # 2x up of images; 2 x 2 tiles
+             (1, 2, [1, 1, 1, 1], f4, (1, 2, 81, 140)),    # 2x down of the skip path
+             (1, 2, [1, 2, 1, 2], f4, (1, 2, 40, 70)),     # the backward of 2x up
+             (2, 1, [2, 1, 2, 1], rng.randn(4, 4), (1, 2, 33, 17)),
+             (2, 1, [1, 2, 3, 0], rng.randn(4, 4), (2, 3, 9, 7)), (1, 2, [-1, 2, 0, 3], rng.randn(4, 4), (1, 2, 70, 66)),
+             (1, 1, [-2, 3, 3, -1], rng.randn(4, 4), (1, 1, 45, 67)),
+             (4, 1, [1, 2, 3, 0], rng.randn(5), (2, 3, 9, 7)), (1, 4, [2, 1, 0, 2], rng.randn(3, 6), (2, 3, 9, 7)),
+             (2, 2, [2, 1, 1, 2], rng.randn(4, 4), (2, 3, 9, 7)), (3, 2, [0, 0, 1, 1], rng.randn(7), (2, 3, 9, 7))]
+    for up, down, pad, f, shape in cases:
         for flip in (False, True):
-            x = rng.randn(2, 5, 9, 7).astype(np.float32)
-            got, ref, path = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.7, layout)
-            paths.add(path)
-            assert np.abs(got - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), (up, down, pad, flip)
-    assert paths == {0, 1, 2}  # the general path and both 2x fast paths were exercised
+            x = rng.randn(*shape).astype(np.float32)
+            for mode in (0, 1, 2):
+                r = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.7, layout, mode)
+                applies = np.asarray(f).shape == (4, 4) and up in (1, 2) and down in (1, 2) and up * down < 4
+                assert (r is not None) == (mode == 0 or applies), (up, down, np.asarray(f).shape, mode)
+                if r is None:
+                    continue
+                got, ref, p = r
+                tiles = bool(host.sg_host_upfirdn2d_use_tiles(ctypes.byref(p))) and shape[1] > 1
+                covered.add((mode, up, down, tiles))
+                assert np.abs(got - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), (up, down, pad, flip, shape, mode)
+    for up, down in [(1, 1), (2, 1), (1, 2)]:
+        assert {(1, up, down), (2, up, down)} <= {c[:3] for c in covered}
+    # The launcher tiles NCHW planes of >= 1024 outputs only; channels_last takes the per-element code.
+    assert any(c[3] for c in covered) == (layout == torch.contiguous_format)
 
 
 def test_bias_act_kernel_math(host):
@@ -133,6 +158,16 @@ def test_every_cuda_source_compiles():
     from kernels.selftest import compile_sources
     results = compile_sources()
     assert results and all(ok for _, ok, _ in results), results
+
+
+def test_binding_compiles_against_torch_headers():
+    """binding.cpp (tensor checks, output allocation, the launchers' signatures) must compile before
+    it ever reaches a GPU machine."""
+    from kernels.selftest import check_binding
+    ok, msg = check_binding()
+    if msg.startswith("skipped"):
+        pytest.skip(msg)
+    assert ok, msg
 
 
 def test_custom_ops_autograd_and_compile():
@@ -192,3 +227,25 @@ def test_cuda_mode_without_gpu_falls_back_or_fails_clearly(monkeypatch):
     with pytest.raises(dispatch.KernelError, match="building the CUDA kernels failed .*no CUDA device.*STYLEGAN_KERNELS=ref"):
         dispatch.compiled_kernels()  # as if a CUDA tensor arrived on a machine without CUDA
     dispatch.reset()
+
+
+class ReferenceExtension:
+    """Stands in for the compiled module with the binding's exact signatures and checks, computing
+    with the reference — so the self-test's and the benchmarks' calls are exercised without a GPU."""
+
+    def upfirdn2d(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, path):
+        assert f.ndim == 2 and f.dtype == torch.float32 and isinstance(gain, float)
+        if path == ops.UFD_4X4:
+            assert ops.upfirdn2d_kernel_path(f.shape[1], f.shape[0], upx, upy, downx, downy) == ops.UFD_4X4
+        else:
+            assert path == ops.UFD_GENERAL
+        return upfirdn2d_ref(x.float(), f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
+                             flip_filter=flip_filter, gain=gain).to(x.dtype)  # fp32 sums, as the kernels
+
+
+def test_selftest_calls_match_the_binding(monkeypatch):
+    from kernels import selftest
+    monkeypatch.setattr(ops, "extension", lambda: ReferenceExtension())
+    results = selftest.check_ops(torch.device("cpu"))
+    assert len(results) > 40 and all(ok for _, ok, _ in results), [r for r in results if not r[1]]
+    assert any("4x4" in name for name, _, _ in results)

@@ -9,7 +9,7 @@
 #include "to_rgba.cuh"
 #include "upfirdn2d.cuh"
 
-extern "C" cudaError_t sg_upfirdn2d(const void*, const float*, void*, const UpFirDn2DParams*, int, cudaStream_t);
+extern "C" cudaError_t sg_upfirdn2d(const void*, const float*, void*, const UpFirDn2DParams*, int, int, cudaStream_t);
 extern "C" cudaError_t sg_bias_act(const void*, const float*, void*, const BiasActParams*, int, cudaStream_t);
 extern "C" cudaError_t sg_bias_act_grad(const void*, const void*, void*, const BiasActParams*, int, cudaStream_t);
 extern "C" cudaError_t sg_to_rgba_surface(const void*, const ToRGBAParams*, int, unsigned long long, cudaStream_t);
@@ -30,7 +30,8 @@ static bool dense(const torch::Tensor& t) {
 }
 
 torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                        int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, bool flip_filter, double gain) {
+                        int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, bool flip_filter, double gain,
+                        int64_t path) {
     TORCH_CHECK(x.is_cuda() && x.dim() == 4, "upfirdn2d: x must be a 4-D CUDA tensor");
     TORCH_CHECK(f.is_cuda() && f.dim() == 2 && f.scalar_type() == torch::kFloat32, "upfirdn2d: f must be a 2-D float32 CUDA tensor");
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, "upfirdn2d: factors must be >= 1");
@@ -48,7 +49,9 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t u
     p.up_x = int(upx); p.up_y = int(upy); p.down_x = int(downx); p.down_y = int(downy);
     p.pad_x0 = int(padx0); p.pad_y0 = int(pady0); p.filter_w = int(fw); p.filter_h = int(fh);
     p.gain = float(gain); p.flip_filter = flip_filter;
-    check(sg_upfirdn2d(x.data_ptr(), f.data_ptr<float>(), y.data_ptr(), &p, dtype_code(x),
+    TORCH_CHECK(path == UFD_GENERAL || (path == UFD_4X4 && upfirdn2d_4x4_applies(p)),
+                "upfirdn2d: kernel path ", path, " does not apply to these parameters");
+    check(sg_upfirdn2d(x.data_ptr(), f.data_ptr<float>(), y.data_ptr(), &p, dtype_code(x), int(path),
                        c10::cuda::getCurrentCUDAStream()), "upfirdn2d");
     return y;
 }

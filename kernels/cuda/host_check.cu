@@ -8,22 +8,65 @@ struct HostLoad {
     float operator()(const float* p) const { return *p; }
 };
 
-extern "C" void sg_host_upfirdn2d(const float* x, const float* f, float* y, const UpFirDn2DParams* params, int use_fast_paths) {
-    const UpFirDn2DParams p = *params;
-    const int path = use_fast_paths ? upfirdn2d_path(p) : UFD_GENERAL;
+struct HostStore {
+    void operator()(float* p, float v) const { *p = v; }
+};
+
+// mode 0: the general per-element code; 1: the 4x4 per-element code (small planes, channels_last);
+// 2: the tiled 4x4 kernel, each block's threads run one after another, phase by phase, through a
+// shared-memory array of the kernel's size — the kernel's own loads, indices and sums.
+template <int UP, int DOWN>
+static void host_4x4(const float* x, const float* f, float* y, const UpFirDn2DParams& p, bool tiled) {
+    float fk[16];
+    for (int t = 0; t < 16; ++t) fk[t] = upfirdn2d_tap_4x4(f, p, t / 4, t % 4);
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    static float smem[Tile::SMEM];
     for (int n = 0; n < p.batch; ++n)
-        for (int c = 0; c < p.channels; ++c)
-            for (int oy = 0; oy < p.out_h; ++oy)
-                for (int ox = 0; ox < p.out_w; ++ox) {
-                    const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
-                    float v = path == UFD_UP2_4X4 ? upfirdn2d_up2_4x4(xp, f, p, oy, ox, HostLoad())
-                            : path == UFD_DOWN2_4X4 ? upfirdn2d_down2_4x4(xp, f, p, oy, ox, HostLoad())
-                            : upfirdn2d_element(xp, f, p, oy, ox, HostLoad());
-                    y[n * p.out_stride[0] + c * p.out_stride[1] + oy * p.out_stride[2] + ox * p.out_stride[3]] = v;
-                }
+        for (int c = 0; c < p.channels; ++c) {
+            const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
+            float* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
+            if (tiled) {
+                for (int oy0 = 0; oy0 < p.out_h; oy0 += Tile::OUT_H)
+                    for (int ox0 = 0; ox0 < p.out_w; ox0 += Tile::OUT_W) {
+                        for (int i = 0; i < Tile::SMEM; ++i) smem[i] = 1e30f;  // stale data must never be read
+                        for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                            upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, HostLoad());
+                        for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                            upfirdn2d_tile_compute<UP, DOWN>(yp, p, oy0, ox0, smem, fk, tid, UFD_TILE_THREADS, HostStore());
+                    }
+            } else {
+                for (int oy = 0; oy < p.out_h; ++oy)
+                    for (int ox = 0; ox < p.out_w; ++ox)
+                        yp[oy * p.out_stride[2] + ox * p.out_stride[3]] =
+                            upfirdn2d_4x4_element<UP, DOWN>(xp, fk, p, oy, ox, HostLoad());
+            }
+        }
 }
 
-extern "C" int sg_host_upfirdn2d_path(const UpFirDn2DParams* params) { return upfirdn2d_path(*params); }
+// Returns 0, or -1 when the 4x4 modes are asked for parameters they do not cover.
+extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const UpFirDn2DParams* params, int mode) {
+    const UpFirDn2DParams p = *params;
+    if (mode == 0) {
+        for (int n = 0; n < p.batch; ++n)
+            for (int c = 0; c < p.channels; ++c)
+                for (int oy = 0; oy < p.out_h; ++oy)
+                    for (int ox = 0; ox < p.out_w; ++ox) {
+                        const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
+                        y[n * p.out_stride[0] + c * p.out_stride[1] + oy * p.out_stride[2] + ox * p.out_stride[3]] =
+                            upfirdn2d_element(xp, f, p, oy, ox, HostLoad());
+                    }
+        return 0;
+    }
+    if (!upfirdn2d_4x4_applies(p)) return -1;
+    const bool tiled = mode == 2;
+    if (p.up_x == 2) host_4x4<2, 1>(x, f, y, p, tiled);
+    else if (p.down_x == 2) host_4x4<1, 2>(x, f, y, p, tiled);
+    else host_4x4<1, 1>(x, f, y, p, tiled);
+    return 0;
+}
+
+extern "C" int sg_host_upfirdn2d_4x4_applies(const UpFirDn2DParams* params) { return upfirdn2d_4x4_applies(*params); }
+extern "C" int sg_host_upfirdn2d_use_tiles(const UpFirDn2DParams* params) { return upfirdn2d_use_tiles(*params); }
 
 extern "C" void sg_host_bias_act(const float* x, const float* b, float* y, const BiasActParams* params) {
     const BiasActParams p = *params;

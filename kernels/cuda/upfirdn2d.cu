@@ -1,11 +1,23 @@
-// CUDA upfirdn2d (see upfirdn2d.cuh). One thread per output element, threads walking the output's
-// innermost dimension so that loads and stores coalesce in NCHW and in channels_last alike.
+// CUDA upfirdn2d (see upfirdn2d.cuh). Three kernels:
+//  - tiled:   4x4 filter, up/down 1 or 2, NCHW planes of >= UFD_TILE_MIN_OUTPUTS outputs; a block per
+//             (tile, plane), the input window staged in shared memory;
+//  - 4x4:     the same filters on small planes or channels_last: one thread per output element,
+//             threads walking the innermost dimension in memory (channels or x) so loads coalesce;
+//  - general: any filter and factors, one thread per output (used only when STYLEGAN_KERNELS=cuda:
+//             it measured slower than the reference ops on an H200).
 #include "common.cuh"
 #include "upfirdn2d.cuh"
 
+struct StoreF32 {
+    __device__ __forceinline__ void operator()(float* p, float v) const { *p = v; }
+};
+struct StoreF16 {
+    __device__ __forceinline__ void operator()(__half* p, float v) const { *p = __float2half_rn(v); }
+};
+
 template <typename T, typename Load>
-__global__ void upfirdn2d_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y,
-                                 UpFirDn2DParams p, int path, bool channels_inner) {
+__global__ void upfirdn2d_general_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y,
+                                         UpFirDn2DParams p, bool channels_inner) {
     const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
     Load load;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -22,29 +34,102 @@ __global__ void upfirdn2d_kernel(const T* __restrict__ x, const float* __restric
             c = int(t % p.channels); n = int(t / p.channels);
         }
         const T* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
-        float v;
-        if (path == UFD_UP2_4X4) v = upfirdn2d_up2_4x4(xp, f, p, oy, ox, load);
-        else if (path == UFD_DOWN2_4X4) v = upfirdn2d_down2_4x4(xp, f, p, oy, ox, load);
-        else v = upfirdn2d_element(xp, f, p, oy, ox, load);
-        store(y + n * p.out_stride[0] + c * p.out_stride[1] + oy * p.out_stride[2] + ox * p.out_stride[3], v);
+        store(y + n * p.out_stride[0] + c * p.out_stride[1] + oy * p.out_stride[2] + ox * p.out_stride[3],
+              upfirdn2d_element(xp, f, p, oy, ox, load));
     }
 }
 
-// dtype: 0 float32, 1 float16. f: device pointer to the 2-D float32 filter. Returns the launch error.
-extern "C" cudaError_t sg_upfirdn2d(const void* x, const float* f, void* y, const UpFirDn2DParams* params,
-                                    int dtype, cudaStream_t stream) {
-    const UpFirDn2DParams p = *params;
-    const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
-    if (total == 0) return cudaSuccess;
-    const int path = upfirdn2d_path(p);
-    const bool channels_inner = p.out_stride[1] == 1 && p.channels > 1;
-    const int threads = 256;
-    const unsigned blocks = grid_for(total, threads);
-    if (dtype == 0)
-        upfirdn2d_kernel<float, LoadF32><<<blocks, threads, 0, stream>>>(
-            static_cast<const float*>(x), f, static_cast<float*>(y), p, path, channels_inner);
-    else
-        upfirdn2d_kernel<__half, LoadF16><<<blocks, threads, 0, stream>>>(
-            static_cast<const __half*>(x), f, static_cast<__half*>(y), p, path, channels_inner);
+template <typename T, typename Load, int UP, int DOWN>
+__global__ void upfirdn2d_4x4_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y,
+                                     UpFirDn2DParams p, bool channels_inner) {
+    __shared__ float fk[16];
+    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
+    __syncthreads();
+    const int plane = p.out_h * p.out_w;
+    const long long total = (long long)p.batch * p.channels * plane;
+    Load load;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        int n, c, oy, ox;
+        if (channels_inner) {  // i = ((n * out_h + oy) * out_w + ox) * channels + c
+            const long long pix = i / p.channels;
+            c = int(i - pix * p.channels);
+            n = int(pix / plane);
+            const int r = int(pix - (long long)n * plane);
+            oy = r / p.out_w; ox = r - oy * p.out_w;
+        } else {  // i = ((n * channels + c) * out_h + oy) * out_w + ox
+            const long long nc = i / plane;
+            const int r = int(i - nc * plane);
+            oy = r / p.out_w; ox = r - oy * p.out_w;
+            n = int(nc / p.channels); c = int(nc - (long long)n * p.channels);
+        }
+        const T* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
+        store(y + n * p.out_stride[0] + c * p.out_stride[1] + oy * p.out_stride[2] + ox * p.out_stride[3],
+              upfirdn2d_4x4_element<UP, DOWN>(xp, fk, p, oy, ox, load));
+    }
+}
+
+template <typename T, typename Load, typename Store, int UP, int DOWN>
+__global__ void __launch_bounds__(UFD_TILE_THREADS)
+upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    __shared__ float smem[Tile::SMEM];
+    __shared__ float fk[16];
+    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
+    const int tiles_x = (p.out_w + Tile::OUT_W - 1) / Tile::OUT_W;
+    const int oy0 = (blockIdx.x / tiles_x) * Tile::OUT_H, ox0 = (blockIdx.x % tiles_x) * Tile::OUT_W;
+    const int planes = p.batch * p.channels;
+    for (int plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+        const int n = plane / p.channels, c = plane - n * p.channels;
+        __syncthreads();  // the previous plane's outputs are done with smem (and fk is written)
+        upfirdn2d_tile_load<UP, DOWN>(x + n * p.in_stride[0] + c * p.in_stride[1], p, oy0, ox0, smem, threadIdx.x,
+                                      UFD_TILE_THREADS, Load());
+        __syncthreads();
+        upfirdn2d_tile_compute<UP, DOWN>(y + n * p.out_stride[0] + c * p.out_stride[1], p, oy0, ox0, smem, fk,
+                                         threadIdx.x, UFD_TILE_THREADS, Store());
+    }
+}
+
+template <typename T, typename Load, typename Store, int UP, int DOWN>
+static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DParams& p, cudaStream_t stream) {
+    if (upfirdn2d_use_tiles(p)) {
+        typedef UpFirDn2DTile<UP, DOWN> Tile;
+        const int tiles = ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
+        const int planes = p.batch * p.channels;
+        const dim3 grid(tiles, planes < 65535 ? planes : 65535);
+        upfirdn2d_tiled_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
+            static_cast<const T*>(x), f, static_cast<T*>(y), p);
+    } else {
+        const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
+        const bool channels_inner = p.out_stride[1] == 1 && p.channels > 1;
+        upfirdn2d_4x4_kernel<T, Load, UP, DOWN><<<grid_for(total, 256), 256, 0, stream>>>(
+            static_cast<const T*>(x), f, static_cast<T*>(y), p, channels_inner);
+    }
+}
+
+template <typename T, typename Load, typename Store>
+static cudaError_t launch(const void* x, const float* f, void* y, const UpFirDn2DParams& p, int path,
+                          cudaStream_t stream) {
+    if (path == UFD_4X4) {
+        if (!upfirdn2d_4x4_applies(p)) return cudaErrorInvalidValue;
+        if (p.up_x == 2) launch_4x4<T, Load, Store, 2, 1>(x, f, y, p, stream);
+        else if (p.down_x == 2) launch_4x4<T, Load, Store, 1, 2>(x, f, y, p, stream);
+        else launch_4x4<T, Load, Store, 1, 1>(x, f, y, p, stream);
+    } else {
+        const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
+        const bool channels_inner = p.out_stride[1] == 1 && p.channels > 1;
+        upfirdn2d_general_kernel<T, Load><<<grid_for(total, 256), 256, 0, stream>>>(
+            static_cast<const T*>(x), f, static_cast<T*>(y), p, channels_inner);
+    }
     return cudaGetLastError();
+}
+
+// dtype: 0 float32, 1 float16. f: device pointer to the 2-D float32 filter. path: UpFirDn2DPath.
+// Returns the launch error (cudaErrorInvalidValue when UFD_4X4 is asked for parameters it lacks).
+extern "C" cudaError_t sg_upfirdn2d(const void* x, const float* f, void* y, const UpFirDn2DParams* params,
+                                    int dtype, int path, cudaStream_t stream) {
+    const UpFirDn2DParams p = *params;
+    if ((long long)p.batch * p.channels * p.out_h * p.out_w == 0) return cudaSuccess;
+    if (dtype == 0) return launch<float, LoadF32, StoreF32>(x, f, y, p, path, stream);
+    return launch<__half, LoadF16, StoreF16>(x, f, y, p, path, stream);
 }

@@ -43,53 +43,132 @@ SG_HD float upfirdn2d_element(const T* x, const float* f, const UpFirDn2DParams&
     return acc * p.gain;
 }
 
-// The 2x upsampling fast path (StyleGAN's [1,3,3,1]-style 4x4 filters, up 2, down 1): of the 16
-// taps only the 2x2 that land on real (not inserted) pixels are visited.
-template <typename T, typename Load>
-SG_HD float upfirdn2d_up2_4x4(const T* x, const float* f, const UpFirDn2DParams& p, int oy, int ox, Load load) {
-    const int by = oy - p.pad_y0, bx = ox - p.pad_x0;
-    const int a0 = ((by % 2) + 2) % 2 == 0 ? 0 : 1;  // first tap on an even row of the upsampled image
-    const int b0 = ((bx % 2) + 2) % 2 == 0 ? 0 : 1;
-    float acc = 0.f;
-    for (int a = a0; a < 4; a += 2) {
-        const int iy = (by + a) / 2;  // by + a is even here
-        if (by + a < 0 || iy >= p.in_h) continue;
-        const int fa = p.flip_filter ? a : 3 - a;
-        for (int b = b0; b < 4; b += 2) {
-            const int ix = (bx + b) / 2;
-            if (bx + b < 0 || ix >= p.in_w) continue;
-            const int fb = p.flip_filter ? b : 3 - b;
-            acc += load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]) * f[fa * 4 + fb];
-        }
-    }
-    return acc * p.gain;
+// ------------------------------------------------------------------------------------------------
+// The specialised path: a 4x4 filter with up 1 or 2 and down 1 or 2 (not both 2). That is every
+// resampling in StyleGAN2's generator and discriminator — the FIR after the transposed conv (up 1,
+// down 1), the image upsampling (up 2), the skip downsampling (down 2) — and each one's backward
+// (up and down swap), so forward, backward and double backward all stay here.
+
+SG_HD int floor_div(int a, int b) { return (a >= 0 ? a : a - b + 1) / b; }  // b > 0
+SG_HD int ceil_div(int a, int b) { return floor_div(a + b - 1, b); }
+
+// fk[a * 4 + b] multiplies the sample at (uy, ux) = (oy * down - pad_y0 + a, ox * down - pad_x0 + b)
+// of the zero-inserted image: the filter flipped (true convolution) unless flip_filter, and the gain
+// folded in once.
+SG_HD float upfirdn2d_tap_4x4(const float* f, const UpFirDn2DParams& p, int a, int b) {
+    const int fa = p.flip_filter ? a : 3 - a, fb = p.flip_filter ? b : 3 - b;
+    return f[fa * 4 + fb] * p.gain;
 }
 
-// The 2x downsampling fast path (4x4 filter, up 1, down 2): a 4x4 window per output, no zeros.
-template <typename T, typename Load>
-SG_HD float upfirdn2d_down2_4x4(const T* x, const float* f, const UpFirDn2DParams& p, int oy, int ox, Load load) {
-    const int by = oy * 2 - p.pad_y0, bx = ox * 2 - p.pad_x0;
+// Row/column of the real (not inserted) input sample at upsampled position u, or -1 for an inserted
+// zero. (UP is 1 or 2; u may be negative: then the result is negative or -1, both "outside".)
+template <int UP>
+SG_HD int upfirdn2d_source(int u) {
+    if (UP == 1) return u;
+    return (u & 1) ? -1 : floor_div(u, 2);
+}
+
+// One output element (n, c, oy, ox) with the filter prepared in fk. `x` points at plane (n, c).
+template <int UP, int DOWN, typename T, typename Load>
+SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DParams& p, int oy, int ox, Load load) {
+    const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
     float acc = 0.f;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
     for (int a = 0; a < 4; ++a) {
-        const int iy = by + a;
+        if (UP == 2 && ((by + a) & 1)) continue;
+        const int iy = upfirdn2d_source<UP>(by + a);
         if (iy < 0 || iy >= p.in_h) continue;
-        const int fa = p.flip_filter ? a : 3 - a;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
         for (int b = 0; b < 4; ++b) {
-            const int ix = bx + b;
+            if (UP == 2 && ((bx + b) & 1)) continue;
+            const int ix = upfirdn2d_source<UP>(bx + b);
             if (ix < 0 || ix >= p.in_w) continue;
-            const int fb = p.flip_filter ? b : 3 - b;
-            acc += load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]) * f[fa * 4 + fb];
+            acc += load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]) * fk[a * 4 + b];
         }
     }
-    return acc * p.gain;
+    return acc;
 }
 
-enum UpFirDn2DPath { UFD_GENERAL = 0, UFD_UP2_4X4 = 1, UFD_DOWN2_4X4 = 2 };
+// The tiled form (NCHW planes of at least UFD_TILE_MIN_OUTPUTS outputs): a block computes an
+// OUT_H x OUT_W tile of one plane. Its threads first copy the input window the tile reads into
+// shared memory (coalesced rows, zeros outside the image: the padding), then each computes outputs
+// from shared memory — every input sample is read from global memory once per tile instead of up to
+// 16 times. Written as two phases over (thread index, thread count) so that the host harness
+// (host_check.cu) runs the very same code, one "thread" after another.
+template <int UP, int DOWN>
+struct UpFirDn2DTile {
+    static constexpr int OUT_W = 64, OUT_H = 32;
+    static constexpr int IN_W = ((OUT_W - 1) * DOWN + 3) / UP + 1;
+    static constexpr int IN_H = ((OUT_H - 1) * DOWN + 3) / UP + 1;
+    static constexpr int PITCH = IN_W + 1;  // odd: columns read by neighbouring threads hit other banks
+    static constexpr int SMEM = IN_H * PITCH;
+};
+#define UFD_TILE_THREADS 256
+#define UFD_TILE_MIN_OUTPUTS 1024
 
-SG_HD int upfirdn2d_path(const UpFirDn2DParams& p) {
-    if (p.filter_w == 4 && p.filter_h == 4) {
-        if (p.up_x == 2 && p.up_y == 2 && p.down_x == 1 && p.down_y == 1) return UFD_UP2_4X4;
-        if (p.up_x == 1 && p.up_y == 1 && p.down_x == 2 && p.down_y == 2) return UFD_DOWN2_4X4;
+template <int UP, int DOWN>
+SG_HD void upfirdn2d_tile_origin(const UpFirDn2DParams& p, int oy0, int ox0, int& iy0, int& ix0) {
+    iy0 = ceil_div(oy0 * DOWN - p.pad_y0, UP);  // the first real input row the tile can touch
+    ix0 = ceil_div(ox0 * DOWN - p.pad_x0, UP);
+}
+
+template <int UP, int DOWN, typename T, typename Load>
+SG_HD void upfirdn2d_tile_load(const T* x, const UpFirDn2DParams& p, int oy0, int ox0, float* smem, int tid,
+                               int nthreads, Load load) {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    for (int i = tid; i < Tile::IN_H * Tile::IN_W; i += nthreads) {
+        const int r = i / Tile::IN_W, c = i - r * Tile::IN_W;
+        const int iy = iy0 + r, ix = ix0 + c;
+        float v = 0.f;
+        if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w) v = load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]);
+        smem[r * Tile::PITCH + c] = v;
     }
-    return UFD_GENERAL;
+}
+
+template <int UP, int DOWN, typename T, typename Store>
+SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int ox0, const float* smem, const float* fk,
+                                  int tid, int nthreads, Store store) {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    for (int i = tid; i < Tile::OUT_H * Tile::OUT_W; i += nthreads) {
+        const int oy = oy0 + i / Tile::OUT_W, ox = ox0 + i % Tile::OUT_W;
+        if (oy >= p.out_h || ox >= p.out_w) continue;
+        const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
+        float acc = 0.f;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int a = 0; a < 4; ++a) {
+            if (UP == 2 && ((by + a) & 1)) continue;
+            const float* row = smem + (upfirdn2d_source<UP>(by + a) - iy0) * Tile::PITCH;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int b = 0; b < 4; ++b) {
+                if (UP == 2 && ((bx + b) & 1)) continue;
+                acc += row[upfirdn2d_source<UP>(bx + b) - ix0] * fk[a * 4 + b];
+            }
+        }
+        store(y + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
+    }
+}
+
+enum UpFirDn2DPath { UFD_GENERAL = 0, UFD_4X4 = 1 };
+
+// Whether the specialised 4x4 path applies (the binding refuses UFD_4X4 otherwise).
+SG_HD bool upfirdn2d_4x4_applies(const UpFirDn2DParams& p) {
+    return p.filter_w == 4 && p.filter_h == 4 && p.up_x == p.up_y && p.down_x == p.down_y &&
+           (p.up_x == 1 || p.up_x == 2) && (p.down_x == 1 || p.down_x == 2) && !(p.up_x == 2 && p.down_x == 2);
+}
+
+// Whether the 4x4 path runs tiled: NCHW planes (x innermost in memory) large enough to fill a tile.
+SG_HD bool upfirdn2d_use_tiles(const UpFirDn2DParams& p) {
+    return p.in_stride[3] == 1 && p.out_stride[3] == 1 && (int64_t)p.out_h * p.out_w >= UFD_TILE_MIN_OUTPUTS;
 }
