@@ -5,15 +5,15 @@ Same result as `upfirdn2d(up) -> conv2d -> upfirdn2d(down)`, computed the cheap 
   - downsampling filters first, then convolves with stride `down`;
   - upsampling runs a transposed convolution with stride `up` (no multiplications by inserted
     zeros), then the FIR filter.
-`flip_weight=True` correlates (what torch's conv2d does); False is a true convolution.
+`flip_weight=True` correlates (what torch's conv2d does); False is a true convolution. The
+convolutions are kernels.conv2d's, whose derivatives stay convolutions (R1, path length).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from kernels import upfirdn2d
+from kernels import conv2d, conv_transpose2d, upfirdn2d
 from kernels.upfirdn2d_ref import filter_size, parse_padding
 
 
@@ -21,8 +21,8 @@ def _conv(x, w, stride=1, padding=(0, 0), groups=1, transpose=False, flip_weight
     if not flip_weight:
         w = w.flip([2, 3])
     if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+        return conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
+    return conv2d(x, w, stride=stride, padding=padding, groups=groups)
 
 
 def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1,

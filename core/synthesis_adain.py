@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kernels import bias_act, filter2d, setup_filter
+from kernels import bias_act, conv2d, conv_transpose2d, filter2d, setup_filter
 
 from .layers import Conv2dLayer, FullyConnectedLayer
 from .wplus import NoiseControl
@@ -75,9 +75,9 @@ class AdaINLayer(nn.Module):
             if self.up and self.resolution >= 128:  # fused upscale + conv
                 k = F.pad(kernel.transpose(0, 1), [1, 1, 1, 1])
                 k = k[:, :, 1:, 1:] + k[:, :, :-1, 1:] + k[:, :, 1:, :-1] + k[:, :, :-1, :-1]
-                x = F.conv_transpose2d(x, k, stride=2, padding=1)
+                x = conv_transpose2d(x, k, stride=2, padding=1)
             else:
-                x = F.conv2d(upsample_nearest(x) if self.up else x, kernel, padding=1)
+                x = conv2d(upsample_nearest(x) if self.up else x, kernel, padding=1)
             if self.up:
                 x = filter2d(x, self.blur_filter)
         if self.use_noise and noise_mode != "none" and noise_gain != 0:

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kernels import no_weight_gradients
+
 from .augment import AdaController, AugmentPipe
 from .checkpoint import build_discriminator
 from .config import DiscriminatorConfig, GeneratorConfig
@@ -86,6 +88,8 @@ class Trainer:
                  world: int = 1, timed: bool = False):
         cfg.validate()
         self.cfg, self.dataset, self.device, self.rank, self.world = cfg, dataset, device, rank, world
+        if device.type == "cuda":  # fixed shapes every step: let cuDNN time its algorithms once (as NVIDIA)
+            torch.backends.cudnn.benchmark = True
         self.batch_gpu = cfg.batch_gpu or cfg.batch // world
         if cfg.batch % (self.batch_gpu * world):
             raise ValueError(f"--batch {cfg.batch} must be a multiple of --batch-gpu x processes "
@@ -221,7 +225,8 @@ class Trainer:
                 z, c = self.sample_zc(n, gen)
                 img, ws, _ = self.run_G(z, c, gen)
                 noise = torch.randn(img.shape, generator=gen).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
-                (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+                with no_weight_gradients():  # only d img / d ws here; the weights' come from penalty.backward()
+                    (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
                 lengths = grads.square().sum(2).mean(1).sqrt()
                 penalty = (lengths - self.pl_mean).square().mean()
                 self._check(penalty, "path-length penalty")
@@ -271,7 +276,8 @@ class Trainer:
                     real = self.augment(real, self.ada.p, gen)
                 real = real.detach().requires_grad_(True)
                 logits = self.D(real, c_real, alpha=self.stage[1]) if self.progressive else self.D(real, c_real)
-                (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+                with no_weight_gradients():
+                    (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
                 penalty = grads.square().sum([1, 2, 3]).mean()
                 self._check(penalty, "R1 penalty")
                 (penalty * (cfg.gamma / 2) * cfg.r1_interval / self.chunks).backward()

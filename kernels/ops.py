@@ -72,9 +72,15 @@ def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, down
     return UFD_GENERAL if kernel_mode() == "cuda" else None
 
 
-@torch.library.custom_op("stylegan::upfirdn2d", mutates_args=())
-def upfirdn2d_op(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
-                 pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
+def _direct(*tensors: Tensor) -> bool:
+    """Whether a call can skip the custom-op machinery (its dispatch costs ~10-20 us a call): when
+    nothing needs autograd and no compiler is tracing — inference, the explorer's frames."""
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)) \
+        and not torch.compiler.is_compiling()
+
+
+def _upfirdn2d_impl(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
+                    pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
     ext = _kernels_for(x)
     if ext is not None:
         f2 = f if f.ndim == 2 else torch.outer(f, f)  # separable -> 2-D (the gain is applied once)
@@ -88,6 +94,9 @@ def upfirdn2d_op(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: in
     y = upfirdn2d_ref(x, f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
                       flip_filter=flip_filter, gain=gain)
     return _fresh(y.contiguous(memory_format=torch.channels_last) if _channels_last(x) else y.contiguous(), x)
+
+
+upfirdn2d_op = torch.library.custom_op("stylegan::upfirdn2d", _upfirdn2d_impl, mutates_args=())
 
 
 def _channels_last(x: Tensor) -> bool:
@@ -133,7 +142,8 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
     upx, upy = parse_scaling(up)
     downx, downy = parse_scaling(down)
     px0, px1, py0, py1 = parse_padding(padding)
-    return upfirdn2d_op(x, f.to(x.device), upx, upy, downx, downy, px0, px1, py0, py1, bool(flip_filter), float(gain))
+    op = _upfirdn2d_impl if _direct(x) else upfirdn2d_op
+    return op(x, f.to(x.device), upx, upy, downx, downy, px0, px1, py0, py1, bool(flip_filter), float(gain))
 
 
 # ------------------------------------------------------------------------------- bias_act ---
@@ -155,8 +165,7 @@ def _needs_output(act: int, clamp: float) -> bool:
     return act != ACT_CODES["linear"] or clamp >= 0
 
 
-@torch.library.custom_op("stylegan::bias_act", mutates_args=())
-def bias_act_op(x: Tensor, b: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
+def _bias_act_impl(x: Tensor, b: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
     ext = _kernels_for(x)
     if ext is not None:
         try:
@@ -166,6 +175,9 @@ def bias_act_op(x: Tensor, b: Tensor, dim: int, act: int, alpha: float, gain: fl
     y = bias_act_ref(x, b if b.numel() else None, dim=dim, act=_ACT_NAMES[act], alpha=alpha, gain=gain,
                      clamp=clamp if clamp >= 0 else None)
     return _fresh(y, x)
+
+
+bias_act_op = torch.library.custom_op("stylegan::bias_act", _bias_act_impl, mutates_args=())
 
 
 @bias_act_op.register_fake
@@ -238,7 +250,8 @@ def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linea
     if b is not None and (b.ndim != 1 or b.shape[0] != x.shape[dim]):
         raise ValueError(f"bias of shape {list(b.shape)} does not match dim {dim} of {list(x.shape)}")
     bias = b if b is not None else x.new_empty([0])
-    return bias_act_op(x, bias, dim % x.ndim, ACT_CODES[act], alpha, gain, float(-1 if clamp is None else clamp))
+    op = _bias_act_impl if _direct(x, bias) else bias_act_op
+    return op(x, bias, dim % x.ndim, ACT_CODES[act], alpha, gain, float(-1 if clamp is None else clamp))
 
 
 # -------------------------------------------------------------------------------- to_rgba ---

@@ -134,6 +134,7 @@ def test_custom_ops_really_run_in_op_mode(kernel_mode):
         names[mode] = {type(n).__name__ for n in seen}
     assert not any("stylegan" in n.lower() for n in names["ref"])
     assert any("upfirdn2d" in n.lower() for n in names["op"]) and any("bias_act" in n.lower() for n in names["op"])
+    assert "_ConvBackward" in names["op"] and "_ConvBackward" not in names["ref"]
 
 
 def test_activated_output_changed_in_place_is_refused_not_wrong(kernel_mode):
@@ -179,3 +180,44 @@ def test_commands_print_a_kernel_failure_as_one_line(capsys):
     assert main([]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CUDA kernel bias_act failed" in err and "STYLEGAN_KERNELS=ref" in err
+
+
+@pytest.mark.parametrize("transpose,stride,padding,groups", [(False, 1, 1, 1), (False, 2, 0, 1), (True, 2, 0, 1),
+                                                             (False, 1, 1, 2), (True, 2, 1, 2)])
+def test_conv_derivatives_of_every_order(kernel_mode, transpose, stride, padding, groups):
+    """kernels.conv2d / conv_transpose2d: torch's forward bit for bit; first and second derivatives
+    against finite differences; no_weight_gradients skips exactly the weight gradient."""
+    import torch.nn.functional as F
+    import kernels.conv2d_gradfix as cm
+    from kernels import conv2d, conv_transpose2d, no_weight_gradients
+    kernel_mode("op")
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 7, 6, dtype=torch.float64, requires_grad=True)
+    shape = (4, 6 // groups, 3, 3) if transpose else (6, 4 // groups, 3, 3)
+    w = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    ours = (lambda a, b: conv_transpose2d(a, b, stride=stride, padding=padding, groups=groups)) if transpose else \
+        (lambda a, b: conv2d(a, b, stride=stride, padding=padding, groups=groups))
+    torch_fn = (lambda a, b: F.conv_transpose2d(a, b, stride=stride, padding=padding, groups=groups)) if transpose else \
+        (lambda a, b: F.conv2d(a, b, stride=stride, padding=padding, groups=groups))
+    assert torch.equal(ours(x, w), torch_fn(x, w))
+    assert torch.autograd.gradcheck(ours, (x, w))
+    assert torch.autograd.gradgradcheck(ours, (x, w))
+    # The regulariser pattern: input gradient with the weight gradient switched off, then its norm's
+    # gradient into the weights — as torch computes it, and with no weight-gradient op in the first pass.
+    calls = []
+    forward = cm._ConvWeightGrad.forward
+    cm._ConvWeightGrad.forward = staticmethod(lambda *a: calls.append(1) or forward(*a))
+    try:
+        grads = {}
+        for name, fn in (("ours", ours), ("torch", torch_fn)):
+            w.grad = None
+            with no_weight_gradients():
+                (gx,) = torch.autograd.grad(fn(x, w).tanh().sum(), x, create_graph=True)
+            first_pass_calls = len(calls)
+            gx.square().sum().backward()
+            grads[name] = w.grad.clone()
+            if name == "ours":
+                assert first_pass_calls == 0 and len(calls) > 0
+    finally:
+        cm._ConvWeightGrad.forward = forward
+    assert torch.allclose(grads["ours"], grads["torch"], rtol=1e-10, atol=1e-12)
