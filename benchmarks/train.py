@@ -9,12 +9,16 @@ numbers do not depend on image content, so the dataset is random pixels written 
     python benchmarks/train.py --net default                    # with the auto preset's full-size nets
     python benchmarks/train.py --res 256 --batch 32 --device cuda --net default --fp16-res 4
     python benchmarks/train.py --arch stylegan1 --res 32        # AdaIN G at its final stage
+    python benchmarks/train.py ... --profile 15                 # + the top kernels of each phase
+
+STYLEGAN_KERNELS=ref|op|cuda|auto chooses the ops as everywhere (kernels/dispatch.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -56,6 +60,9 @@ def main() -> None:
     p.add_argument("--data", help="time on this dataset instead of random pixels")
     p.add_argument("--warmup", type=at_least(0), default=4)
     p.add_argument("--steps", type=at_least(1), default=16, help="timed steps (a multiple of 16 covers every lazy reg)")
+    p.add_argument("--profile", type=at_least(1), metavar="N",
+                   help="after timing, profile one step with PL and R1 and list each phase's N costliest kernels")
+    p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
 
     import torch
@@ -97,8 +104,11 @@ def main() -> None:
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
 
+        timings = dict(trainer.timings)
+        profiled = profile_step(trainer, args.profile) if args.profile else None
+
     kimg = args.steps * args.batch / 1000
-    phases = {k: round(v / kimg, 2) for k, v in trainer.timings.items()}
+    phases = {k: round(v / kimg, 2) for k, v in timings.items()}
     result = {
         "arch": args.arch, "res": dataset.resolution, "batch": args.batch, "net": args.net,
         "cbase": cfg.cbase, "cmax": cfg.cmax,
@@ -108,12 +118,75 @@ def main() -> None:
                    else f"cpu x{torch.get_num_threads()} ({platform.processor() or platform.machine()})"),
         "sec_per_kimg": round(elapsed / kimg, 2),
         "phases_sec_per_kimg": phases,
+        "regularisers_share": round((phases["G reg (PL)"] + phases["D reg (R1)"]) / max(sum(phases.values()), 1e-9), 3),
+        "kernels": os.environ.get("STYLEGAN_KERNELS", "auto"),
     }
+    if profiled:
+        result["profile"] = profiled
     print(f"{'phase':<14}{'s/kimg':>9}")
     for k, v in phases.items():
         print(f"{k:<14}{v:>9.2f}")
     print(f"{'total':<14}{result['sec_per_kimg']:>9.2f}")
-    print(json.dumps(result))
+    text = json.dumps(result)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+def profile_step(trainer, top: int) -> dict:
+    """One step at an iteration where PL and R1 both run, under torch.profiler: per phase, the `top`
+    kernels (CUDA) or ops (CPU) by self time, in ms."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile, record_function
+    cfg = trainer.cfg
+    while trainer.iteration % cfg.pl_interval or trainer.iteration % cfg.r1_interval:
+        trainer.step()
+    cuda = trainer.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    original = trainer._tick
+    marks = {}
+
+    def tick(phase, start):  # one profiler range per phase, closed after the phase's CUDA sync
+        now = original(phase, start)
+        marks[phase].__exit__(None, None, None)
+        nxt = trainer.PHASES[trainer.PHASES.index(phase) + 1] if phase != trainer.PHASES[-1] else None
+        if nxt:
+            marks[nxt] = record_function(f"phase:{nxt}")
+            marks[nxt].__enter__()
+        return now
+
+    with profile(activities=activities) as prof:
+        marks[trainer.PHASES[0]] = record_function(f"phase:{trainer.PHASES[0]}")
+        marks[trainer.PHASES[0]].__enter__()
+        trainer._tick = tick
+        try:
+            trainer.step()
+        finally:
+            trainer._tick = original
+    # Attribute each kernel (or CPU op) to the phase range it starts in: the trainer synchronises
+    # at the end of every phase when timed, so a phase's kernels run inside its range.
+    events = prof.events()
+    ranges = [(e.name[6:], e.time_range.start, e.time_range.end) for e in events
+              if e.name.startswith("phase:") and not str(e.device_type).endswith("CUDA")]
+    per_phase: dict[str, dict[str, float]] = {}
+    for e in events:
+        on_gpu = str(e.device_type).endswith("CUDA")
+        if e.name.startswith("phase:") or cuda != on_gpu:
+            continue
+        t = e.time_range.start
+        phase = next((name for name, a, b in ranges if a <= t <= b), "unattributed")
+        self_us = e.device_time if on_gpu else e.self_cpu_time_total
+        per_phase.setdefault(phase, {})
+        per_phase[phase][e.name] = per_phase[phase].get(e.name, 0.0) + self_us / 1e3
+    out = {}
+    for phase, table in per_phase.items():
+        total = sum(table.values())
+        rows = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        out[phase] = {"total_ms": round(total, 2), "top": [[name[:90], round(ms, 3)] for name, ms in rows]}
+        print(f"-- {phase}: {total:.1f} ms of {'GPU kernels' if cuda else 'CPU ops'}", file=sys.stderr)
+        for name, ms in rows:
+            print(f"   {ms:9.2f} ms  {name[:90]}", file=sys.stderr)
+    return out
 
 
 if __name__ == "__main__":

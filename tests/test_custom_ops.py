@@ -221,3 +221,23 @@ def test_conv_derivatives_of_every_order(kernel_mode, transpose, stride, padding
     finally:
         cm._ConvWeightGrad.forward = forward
     assert torch.allclose(grads["ours"], grads["torch"], rtol=1e-10, atol=1e-12)
+
+
+def test_gpu_check_dry_run(tmp_path):
+    """benchmarks/gpu_check.sh, the one command a GPU machine runs, goes through every step on the
+    CPU (small sizes, STYLEGAN_KERNELS=op) and writes its report — so a GPU session never spends its
+    minutes on a broken script."""
+    import json
+    import subprocess
+    r = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert set(report["steps"]) == {"selftest", "cuda_tests", "stylegan_train", "stylegan_generate", "train_kernels",
+                                    "train_reference", "kernels"}
+    assert all(s["status"] == "ok" for s in report["steps"].values())
+    assert report["stylegan_train"]["generated_pngs"] == 8
+    assert report["train"]["kernels"]["kernels"] == "op" and report["train"]["reference"]["kernels"] == "ref"
+    assert {"G reg (PL)", "D reg (R1)"} <= set(report["train"]["kernels"]["profile"])
+    assert {row["op"] for row in report["kernels"]["upfirdn2d"]} == {"up2", "down2", "fir"}
+    assert "| training (s/kimg) |" in (tmp_path / "gpu_check.md").read_text()

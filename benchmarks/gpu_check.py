@@ -1,0 +1,210 @@
+"""The GPU check: everything the GPU issue asks to measure, in one command and one report.
+
+Steps (each a subprocess with its own log, under one overall deadline; a failed step is recorded
+and the next one runs):
+  1. build the CUDA kernels and run their self-test (stylegan-kernels)
+  2. the `cuda` tests (tests/test_cuda.py, tests/test_cuda_kernels.py; no -x)
+  3. stylegan-train on CUDA with the default kernel mode, 2 kimg, then stylegan-generate from it
+  4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4: kernels (auto) and
+     reference (ref), per-phase split, and a profile of the regularisers' top kernels
+  5. benchmarks/kernels.py: 2x up / 2x down / FIR against the copy bandwidth, and the generator at
+     256² and 1024², batch 1/8/32, with and without the kernels
+Writes OUT/gpu_check.json (every figure), OUT/gpu_check.md (the short table) and OUT/logs/*.log.
+
+    bash benchmarks/gpu_check.sh                     # on the GPU machine (OUT defaults to ./gpu-check)
+    python benchmarks/gpu_check.py --dry-run --out /tmp/gc   # the same steps on a CPU, small sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"train_sec_per_kimg": 6.0, "regularisers_share": 0.25, "copy_fraction": 0.5}
+
+
+class Check:
+    def __init__(self, out: Path, deadline_s: float, dry_run: bool):
+        self.out, self.dry = out, dry_run
+        self.end = time.monotonic() + deadline_s
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        self.report: dict = {"steps": {}}
+        self.env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+    def run(self, name: str, cmd: list[str], timeout: float, env: dict | None = None) -> subprocess.CompletedProcess | None:
+        """Run one step; its output goes to logs/NAME.log; -> the process, or None if skipped/timed out."""
+        left = self.end - time.monotonic()
+        log = self.out / "logs" / f"{name}.log"
+        if left < 20:
+            self.report["steps"][name] = {"status": "skipped (overall deadline)"}
+            print(f"[gpu-check] {name}: skipped, no time left", file=sys.stderr)
+            return None
+        t = time.monotonic()
+        print(f"[gpu-check] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+        try:
+            r = subprocess.run(cmd, cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True,
+                               timeout=min(timeout, left))
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            err = (exc.stderr or b"").decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            log.write_text(f"$ {' '.join(cmd)}\n{out}\n--- stderr ---\n{err}\nTIMED OUT after {min(timeout, left):.0f} s\n")
+            self.report["steps"][name] = {"status": "timeout", "seconds": round(time.monotonic() - t, 1)}
+            print(f"[gpu-check] {name}: TIMEOUT", file=sys.stderr)
+            return None
+        log.write_text(f"$ {' '.join(cmd)}\n{r.stdout}\n--- stderr ---\n{r.stderr}\nexit {r.returncode}\n")
+        status = "ok" if r.returncode == 0 else f"failed (exit {r.returncode})"
+        self.report["steps"][name] = {"status": status, "seconds": round(time.monotonic() - t, 1)}
+        tail = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or [""])[-1]
+        print(f"[gpu-check] {name}: {status} in {time.monotonic() - t:.0f} s  {tail[:160]}", file=sys.stderr)
+        return r
+
+    def json_of(self, r: subprocess.CompletedProcess | None, path: Path) -> dict | None:
+        if r is None or r.returncode != 0 or not path.exists():
+            return None
+        return json.loads(path.read_text())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.environ.get("OUT") or "gpu-check", help="report folder")
+    p.add_argument("--deadline", type=float, default=450, help="seconds for all steps together (default 450)")
+    p.add_argument("--dry-run", action="store_true", help="run every step on the CPU at small sizes")
+    args = p.parse_args()
+    out = Path(args.out).resolve()
+    c = Check(out, args.deadline, args.dry_run)
+    py = sys.executable
+    dev = "cpu" if args.dry_run else "cuda"
+    import torch
+    c.report["machine"] = {
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+        "dry_run": args.dry_run,
+    }
+    if not args.dry_run and not torch.cuda.is_available():
+        print("gpu_check: no CUDA GPU here (use --dry-run on a CPU machine)", file=sys.stderr)
+        return 2
+
+    # 1. Build + self-test.
+    r = c.run("selftest", [py, "-m", "kernels.selftest"], 240)
+    if r is not None:
+        c.report["selftest"] = [line.strip() for line in r.stdout.splitlines() if line.strip()]
+
+    # 2. The cuda tests (the dry run collects them: they skip without a GPU).
+    r = c.run("cuda_tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs",
+                             "tests/test_cuda.py", "tests/test_cuda_kernels.py"], 240)
+    if r is not None:
+        c.report["cuda_tests"] = (r.stdout.strip().splitlines() or [""])[-1]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # 3. A real run: stylegan-train with the default kernel mode, then stylegan-generate.
+        data = tmp / "random64.zip"
+        subprocess.run([py, "-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+                        "from benchmarks.train import random_dataset; random_dataset(Path(sys.argv[2]), 64, 3, 512)",
+                        str(REPO), str(data)], check=True, env=c.env)
+        small = ["--cbase", "2048", "--cmax", "64", "--z-dim", "64", "--w-dim", "64", "--map", "2"] if args.dry_run else []
+        kimg = "0.064" if args.dry_run else "2"
+        r = c.run("stylegan_train", [py, "-m", "core.cli.train", "--data", str(data), "--outdir", str(tmp / "runs"),
+                                     "--device", dev, "--kimg", kimg, "--tick", str(float(kimg) / 2), "--snap", "2",
+                                     "--batch", "32" if not args.dry_run else "8", "--mbstd-group", "4", *small], 180)
+        snaps = sorted((tmp / "runs").glob("*/network-snapshot-*.pt"))
+        train_run = {"snapshots": [s.name for s in snaps]}
+        if snaps:
+            log = (snaps[-1].parent / "log.txt").read_text().splitlines()
+            train_run["log_tail"] = log[-4:]
+            files = sorted(x.name for x in snaps[-1].parent.iterdir())
+            train_run["files"] = files
+            g = c.run("stylegan_generate", [py, "-m", "core.cli.generate", "--pkl", str(snaps[-1]), "--seeds", "0-7",
+                                            "--outdir", str(tmp / "gen"), "--device", dev], 120)
+            train_run["generated_pngs"] = len(list((tmp / "gen").glob("*.png"))) if g is not None else 0
+        c.report["stylegan_train"] = train_run
+
+    # 4. Training speed, both kernel modes; then where the regularisers' time goes.
+    bench = [py, "benchmarks/train.py"]
+    bench += ["--res", "32", "--batch", "8", "--steps", "4", "--warmup", "1"] if args.dry_run else \
+        ["--res", "256", "--batch", "32", "--channels", "3", "--net", "default", "--fp16-res", "4", "--device", "cuda"]
+    modes = {"kernels": "op" if args.dry_run else "auto", "reference": "ref"}
+    c.report["train"] = {}
+    for name, mode in modes.items():
+        path = out / f"train_{name}.json"
+        extra = ["--profile", "12"] if name == "kernels" else []
+        r = c.run(f"train_{name}", [*bench, *extra, "--out", str(path)], 200, env={"STYLEGAN_KERNELS": mode})
+        c.report["train"][name] = c.json_of(r, path)
+
+    # 5. Kernel bandwidth and the generator with and without the kernels.
+    path = out / "kernels.json"
+    r = c.run("kernels", [py, "benchmarks/kernels.py", "--device", dev, "--out", str(path)]
+              + (["--quick"] if args.dry_run else []), 240)
+    c.report["kernels"] = c.json_of(r, path)
+
+    c.report["summary"] = summarise(c.report)
+    (out / "gpu_check.json").write_text(json.dumps(c.report, indent=2) + "\n")
+    table = markdown(c.report)
+    (out / "gpu_check.md").write_text(table)
+    print(table)
+    return 0 if all(s["status"] == "ok" for s in c.report["steps"].values()) else 1
+
+
+def summarise(report: dict) -> dict:
+    """The issue's figures against its targets."""
+    s: dict = {}
+    t = (report.get("train") or {}).get("kernels")
+    if t:
+        s["train_sec_per_kimg"] = t["sec_per_kimg"]
+        s["regularisers_share"] = t["regularisers_share"]
+        s["train_target_met"] = t["sec_per_kimg"] <= TARGETS["train_sec_per_kimg"] and \
+            t["regularisers_share"] <= TARGETS["regularisers_share"]
+    ref = (report.get("train") or {}).get("reference")
+    if ref:
+        s["train_reference_sec_per_kimg"] = ref["sec_per_kimg"]
+    k = report.get("kernels")
+    if k:
+        big = [row for row in k["upfirdn2d"] if row["op"] in ("up2", "down2") and row["shape"] in
+               ([4, 256, 256, 256], [1, 64, 1024, 1024])]
+        if big:
+            s["resampling_min_copy_fraction_large_shapes"] = min(row["fraction_of_copy_bandwidth"] for row in big)
+            s["resampling_target_met"] = s["resampling_min_copy_fraction_large_shapes"] >= TARGETS["copy_fraction"]
+        if k["generator"]:
+            s["generator_faster_with_kernels_everywhere"] = all(row["speedup"] > 1 for row in k["generator"])
+    return s
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# GPU check — {m['gpu'] or 'CPU (dry run)'}, torch {m['torch']}, CUDA {m['cuda']}", "",
+             "| step | status | s |", "|---|---|---|"]
+    lines += [f"| {name} | {st['status']} | {st.get('seconds', '')} |" for name, st in report["steps"].items()]
+    if report.get("cuda_tests"):
+        lines += ["", f"cuda tests: {report['cuda_tests']}"]
+    train = report.get("train") or {}
+    if any(train.values()):
+        lines += ["", "| training (s/kimg) | total | G main | PL | D main | R1 | EMA | PL+R1 share |", "|---|---|---|---|---|---|---|---|"]
+        for name, t in train.items():
+            if t:
+                ph = t["phases_sec_per_kimg"]
+                lines.append(f"| {name} ({t['kernels']}) | {t['sec_per_kimg']} | {ph['G main']} | {ph['G reg (PL)']} | "
+                             f"{ph['D main']} | {ph['D reg (R1)']} | {ph['EMA']} | {t['regularisers_share']:.0%} |")
+    k = report.get("kernels")
+    if k:
+        lines += ["", f"copy roofline {k['copy_GB_per_s']} GB/s", "",
+                  "| op | shape | dtype | layout | kernel ms | ref ms | x | % of copy |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['op']} | {r['shape']} | {r['dtype']} | {r['layout']} | {r['kernel_ms']} | {r['reference_ms']} | "
+                  f"{r['speedup']} | {100 * r['fraction_of_copy_bandwidth']:.1f} |" for r in k["upfirdn2d"]]
+        if k["generator"]:
+            lines += ["", "| generator | batch | ref ms/img | kernels ms/img | x |", "|---|---|---|---|---|"]
+            lines += [f"| {r['res']}² | {r['batch']} | {r['reference_ms_per_img']} | {r['kernels_ms_per_img']} | "
+                      f"{r['speedup']} |" for r in k["generator"]]
+    lines += ["", "summary: " + json.dumps(report.get("summary", {})), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
