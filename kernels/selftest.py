@@ -110,14 +110,18 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     dx_ref = torch.autograd.grad((upfirdn2d_ref(x, f4, up=2, padding=[2, 1, 2, 1], gain=4) * gy).sum(), x)[0]
     ok, err = _close(dx, dx_ref, False)
     results.append(("upfirdn2d gradient", ok, f"max err {err:.2e}"))
-    for act in ("linear", "lrelu", "relu"):
-        for dtype in (torch.float32, torch.float16):
-            x = (torch.randn(8, 64, 16, 16, generator=gen) * 3).to(device, dtype)
-            b = torch.randn(64, generator=gen).to(device)
-            y = ops.bias_act(x, b, act=act, clamp=4.0)
-            ref = bias_act_ref(x.float(), b, act=act, clamp=4.0)
-            ok, err = _close(y, ref, dtype == torch.float16)
-            results.append((f"bias_act {act} {str(dtype)[6:]}", ok, f"max err {err:.2e}"))
+    # Short rows (the flat kernel), long rows (the per-row kernel), channels_last, a [N, C] matrix.
+    for shape, layout in [((8, 64, 16, 16), torch.contiguous_format), ((2, 32, 64, 64), torch.contiguous_format),
+                          ((2, 32, 64, 64), torch.channels_last), ((16, 512), torch.contiguous_format)]:
+        for act in ("linear", "lrelu", "relu"):
+            for dtype in (torch.float32, torch.float16):
+                x = (torch.randn(shape, generator=gen) * 3).to(device, dtype).contiguous(memory_format=layout)
+                b = torch.randn(shape[1], generator=gen).to(device)
+                y = ops.bias_act(x, b, act=act, clamp=4.0)
+                ref = bias_act_ref(x.float(), b, act=act, clamp=4.0)
+                ok, err = _close(y, ref, dtype == torch.float16)
+                where = f"{list(shape)}{' NHWC' if layout == torch.channels_last else ''}"
+                results.append((f"bias_act {act} {str(dtype)[6:]} {where}", ok, f"max err {err:.2e}"))
     img = (torch.rand(1, 3, 37, 53, generator=gen) * 2.4 - 1.2).to(device)
     rgba = ops.to_rgba(img, zoom=2).cpu()
     ref = (img.cpu()[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0)

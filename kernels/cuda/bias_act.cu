@@ -1,13 +1,35 @@
 // CUDA bias + activation (+ gain, clamp) and its gradient (see bias_act.cuh).
+//
+// Memory-bound, so the index arithmetic must stay cheap: no 64-bit division per element.
+//  - channels not innermost (NCHW: c_stride = H*W > 1): the tensor is rows of c_stride elements that
+//    share one channel; grid.y walks rows, grid.x the elements of a row; the bias is read once a row;
+//  - short rows (c_stride < 1024: channels_last, [N, C] matrices, the low resolutions): one 1-D
+//    pass, the channel by 32-bit division (64-bit only past 2^32 elements).
 #include "bias_act.cuh"
 #include "common.cuh"
 
 template <typename T, typename Load>
-__global__ void bias_act_kernel(const T* __restrict__ x, const float* __restrict__ b, T* __restrict__ y,
-                                BiasActParams p) {
+__global__ void bias_act_rows_kernel(const T* __restrict__ x, const float* __restrict__ b, T* __restrict__ y,
+                                     BiasActParams p, long long rows) {
     Load load;
+    for (long long row = blockIdx.y; row < rows; row += gridDim.y) {
+        const float bias = p.has_bias ? b[row % p.channels] : 0.f;
+        const long long base = row * p.c_stride;
+        for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < p.c_stride;
+             j += (long long)gridDim.x * blockDim.x)
+            store(y + base + j, bias_act_element(load(x + base + j), bias, p));
+    }
+}
+
+template <typename T, typename Load>
+__global__ void bias_act_flat_kernel(const T* __restrict__ x, const float* __restrict__ b, T* __restrict__ y,
+                                     BiasActParams p) {
+    Load load;
+    const bool narrow = p.size < (1LL << 32);
+    const unsigned stride = (unsigned)p.c_stride, channels = (unsigned)p.channels;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.size; i += (long long)gridDim.x * blockDim.x) {
-        const float bias = p.has_bias ? b[bias_act_channel(i, p)] : 0.f;
+        float bias = 0.f;
+        if (p.has_bias) bias = b[narrow ? ((unsigned)i / stride) % channels : bias_act_channel(i, p)];
         store(y + i, bias_act_element(load(x + i), bias, p));
     }
 }
@@ -20,18 +42,30 @@ __global__ void bias_act_grad_kernel(const T* __restrict__ dy, const T* __restri
         store(dx + i, bias_act_grad_element(load(dy + i), load(y + i), p));
 }
 
+template <typename T, typename Load>
+static void launch_bias_act(const void* x, const float* b, void* y, const BiasActParams& p, cudaStream_t stream) {
+    const int threads = 256;
+    const T* xp = static_cast<const T*>(x);
+    T* yp = static_cast<T*>(y);
+    if (p.c_stride >= 1024) {
+        const long long rows = p.size / p.c_stride;
+        const long long per_row = (p.c_stride + threads - 1) / threads;
+        const dim3 grid((unsigned)(per_row < 1024 ? per_row : 1024), (unsigned)(rows < 65535 ? rows : 65535));
+        bias_act_rows_kernel<T, Load><<<grid, threads, 0, stream>>>(xp, b, yp, p, rows);
+    } else {
+        bias_act_flat_kernel<T, Load><<<grid_for(p.size, threads), threads, 0, stream>>>(xp, b, yp, p);
+    }
+}
+
 // x, y (and dy, dx): dense tensors of p.size elements in the same memory order; b: float32 bias.
+// p.c_stride: elements between consecutive channels in memory (the channel of element i is
+// (i / c_stride) % channels; rows of c_stride elements share a channel).
 extern "C" cudaError_t sg_bias_act(const void* x, const float* b, void* y, const BiasActParams* params, int dtype,
                                    cudaStream_t stream) {
     const BiasActParams p = *params;
     if (p.size == 0) return cudaSuccess;
-    const int threads = 256;
-    if (dtype == 0)
-        bias_act_kernel<float, LoadF32><<<grid_for(p.size, threads), threads, 0, stream>>>(
-            static_cast<const float*>(x), b, static_cast<float*>(y), p);
-    else
-        bias_act_kernel<__half, LoadF16><<<grid_for(p.size, threads), threads, 0, stream>>>(
-            static_cast<const __half*>(x), b, static_cast<__half*>(y), p);
+    if (dtype == 0) launch_bias_act<float, LoadF32>(x, b, y, p, stream);
+    else launch_bias_act<__half, LoadF16>(x, b, y, p, stream);
     return cudaGetLastError();
 }
 
