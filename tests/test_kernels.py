@@ -56,7 +56,7 @@ def ptr(a: np.ndarray):
 
 def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, mode):
     """The kernels' code for upfirdn2d on the host: mode 0 general, 1 the 4x4 per-element code,
-    2 the tiled 4x4 kernel (blocks emulated thread by thread). -> (got, reference, params) or None
+    2 and 3 the NCHW and channels_last tiled 4x4 kernels (blocks emulated thread by thread). -> (got, reference, params) or None
     when the 4x4 modes do not apply."""
     xt = torch.from_numpy(x).contiguous(memory_format=layout)
     ref = upfirdn2d_ref(torch.from_numpy(x), torch.from_numpy(f), up=up, down=down, padding=pad, flip_filter=flip, gain=gain)
@@ -94,25 +94,28 @@ def test_upfirdn2d_kernel_math(host, layout):
              (2, 1, [2, 1, 2, 1], rng.randn(4, 4), (1, 2, 33, 17)),
              (2, 1, [1, 2, 3, 0], rng.randn(4, 4), (2, 3, 9, 7)), (1, 2, [-1, 2, 0, 3], rng.randn(4, 4), (1, 2, 70, 66)),
              (1, 1, [-2, 3, 3, -1], rng.randn(4, 4), (1, 1, 45, 67)),
+             (1, 1, [1, 1, 1, 1], f4, (2, 40, 13, 11)),    # 40 channels: a full and a partial block of 32
+             (2, 1, [2, 1, 2, 1], rng.randn(4, 4), (1, 40, 9, 19)), (1, 2, [1, 2, 0, 1], f4, (2, 17, 21, 19)),
              (4, 1, [1, 2, 3, 0], rng.randn(5), (2, 3, 9, 7)), (1, 4, [2, 1, 0, 2], rng.randn(3, 6), (2, 3, 9, 7)),
              (2, 2, [2, 1, 1, 2], rng.randn(4, 4), (2, 3, 9, 7)), (3, 2, [0, 0, 1, 1], rng.randn(7), (2, 3, 9, 7))]
     for up, down, pad, f, shape in cases:
         for flip in (False, True):
             x = rng.randn(*shape).astype(np.float32)
-            for mode in (0, 1, 2):
+            for mode in (0, 1, 2, 3):
                 r = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.7, layout, mode)
                 applies = np.asarray(f).shape == (4, 4) and up in (1, 2) and down in (1, 2) and up * down < 4
                 assert (r is not None) == (mode == 0 or applies), (up, down, np.asarray(f).shape, mode)
                 if r is None:
                     continue
                 got, ref, p = r
-                tiles = bool(host.sg_host_upfirdn2d_use_tiles(ctypes.byref(p))) and shape[1] > 1
-                covered.add((mode, up, down, tiles))
+                covered.add((mode, up, down, host.sg_host_upfirdn2d_tiling(ctypes.byref(p)) if shape[1] > 1 else -1))
                 assert np.abs(got - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), (up, down, pad, flip, shape, mode)
     for up, down in [(1, 1), (2, 1), (1, 2)]:
-        assert {(1, up, down), (2, up, down)} <= {c[:3] for c in covered}
-    # The launcher tiles NCHW planes of >= 1024 outputs only; channels_last takes the per-element code.
-    assert any(c[3] for c in covered) == (layout == torch.contiguous_format)
+        assert {(1, up, down), (2, up, down), (3, up, down)} <= {c[:3] for c in covered}
+    # The launcher's choice: NCHW tiles for NCHW planes of >= 1024 outputs, channels_last tiles for
+    # >= 16 channels innermost, one thread per output for the rest.
+    chosen = {c[3] for c in covered if c[3] >= 0}
+    assert chosen == ({0, 1} if layout == torch.contiguous_format else {0, 2})
 
 
 def test_bias_act_kernel_math(host):

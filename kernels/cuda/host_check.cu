@@ -12,13 +12,34 @@ struct HostStore {
     void operator()(float* p, float v) const { *p = v; }
 };
 
-// mode 0: the general per-element code; 1: the 4x4 per-element code (small planes, channels_last);
-// 2: the tiled 4x4 kernel, each block's threads run one after another, phase by phase, through a
-// shared-memory array of the kernel's size — the kernel's own loads, indices and sums.
+// mode 0: the general per-element code; 1: the 4x4 per-element code (small planes, few channels);
+// 2: the NCHW tiled kernel, 3: the channels_last tiled kernel — each block's threads run one after
+// another, phase by phase, through a shared-memory array of the kernel's size: the kernels' own
+// loads, indices and sums.
 template <int UP, int DOWN>
-static void host_4x4(const float* x, const float* f, float* y, const UpFirDn2DParams& p, bool tiled) {
+static void host_4x4_nhwc(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
+    typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
+    static float smem[Tile::SMEM];
+    for (int n = 0; n < p.batch; ++n)
+        for (int c0 = 0; c0 < p.channels; c0 += Tile::CB)
+            for (int oy0 = 0; oy0 < p.out_h; oy0 += Tile::OUT_H)
+                for (int ox0 = 0; ox0 < p.out_w; ox0 += Tile::OUT_W) {
+                    for (int i = 0; i < Tile::SMEM; ++i) smem[i] = 1e30f;
+                    for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                        upfirdn2d_tile_load_nhwc<UP, DOWN>(x + n * p.in_stride[0], p, oy0, ox0, c0, smem, tid,
+                                                           UFD_TILE_THREADS, HostLoad());
+                    for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                        upfirdn2d_tile_compute_nhwc<UP, DOWN>(y + n * p.out_stride[0], p, oy0, ox0, c0, smem, fk, tid,
+                                                              UFD_TILE_THREADS, HostStore());
+                }
+}
+
+template <int UP, int DOWN>
+static void host_4x4(const float* x, const float* f, float* y, const UpFirDn2DParams& p, int mode) {
     float fk[16];
     for (int t = 0; t < 16; ++t) fk[t] = upfirdn2d_tap_4x4(f, p, t / 4, t % 4);
+    if (mode == 3) return host_4x4_nhwc<UP, DOWN>(x, fk, y, p);
+    const bool tiled = mode == 2;
     typedef UpFirDn2DTile<UP, DOWN> Tile;
     static float smem[Tile::SMEM];
     for (int n = 0; n < p.batch; ++n)
@@ -58,15 +79,14 @@ extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const
         return 0;
     }
     if (!upfirdn2d_4x4_applies(p)) return -1;
-    const bool tiled = mode == 2;
-    if (p.up_x == 2) host_4x4<2, 1>(x, f, y, p, tiled);
-    else if (p.down_x == 2) host_4x4<1, 2>(x, f, y, p, tiled);
-    else host_4x4<1, 1>(x, f, y, p, tiled);
+    if (p.up_x == 2) host_4x4<2, 1>(x, f, y, p, mode);
+    else if (p.down_x == 2) host_4x4<1, 2>(x, f, y, p, mode);
+    else host_4x4<1, 1>(x, f, y, p, mode);
     return 0;
 }
 
 extern "C" int sg_host_upfirdn2d_4x4_applies(const UpFirDn2DParams* params) { return upfirdn2d_4x4_applies(*params); }
-extern "C" int sg_host_upfirdn2d_use_tiles(const UpFirDn2DParams* params) { return upfirdn2d_use_tiles(*params); }
+extern "C" int sg_host_upfirdn2d_tiling(const UpFirDn2DParams* params) { return upfirdn2d_tiling(*params); }
 
 extern "C" void sg_host_bias_act(const float* x, const float* b, float* y, const BiasActParams* params) {
     const BiasActParams p = *params;

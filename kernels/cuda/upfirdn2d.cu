@@ -1,7 +1,8 @@
-// CUDA upfirdn2d (see upfirdn2d.cuh). Three kernels:
+// CUDA upfirdn2d (see upfirdn2d.cuh). Four kernels:
 //  - tiled:   4x4 filter, up/down 1 or 2, NCHW planes of >= UFD_TILE_MIN_OUTPUTS outputs; a block per
 //             (tile, plane), the input window staged in shared memory;
-//  - 4x4:     the same filters on small planes or channels_last: one thread per output element,
+//  - tiled channels_last: the same filters, a block per (spatial tile, 32 channels, image);
+//  - 4x4:     the same filters on small planes or few channels: one thread per output element,
 //             threads walking the innermost dimension in memory (channels or x) so loads coalesce;
 //  - general: any filter and factors, one thread per output (used only when STYLEGAN_KERNELS=cuda:
 //             it measured slower than the reference ops on an H200).
@@ -91,8 +92,35 @@ upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* 
 }
 
 template <typename T, typename Load, typename Store, int UP, int DOWN>
+__global__ void __launch_bounds__(UFD_TILE_THREADS)
+upfirdn2d_tiled_nhwc_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
+    typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
+    __shared__ float smem[Tile::SMEM];
+    __shared__ float fk[16];
+    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
+    const int tiles_x = (p.out_w + Tile::OUT_W - 1) / Tile::OUT_W;
+    const int oy0 = (blockIdx.x / tiles_x) * Tile::OUT_H, ox0 = (blockIdx.x % tiles_x) * Tile::OUT_W;
+    const int c0 = blockIdx.y * Tile::CB;
+    for (int n = blockIdx.z; n < p.batch; n += gridDim.z) {
+        __syncthreads();
+        upfirdn2d_tile_load_nhwc<UP, DOWN>(x + n * p.in_stride[0], p, oy0, ox0, c0, smem, threadIdx.x, UFD_TILE_THREADS,
+                                           Load());
+        __syncthreads();
+        upfirdn2d_tile_compute_nhwc<UP, DOWN>(y + n * p.out_stride[0], p, oy0, ox0, c0, smem, fk, threadIdx.x,
+                                              UFD_TILE_THREADS, Store());
+    }
+}
+
+template <typename T, typename Load, typename Store, int UP, int DOWN>
 static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DParams& p, cudaStream_t stream) {
-    if (upfirdn2d_use_tiles(p)) {
+    const int tiling = upfirdn2d_tiling(p);
+    if (tiling == UFD_TILES_NHWC) {
+        typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
+        const int tiles = ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
+        const dim3 grid(tiles, (p.channels + Tile::CB - 1) / Tile::CB, p.batch < 65535 ? p.batch : 65535);
+        upfirdn2d_tiled_nhwc_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
+            static_cast<const T*>(x), f, static_cast<T*>(y), p);
+    } else if (tiling == UFD_TILES_NCHW) {
         typedef UpFirDn2DTile<UP, DOWN> Tile;
         const int tiles = ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
         const int planes = p.batch * p.channels;

@@ -160,7 +160,69 @@ SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int o
     }
 }
 
+// The tiled form for channels_last (channels innermost in memory): a block computes an
+// OUT_H x OUT_W x 32-channel tile of one image; shared memory holds the input window as
+// [row][column][channel], so a warp's 32 lanes read 32 consecutive channels — coalesced from
+// global memory, conflict-free from shared memory.
+template <int UP, int DOWN>
+struct UpFirDn2DTileNHWC {
+    static constexpr int CB = 32;
+    static constexpr int OUT_W = UP == 2 ? 16 : 8, OUT_H = UP == 2 ? 16 : (DOWN == 2 ? 4 : 8);
+    static constexpr int IN_W = ((OUT_W - 1) * DOWN + 3) / UP + 1;
+    static constexpr int IN_H = ((OUT_H - 1) * DOWN + 3) / UP + 1;
+    static constexpr int SMEM = IN_H * IN_W * CB;
+};
+
+template <int UP, int DOWN, typename T, typename Load>
+SG_HD void upfirdn2d_tile_load_nhwc(const T* x, const UpFirDn2DParams& p, int oy0, int ox0, int c0, float* smem,
+                                    int tid, int nthreads, Load load) {
+    typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    for (int i = tid; i < Tile::SMEM; i += nthreads) {
+        const int c = i % Tile::CB, pix = i / Tile::CB;
+        const int r = pix / Tile::IN_W, col = pix - r * Tile::IN_W;
+        const int iy = iy0 + r, ix = ix0 + col;
+        float v = 0.f;
+        if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w && c0 + c < p.channels)
+            v = load(x + int64_t(c0 + c) * p.in_stride[1] + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]);
+        smem[i] = v;
+    }
+}
+
+template <int UP, int DOWN, typename T, typename Store>
+SG_HD void upfirdn2d_tile_compute_nhwc(T* y, const UpFirDn2DParams& p, int oy0, int ox0, int c0, const float* smem,
+                                       const float* fk, int tid, int nthreads, Store store) {
+    typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    for (int i = tid; i < Tile::OUT_H * Tile::OUT_W * Tile::CB; i += nthreads) {
+        const int c = i % Tile::CB, pix = i / Tile::CB;
+        const int oy = oy0 + pix / Tile::OUT_W, ox = ox0 + pix % Tile::OUT_W;
+        if (oy >= p.out_h || ox >= p.out_w || c0 + c >= p.channels) continue;
+        const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
+        float acc = 0.f;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int a = 0; a < 4; ++a) {
+            if (UP == 2 && ((by + a) & 1)) continue;
+            const int r = upfirdn2d_source<UP>(by + a) - iy0;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int b = 0; b < 4; ++b) {
+                if (UP == 2 && ((bx + b) & 1)) continue;
+                const int col = upfirdn2d_source<UP>(bx + b) - ix0;
+                acc += smem[(r * Tile::IN_W + col) * Tile::CB + c] * fk[a * 4 + b];
+            }
+        }
+        store(y + int64_t(c0 + c) * p.out_stride[1] + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
+    }
+}
+
 enum UpFirDn2DPath { UFD_GENERAL = 0, UFD_4X4 = 1 };
+enum UpFirDn2DTiling { UFD_PER_ELEMENT = 0, UFD_TILES_NCHW = 1, UFD_TILES_NHWC = 2 };
 
 // Whether the specialised 4x4 path applies (the binding refuses UFD_4X4 otherwise).
 SG_HD bool upfirdn2d_4x4_applies(const UpFirDn2DParams& p) {
@@ -168,7 +230,13 @@ SG_HD bool upfirdn2d_4x4_applies(const UpFirDn2DParams& p) {
            (p.up_x == 1 || p.up_x == 2) && (p.down_x == 1 || p.down_x == 2) && !(p.up_x == 2 && p.down_x == 2);
 }
 
-// Whether the 4x4 path runs tiled: NCHW planes (x innermost in memory) large enough to fill a tile.
-SG_HD bool upfirdn2d_use_tiles(const UpFirDn2DParams& p) {
-    return p.in_stride[3] == 1 && p.out_stride[3] == 1 && (int64_t)p.out_h * p.out_w >= UFD_TILE_MIN_OUTPUTS;
+// How the 4x4 path runs: NCHW tiles for planes (x innermost in memory) of >= UFD_TILE_MIN_OUTPUTS
+// outputs; channels_last tiles when channels are innermost and there are enough of them to fill a
+// warp's lanes; one thread per output otherwise.
+SG_HD int upfirdn2d_tiling(const UpFirDn2DParams& p) {
+    if (p.in_stride[3] == 1 && p.out_stride[3] == 1 && (int64_t)p.out_h * p.out_w >= UFD_TILE_MIN_OUTPUTS)
+        return UFD_TILES_NCHW;
+    if (p.in_stride[1] == 1 && p.out_stride[1] == 1 && p.channels >= 16 && (int64_t)p.out_h * p.out_w >= 64)
+        return UFD_TILES_NHWC;
+    return UFD_PER_ELEMENT;
 }
