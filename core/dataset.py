@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+from .image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, pillow_limit_off, read_image
+
+IMAGE_EXTENSIONS = image_extensions()  # every format Pillow opens, as NVIDIA's dataset_tool
 TRANSFORMS = ("center-crop", "pad")
 
 
@@ -46,6 +49,7 @@ class Preparation:
     channels: int | None = None  # 1 or 3; None: 1 if every image is grey, else 3
     transform: str = "center-crop"
     background: tuple[int, int, int] = (255, 255, 255)
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS  # larger files are named and skipped
 
     def __post_init__(self):
         if self.resolution is not None and (self.resolution < 4 or self.resolution & (self.resolution - 1)):
@@ -54,9 +58,16 @@ class Preparation:
             raise DatasetError("channels must be 1 or 3")
         if self.transform not in TRANSFORMS:
             raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)}")
+        if not (self.max_megapixels > 0 and math.isfinite(self.max_megapixels)):
+            raise DatasetError(f"the pixel limit must be a positive number of megapixels, not {self.max_megapixels}")
 
     def apply(self, img: Image.Image, channels: int) -> np.ndarray:
-        """PIL image -> HxWxC uint8 at the target resolution."""
+        """PIL image (as read_image returns it: within the pixel limit) -> HxWxC uint8 at the target
+        resolution."""
+        with pillow_limit_off():
+            return self._apply(img, channels)
+
+    def _apply(self, img: Image.Image, channels: int) -> np.ndarray:
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
             canvas = Image.new("RGBA", rgba.size, self.background + (255,))
@@ -78,7 +89,7 @@ class Preparation:
 
 
 def is_grey(img: Image.Image) -> bool:
-    return img.mode in ("L", "LA", "1", "I", "I;16", "F")
+    return img.mode in ("L", "LA", "1", "I", "F") or img.mode.startswith("I;16")
 
 
 class ImageSource:
@@ -119,19 +130,69 @@ class ImageSource:
             raise DatasetError(f"{self.path}: dataset.json is not valid ({{'labels': [[file, label], ...]}})") from None
 
 
-def iter_images(path: str | Path) -> Iterator[tuple[str, Image.Image | None, str | None]]:
-    """(name, image or None, error or None) for every image file in the source."""
+def label_tensor(names: list[str], labels: dict, where: str) -> tuple[torch.Tensor, int]:
+    """The labels of `names` as NVIDIA's loader reads dataset.json -> (labels [N, c_dim], c_dim).
+
+    One number per image is a class index, whatever its JSON type (0.0/1.0/2.0 as pandas writes them
+    make classes 0..2): one-hot over max + 1 classes. A list of numbers per image is a condition
+    vector (float32), the same length for every image. A missing, null or malformed label is a
+    DatasetError naming the file.
+    """
+    values = []
+    for name in names:
+        v = labels.get(name)
+        if v is None:
+            raise DatasetError(f"{where}: dataset.json has no label for {name}")
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) or
+                                       (isinstance(v, list) and all(isinstance(e, (int, float)) and not isinstance(e, bool)
+                                                                    for e in v))):
+            raise DatasetError(f"{where}: the label of {name} is {json.dumps(v)[:60]}: give a class number or a "
+                               "list of numbers")
+        if isinstance(v, list):
+            if not v or not all(math.isfinite(e) for e in v):
+                raise DatasetError(f"{where}: the label of {name} is {json.dumps(v)[:60]}: a condition vector "
+                                   "needs finite numbers")
+        elif not (math.isfinite(v) and v >= 0 and float(v).is_integer()):
+            raise DatasetError(f"{where}: the label of {name} is {v}: a class label must be a whole number >= 0 "
+                               "(or give every image a vector)")
+        values.append(v)
+    vectors = [isinstance(v, list) for v in values]
+    if any(vectors) and not all(vectors):
+        name = names[vectors.index(not vectors[0])]
+        raise DatasetError(f"{where}: the label of {name} is {'a vector' if not vectors[0] else 'a number'} "
+                           f"but that of {names[0]} is {'a vector' if vectors[0] else 'a number'}")
+    if not vectors[0]:
+        classes = torch.tensor([int(v) for v in values])
+        c_dim = int(classes.max()) + 1
+        onehot = torch.zeros(len(values), c_dim)
+        onehot[torch.arange(len(values)), classes] = 1
+        return onehot, c_dim
+    lengths = [len(v) for v in values]
+    if len(set(lengths)) > 1:
+        name = names[next(i for i, n in enumerate(lengths) if n != lengths[0])]
+        raise DatasetError(f"{where}: the label of {name} has {len(labels[name])} numbers, that of {names[0]} "
+                           f"{lengths[0]}")
+    arr = torch.tensor(values, dtype=torch.float32)
+    return arr, arr.shape[1]
+
+
+def iter_images(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+                ) -> Iterator[tuple[str, Image.Image | None, str | None]]:
+    """(name, image or None, error or None) for every image file in the source, read by
+    core.image_files.read_image (upright, 8-bit); an unreadable file is an error, never an exception."""
     src = ImageSource(Path(path))
     for name in src.names:
         try:
-            img = Image.open(io.BytesIO(src.read(name)))
-            img.load()
-            yield name, img, None
-        except UnidentifiedImageError:
-            yield name, None, "not an image in a format Pillow reads"
-        except (OSError, ValueError, SyntaxError) as exc:
-            detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-            yield name, None, f"truncated or corrupt ({detail})"
+            data = src.read(name)
+        except Exception as exc:  # the file itself: permissions, a zip member's CRC, ...
+            yield name, None, f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+            continue
+        try:
+            img = read_image(data, max_megapixels)
+        except ImageReadError as exc:
+            yield name, None, str(exc)
+            continue
+        yield name, img, None
 
 
 class ImageDataset:
@@ -146,7 +207,7 @@ class ImageDataset:
             raise DatasetError(f"{self.path}: contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         labels = src.labels() if use_labels else None
         images, names, skipped, decoded = [], [], 0, []
-        for name, img, error in iter_images(self.path):
+        for name, img, error in iter_images(self.path, prep.max_megapixels):
             if error is not None:
                 skipped += 1
                 if on_skip:
@@ -181,20 +242,7 @@ class ImageDataset:
     def _labels(self, labels) -> tuple[torch.Tensor | None, int]:
         if not labels:
             return None, 0
-        try:
-            values = [labels[n] for n in self.names]
-        except KeyError as exc:
-            raise DatasetError(f"{self.path}: dataset.json has no label for {exc.args[0]}") from None
-        if all(isinstance(v, int) for v in values):
-            c_dim = max(values) + 1
-            onehot = torch.zeros(len(values), c_dim)
-            onehot[torch.arange(len(values)), torch.tensor(values)] = 1
-            return onehot, c_dim
-        try:
-            arr = torch.tensor(values, dtype=torch.float32).reshape(len(values), -1)
-        except (TypeError, ValueError):
-            raise DatasetError(f"{self.path}: labels must be class numbers or vectors of numbers") from None
-        return arr, arr.shape[1]
+        return label_tensor(self.names, labels, str(self.path))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -208,7 +256,7 @@ class ImageDataset:
     def fingerprint(self) -> str:
         """Identifies the prepared pixels (for caches of real-image statistics)."""
         import hashlib
-        h = hashlib.sha256(self.images.numpy().tobytes())
+        h = hashlib.sha256(memoryview(self.images.numpy()).cast("B"))  # the tensor's own memory, no copy
         return f"{self.resolution}x{self.channels}-{len(self)}-{h.hexdigest()[:16]}"
 
 

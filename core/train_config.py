@@ -16,8 +16,10 @@ AUG_MODES = ("ada", "noaug", "fixed")
 @dataclass
 class TrainConfig:
     # What and how long.
-    data: str = ""
+    data: str = ""  # the dataset's absolute path, resolved when the run starts
+    data_fingerprint: str = ""  # ImageDataset.fingerprint() of the prepared pixels ("" in older runs)
     resolution: int = 0  # 0: the dataset's own
+    max_megapixels: float = 89.5  # image files larger than this are named and skipped
     cond: bool = False  # condition on the dataset's labels
     arch: str = "stylegan2"
     preset: str = "auto"

@@ -247,8 +247,12 @@ class TrainingRun:
                 try:
                     tr.step()
                 except TrainingDiverged as exc:
-                    where = self.last_snapshot or "none was written"
-                    raise TrainingDiverged(f"training stopped: {exc}; the last good snapshot is {where}") from None
+                    if self.last_snapshot is not None:
+                        raise TrainingDiverged(f"training stopped: {exc}; the last good snapshot is "
+                                               f"{self.last_snapshot} (--resume continues from it)") from None
+                    raise TrainingDiverged(f"training stopped: {exc}, before its first snapshot, so there is "
+                                           "nothing to resume: start again (lower --glr/--dlr or a higher --gamma "
+                                           "usually help)") from None
                 bar.update(min(cfg.batch, total - (tr.nimg - cfg.batch)) / 1000)
                 done = tr.nimg >= total
                 if tr.nimg < tick_start_nimg + cfg.tick_kimg * 1000 and not done:

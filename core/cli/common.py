@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import functools
 import re
@@ -64,6 +65,28 @@ def parse_seeds(text: str) -> list[int]:
     if any(s >= 2 ** 32 for s in seeds):
         raise UsageError("seeds must be below 2**32")
     return seeds
+
+
+def parse_resolution(text: str) -> int:
+    """argparse type for --resolution: 256, or NVIDIA's dataset_tool form 256x256 (square only)."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a resolution: give a size like 256 or 256x256")
+    w, h = int(m.group(1)), int(m.group(2) or m.group(1))
+    if w != h:
+        raise argparse.ArgumentTypeError(f"{text}: StyleGAN trains on squares; give equal sides like {w}x{w}")
+    return w
+
+
+def parse_megapixels(text: str) -> float:
+    """argparse type for --max-megapixels: a positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megapixels") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of megapixels, got {text}")
+    return value
 
 
 def resolve_device(name: str) -> torch.device:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from tqdm import tqdm
 
 from ..checkpoint import load_generator
 from ..dataset import DatasetError, ImageDataset, Preparation
+from ..image_files import DEFAULT_MAX_MEGAPIXELS
 from ..metrics import fid, parse_metric, real_vs_real_fid
-from .common import UsageError, cli_entry, resolve_device
+from .common import UsageError, cli_entry, parse_megapixels, resolve_device
 
 PROG = "stylegan-metrics"
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real-vs-real", type=int, metavar="N", help="FID of N vs N disjoint real images instead")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also append the results to this JSON-lines file")
+    p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,
+                   help=f"skip (and name) image files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g})")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     G = load_generator(args.pkl, device) if args.pkl else None
     try:
         res = G.img_resolution if G is not None else None
-        dataset = ImageDataset(args.data, Preparation(resolution=res))
+        dataset = ImageDataset(args.data, Preparation(resolution=res, max_megapixels=args.max_megapixels),
+                               on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
     if G is not None and (dataset.channels != G.img_channels):

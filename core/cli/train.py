@@ -25,13 +25,16 @@ from ..dataset import DatasetError, ImageDataset, Preparation
 from ..train_config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
 from ..train_loop import TrainingRun, latest_snapshot, new_run_dir
 from ..trainer import TrainingDiverged
-from .common import UsageError, cli_entry, resolve_device, tune_cpu_allocator
+from .common import UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
 # option -> (TrainConfig field, type, help). Defaults come from the preset, then TrainConfig.
 OPTIONS = {
-    "--resolution": ("resolution", int, "train at this power-of-two size (default: the dataset's)"),
+    "--resolution": ("resolution", parse_resolution, "train at this power-of-two size, 256 or 256x256 (default: the "
+                     "dataset's)"),
+    "--max-megapixels": ("max_megapixels", parse_megapixels, "skip (and name) image files larger than this (default "
+                         "89.5)"),
     "--cond": ("cond", bool, "condition on the dataset's labels (dataset.json)"),
     "--arch": ("arch", str, f"{' or '.join(ARCHS)} (default stylegan2)"),
     "--kimg": ("kimg", float, "total thousands of real images shown to D"),
@@ -130,10 +133,42 @@ def load_dataset(cfg: TrainConfig, rank: int) -> ImageDataset:
         if rank == 0:
             print(f"{PROG}: skipped {name}: {error}", file=sys.stderr)
     try:
-        return ImageDataset(cfg.data, Preparation(resolution=cfg.resolution or None), on_skip=skipped,
+        return ImageDataset(cfg.data, Preparation(resolution=cfg.resolution or None, max_megapixels=cfg.max_megapixels),
+                            on_skip=skipped,
                             use_labels=cfg.cond)
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
+
+
+def find_resume_data(cfg: TrainConfig, given: str | None, run_dir: Path) -> str:
+    """The dataset a resumed run reads: --data when given (checked against the run's fingerprint
+    once loaded), else the stored path — absolute since runs record it so; a relative one (older
+    runs) is looked up from here, then from the run's parent folders."""
+    if given:
+        return str(Path(given).resolve())
+    stored = Path(cfg.data)
+    if stored.is_absolute():
+        if not stored.exists():
+            raise UsageError(f"this run's dataset {stored} is gone; give its new place with --data")
+        return str(stored)
+    for base in (Path.cwd(), run_dir.parent, run_dir.parent.parent):
+        if (base / stored).exists():
+            return str((base / stored).resolve())
+    raise UsageError(f"this run's dataset {stored} (a path relative to where the run was started) is not "
+                     f"here or beside {run_dir}; give it with --data")
+
+
+def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, snapshot: dict) -> None:
+    """Refuse, by name, a dataset other than the one the run trained on."""
+    G = snapshot.get("G_config", {})
+    if cfg.data_fingerprint:
+        if dataset.fingerprint() != cfg.data_fingerprint:
+            raise UsageError(f"{cfg.data} is not the dataset this run trained on (its prepared images differ: "
+                             f"{dataset.fingerprint()} vs {cfg.data_fingerprint})")
+    elif (G.get("img_resolution"), G.get("img_channels")) != (dataset.resolution, dataset.channels):
+        raise UsageError(f"{cfg.data} holds {dataset.resolution}x{dataset.resolution} {dataset.channels}-channel images; "
+                         f"this run trained on {G.get('img_resolution')}x{G.get('img_resolution')} "
+                         f"{G.get('img_channels')}-channel ones")
 
 
 @cli_entry(PROG)
@@ -155,18 +190,25 @@ def main(argv: list[str] | None = None) -> int:
                                  "with --data ... --init instead")
             cfg = TrainConfig.from_dict(data["training"]["config"])
             fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
-            if fixed or args.data or args.preset:
-                raise UsageError("only --kimg, --minutes, --snap, --tick and --metrics can change when resuming "
-                                 f"(got {', '.join(fixed) or ('--data' if args.data else '--preset')})")
+            if fixed or args.preset:
+                raise UsageError("only --kimg, --minutes, --snap, --tick, --metrics (and --data for the same "
+                                 f"dataset moved elsewhere) can change when resuming (got {', '.join(fixed) or '--preset'})")
             for k, v in given.items():
                 setattr(cfg, k, v)
             run_dir = snapshot.parent
+            cfg.data = find_resume_data(cfg, args.data, run_dir)
         else:
             if not args.data:
                 raise UsageError("give --data (or --resume)")
-            cfg = TrainConfig(data=args.data, resolution=given.get("resolution", 0), cond=given.get("cond", False))
+            cfg = TrainConfig(data=args.data, resolution=given.get("resolution", 0), cond=given.get("cond", False),
+                              max_megapixels=given.get("max_megapixels", TrainConfig.max_megapixels))
             data = None
         dataset = load_dataset(cfg, rank)
+        if args.resume:
+            check_resume_data(cfg, dataset, data)
+        else:
+            cfg.data = str(Path(cfg.data).resolve())  # so --resume works from any folder
+        cfg.data_fingerprint = dataset.fingerprint()
         if not args.resume:
             values = preset(args.preset or ("stylegan1" if given.get("arch") == "stylegan1" else "auto"),
                             given.get("resolution") or dataset.resolution, world)
