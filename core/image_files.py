@@ -21,7 +21,7 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 DEFAULT_MAX_MEGAPIXELS = 89.5  # Pillow's own warning threshold (MAX_IMAGE_PIXELS = 89,478,485)
 
@@ -84,13 +84,22 @@ def read_image(data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> I
     except Exception as exc:
         raise ImageReadError(f"truncated or corrupt ({_reason(exc)})") from None
     try:
-        img = ImageOps.exif_transpose(img)
+        orientation = int(img.getexif().get(0x0112, 1))
     except Exception:  # a damaged EXIF block: keep the stored orientation rather than lose the image
-        pass
+        orientation = 1
     try:
-        return to_8bit(img)
+        img = to_8bit(img)  # (reads the file's own tags: before anything makes a copy)
     except Exception as exc:
         raise ImageReadError(f"pixels cannot be converted ({_reason(exc)})") from None
+    method = EXIF_TRANSPOSE.get(orientation)
+    return img.transpose(method) if method is not None else img
+
+
+# EXIF Orientation (TIFF tag 274) -> the transpose that turns the stored pixels upright (as
+# PIL.ImageOps.exif_transpose does; 2, 4, 5, 7 are the mirrored ones).
+EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                  5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                  8: Image.Transpose.ROTATE_90}
 
 
 def _integer_range(img: Image.Image) -> float:

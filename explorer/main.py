@@ -13,13 +13,14 @@ import os
 import sys
 from pathlib import Path
 
+from core.cli.common import ArgumentParser
+
 PROG = "stylegan-explorer"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", metavar="PATH", help="model file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")
     p.add_argument("--seed", type=int, metavar="N", help="starting seed (default 0)")
     p.add_argument("--trunc", type=float, metavar="PSI", help="starting truncation psi, -1..2 (default 1)")

@@ -20,6 +20,14 @@ class UsageError(Exception):
     """A bad command line or input; the message is the one line the user sees."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a bad command line reported as one line (`prog: error: ...`, exit 2) instead
+    of the usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def cli_entry(prog: str) -> Callable:
     """Wrap a main(argv) so that expected failures print `prog: error: ...` and exit 2."""
 

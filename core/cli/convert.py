@@ -20,7 +20,7 @@ from pathlib import Path
 from ..checkpoint import atomic_save, load_generator, read_checkpoint, save_generator
 from ..formats import read_network, to_rosinality
 from ..nvidia_npz import write_nvidia_npz
-from .common import UsageError, cli_entry
+from .common import ArgumentParser, UsageError, cli_entry
 
 PROG = "stylegan-convert"
 TARGETS = ("ours", "rosinality", "npz", "networks")
@@ -28,7 +28,7 @@ TARGETS = ("ours", "rosinality", "npz", "networks")
 
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="network file: ours, NVIDIA .pkl/.npz (PyTorch or TensorFlow), rosinality .pt")
     p.add_argument("output", help="file to write")

@@ -19,14 +19,14 @@ from tqdm import tqdm
 from ..dataset import (TRANSFORMS, DatasetError, DatasetWriter, ImageSource, Preparation, is_grey,
                        iter_images, label_tensor, parse_colour)
 from ..image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, open_image
-from .common import UsageError, cli_entry, parse_megapixels, parse_resolution
+from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution
 
 PROG = "stylegan-dataset"
 
 
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="a folder of images (searched recursively) or a zip")
     p.add_argument("dest", help="the dataset zip to write")

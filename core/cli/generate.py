@@ -18,13 +18,13 @@ from .. import wplus
 from ..checkpoint import load_generator
 from ..default_model import default_model_path
 from ..images import grid, save_png, to_uint8
-from .common import UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+from .common import ArgumentParser, UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
 
 PROG = "stylegan-generate"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG, description="Generate images with a StyleGAN generator.",
         epilog="examples:\n"
                "  stylegan-generate --pkl net.pt --seeds 0-7 --grid --outdir out\n"

@@ -21,14 +21,14 @@ from ..checkpoint import load_generator
 from ..dataset import DatasetError, ImageDataset, Preparation
 from ..image_files import DEFAULT_MAX_MEGAPIXELS
 from ..metrics import fid, parse_metric, real_vs_real_fid
-from .common import UsageError, cli_entry, parse_megapixels, resolve_device
+from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, resolve_device
 
 PROG = "stylegan-metrics"
 
 
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", help="generator to evaluate")
     p.add_argument("--data", required=True, help="the real images (zip or folder)")

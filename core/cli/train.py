@@ -25,7 +25,7 @@ from ..dataset import DatasetError, ImageDataset, Preparation
 from ..train_config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
 from ..train_loop import TrainingRun, latest_snapshot, new_run_dir
 from ..trainer import TrainingDiverged
-from .common import UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
+from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
@@ -77,7 +77,7 @@ CHANGEABLE_ON_RESUME = {"kimg", "snap", "tick_kimg", "metrics", "minutes"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="dataset: a zip (stylegan-dataset, NVIDIA's layout) or a folder of images")
     p.add_argument("--outdir", default="training-runs", help="where run folders go (default ./training-runs)")
