@@ -20,7 +20,7 @@ from kernels import bias_act, setup_filter, upsample2d
 
 from .layers import Conv2dLayer, FullyConnectedLayer
 from .modulated_conv import modulated_conv2d
-from .wplus import NoiseControl
+from .wplus import NoiseControl, NoiseSource
 
 
 def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> bool:
@@ -72,7 +72,7 @@ class SynthesisLayer(nn.Module):
         return self._sq_sum_cache[1]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                noise_gain: float = 1.0, generator: torch.Generator | None = None,
+                noise_gain: float = 1.0, noise_source: NoiseSource | None = None, layer_index: int = 0,
                 fused_modconv: bool | None = None, gain: float = 1.0) -> torch.Tensor:
         if fused_modconv is None:
             fused_modconv = use_fused_modconv(x, self.weight, self.training)
@@ -81,8 +81,9 @@ class SynthesisLayer(nn.Module):
         if self.use_noise and noise_mode != "none" and noise_gain != 0:
             strength = self.noise_strength * noise_gain
             if noise_mode == "random":
-                noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution],
-                                    device=x.device, generator=generator) * strength
+                noise = (noise_source.draw(layer_index, x.shape[0], self.resolution) if noise_source is not None
+                         else torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device))
+                noise = noise * strength
             else:
                 noise = self.noise_const * strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
@@ -154,7 +155,7 @@ class SynthesisBlock(nn.Module):
         return [self.conv0, self.conv1] if self.in_channels else [self.conv1]
 
     def forward(self, x, img, ws, noise: NoiseControl, first_layer: int,
-                generator: torch.Generator | None, fused_modconv: bool | None, force_fp32: bool = False):
+                source: NoiseSource | None, fused_modconv: bool | None, force_fp32: bool = False):
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
         # oneDNN's CPU convolutions (transposed and depthwise above all) are several times faster
@@ -164,7 +165,7 @@ class SynthesisBlock(nn.Module):
 
         def layer(conv, x, gain=1.0, index=0):
             return conv(x, next(w_iter), noise_mode=noise.mode, noise_gain=noise.gain(first_layer + index),
-                        generator=generator, fused_modconv=fused_modconv, gain=gain)
+                        noise_source=source, layer_index=first_layer + index, fused_modconv=fused_modconv, gain=gain)
 
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
@@ -240,7 +241,7 @@ class SynthesisNetwork(nn.Module):
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         noise = noise if noise is not None else NoiseControl(mode=noise_mode)
-        generator = noise.generator(ws.device)
+        source = noise.source(ws.device)
         # CPU inference at batch > 1: once activations outgrow the weights, run each sample on its
         # own with per-sample weights — cheaper than scaling the big activations twice per layer.
         split = (ws.device.type == "cpu" and fused_modconv is None and not self.training
@@ -255,10 +256,10 @@ class SynthesisNetwork(nn.Module):
                 xs = list(x.split(1))
                 imgs = list(img.split(1)) if img is not None else [None] * len(xs)
             if xs is None:
-                x, img = block(x, img, block_ws, noise, layer_idx, generator, fused_modconv, force_fp32)
+                x, img = block(x, img, block_ws, noise, layer_idx, source, fused_modconv, force_fp32)
             else:
                 for i in range(len(xs)):
-                    xs[i], imgs[i] = block(xs[i], imgs[i], block_ws[i: i + 1], noise, layer_idx, generator,
+                    xs[i], imgs[i] = block(xs[i], imgs[i], block_ws[i: i + 1], noise, layer_idx, source.rows(i, i + 1),
                                            fused_modconv, force_fp32)
             w_idx += block.num_conv
             layer_idx += block.num_conv

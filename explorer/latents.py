@@ -46,6 +46,7 @@ class LatentComposer:
         self.cache_size = cache_size
         self._w: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._files: dict[str, torch.Tensor] = {}
+        self._file_keys: dict[str, list[int]] = {}
         self.directions: Directions | None = None
 
     # ------------------------------------------------------------------------------- latents ---
@@ -82,6 +83,7 @@ class LatentComposer:
                     if key is None:
                         raise ValueError(f"{path}: no 'w' array")
                     arr = z[key].astype(np.float32)
+                    seeds = z["seed"].reshape(-1).tolist() if "seed" in z.files else None
             except FileNotFoundError:
                 raise ValueError(f"{path}: no such file") from None
             except (OSError, EOFError) as exc:
@@ -94,7 +96,23 @@ class LatentComposer:
                 raise ValueError(f"{Path(path).name}: W of shape {list(arr.shape)} does not fit this "
                                  f"model ([N, {self.G.num_ws}, {self.G.w_dim}])")
             self._files[path] = torch.from_numpy(arr).to(self.device)
+            # Noise keys: the seeds stylegan-generate --save-ws stored with the W, else row numbers.
+            self._file_keys[path] = [int(k) for k in seeds] if seeds is not None and len(seeds) == len(arr) \
+                else list(range(len(arr)))
         return self._files[path]
+
+    def image_key(self, state: ExplorerState) -> int:
+        """What random noise is keyed by (core.wplus.NoiseSource), as stylegan-generate keys it: the
+        seed shown (the nearest integer position), a walk's first keyframe, a W file's stored seed."""
+        if state.walk.active and state.walk.keyframes:
+            return int(state.walk.keyframes[0]) & 0xFFFFFFFF
+        if state.latent.w_file:
+            keys = self._file_keys.get(state.latent.w_file)
+            if keys is None:
+                self.load_w_file(state.latent.w_file)
+                keys = self._file_keys[state.latent.w_file]
+            return keys[min(max(state.latent.w_index, 0), len(keys) - 1)]
+        return seed_at(round(state.latent.x), round(state.latent.y))
 
     def walk_ws(self, state: ExplorerState, t: float | None = None) -> torch.Tensor:
         """Untruncated W+ at position t (keyframe units) of the state's walk."""
@@ -174,4 +192,5 @@ class LatentComposer:
         n = state.noise
         return wplus.NoiseControl(mode=n.mode, strength=n.strength,
                                   layer_strength=list(n.layer_strength) or None,
-                                  seed=n.seed if n.mode == "random" else None)
+                                  seed=n.seed if n.mode == "random" else None,
+                                  keys=[self.image_key(state)] if n.mode == "random" else None)

@@ -308,3 +308,67 @@ def test_divergence_before_the_first_snapshot_says_so(tmp_path):
             "--glr", "1e30", "--dlr", "1e30", "--snap", "1000", *TINY)
     msg = one_line_error(r, "stylegan-train").lower()
     assert "before its first snapshot" in msg and "nothing to resume" in msg and "none was written" not in msg
+
+
+# ----------------------------------------------------------- 7. random noise, per image ---
+
+@pytest.fixture(scope="module")
+def generators(tmp_path_factory):
+    """A StyleGAN2 (NVIDIA's fixture weights) and a StyleGAN1 (AdaIN) generator file."""
+    import torch
+    from core import Generator, GeneratorConfig
+    from core.checkpoint import save_generator
+    folder = tmp_path_factory.mktemp("gens")
+    r = cli("convert", REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz", folder / "demod.pt")
+    assert r.returncode == 0, r.stderr
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(flavour="adain", z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
+                                  channel_max=32, mapping_layers=2))
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.5)  # (zero at init: make the noise visible)
+    save_generator(folder / "adain.pt", G)
+    return {"demod": folder / "demod.pt", "adain": folder / "adain.pt"}
+
+
+def pngs(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: np.asarray(Image.open(p)).astype(int) for p in sorted(folder.glob("*.png"))}
+
+
+@pytest.mark.parametrize("flavour", ["demod", "adain"])
+def test_random_noise_depends_on_noise_seed_and_image_only(tmp_path, generators, flavour):
+    pkl = generators[flavour]
+    noise = ["--noise-mode", "random", "--noise-seed", "9"]
+    assert cli("generate", "--pkl", pkl, "--seeds", "3,5,7,11", *noise, "--batch", "8", "--save-ws",
+               "--outdir", tmp_path / "batch").returncode == 0
+    assert cli("generate", "--pkl", pkl, "--seeds", "5", *noise, "--batch", "1", "--outdir", tmp_path / "alone").returncode == 0
+    assert cli("generate", "--pkl", pkl, "--seeds", "11,5", *noise, "--batch", "2", "--outdir", tmp_path / "other").returncode == 0
+    r = cli("generate", "--pkl", pkl, "--ws", tmp_path / "batch" / "seed0005.npz", "--outdir", tmp_path / "ws")
+    assert r.returncode == 0, r.stderr
+    assert cli("generate", "--pkl", pkl, "--seeds", "5", "--noise-mode", "random", "--noise-seed", "10",
+               "--outdir", tmp_path / "seed10").returncode == 0
+    batch, alone, other, ws = (pngs(tmp_path / d) for d in ("batch", "alone", "other", "ws"))
+    five = batch["seed0005.png"]
+    assert np.array_equal(five, alone["seed0005.png"]) and np.array_equal(five, other["seed0005.png"])
+    assert np.array_equal(five, ws["seed0005.png"])  # --save-ws + --ws gives the image back
+    assert np.array_equal(batch["seed0011.png"], other["seed0011.png"])
+    assert np.abs(five - pngs(tmp_path / "seed10")["seed0005.png"]).max() > 0  # the noise seed matters
+
+
+def test_explorer_random_noise_equals_the_cli(tmp_path, generators):
+    import torch
+    from core.checkpoint import load_generator
+    from core.images import to_uint8
+    from explorer.latents import LatentComposer
+    from explorer.state import ExplorerState
+    assert cli("generate", "--pkl", generators["demod"], "--seeds", "2,7", "--noise-mode", "random", "--noise-seed",
+               "4", "--outdir", tmp_path).returncode == 0
+    G = load_generator(generators["demod"], torch.device("cpu"))
+    composer = LatentComposer(G, torch.device("cpu"))
+    state = ExplorerState()
+    state.latent.x = 7.0
+    state.noise.mode, state.noise.seed = "random", 4
+    with torch.inference_mode():
+        img = G.synthesis(composer.ws(state), noise=composer.noise(state))
+    assert np.array_equal(to_uint8(img)[0].astype(int), pngs(tmp_path)["seed0007.png"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +91,13 @@ class Renderer:
         return wplus.truncate(ws, self.G.mapping.w_avg, self.psi, self.cutoff)
 
     @torch.inference_mode()
-    def images(self, ws: torch.Tensor, progress: bool = True) -> np.ndarray:
+    def images(self, ws: torch.Tensor, keys: list[int], progress: bool = True) -> np.ndarray:
+        """keys: one per image, what its random noise is drawn from (with the noise seed): its seed."""
         out = []
+        noise = replace(self.noise, keys=list(keys))
         with tqdm(total=len(ws), unit="img", desc="generating", disable=not progress or None) as bar:
             for i in range(0, len(ws), self.batch):
-                img = self.G.synthesis(ws[i: i + self.batch].to(self.device), noise=self.noise)
+                img = self.G.synthesis(ws[i: i + self.batch].to(self.device), noise=noise.rows(i, i + self.batch))
                 out.append(to_uint8(img))
                 bar.update(len(img))
         return np.concatenate(out)
@@ -128,7 +131,7 @@ def load_ws(path: Path, G) -> tuple[torch.Tensor, dict]:
 def run_seeds(r: Renderer, args, outdir: Path) -> None:
     seeds = parse_seeds(args.seeds)
     ws = r.ws_for_seeds(seeds)
-    pixels = r.images(ws)
+    pixels = r.images(ws, keys=seeds)
     for i, seed in enumerate(seeds):
         save_png(pixels[i], outdir / f"seed{seed:04d}.png")
         if args.save_ws:
@@ -151,7 +154,9 @@ def run_ws(r: Renderer, args, outdir: Path) -> None:
         r.noise.strength = float(meta["noise_strength"])
     if "noise_seed" in meta and args.noise_seed is None:
         r.noise.seed = int(meta["noise_seed"])
-    pixels = r.images(ws)
+    seeds = np.asarray(meta.get("seed", [])).reshape(-1)
+    keys = [int(k) for k in seeds] if len(seeds) == len(ws) else list(range(len(ws)))  # as the images were made
+    pixels = r.images(ws, keys=keys)
     names = [path.stem] if len(ws) == 1 else [f"{path.stem}_{i:04d}" for i in range(len(ws))]
     for px, name in zip(pixels, names):
         save_png(px, outdir / f"{name}.png")
@@ -167,7 +172,9 @@ def run_style_mixing(r: Renderer, args, outdir: Path) -> None:
     mask = wplus.layer_weights(layers, r.G.num_ws).to(row_ws.device)
     mixed = torch.stack([wplus.mix(row_ws[i: i + 1], col_ws[j: j + 1], mask[None])[0]
                          for i in range(len(rows)) for j in range(len(cols))])
-    pixels = r.images(torch.cat([row_ws, col_ws, mixed]))
+    # A mixed image's noise is its row's (the seed that gives it the coarse styles).
+    keys = rows + cols + [rows[i] for i in range(len(rows)) for _ in cols]
+    pixels = r.images(torch.cat([row_ws, col_ws, mixed]), keys=keys)
     row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
     for k, (i, j) in enumerate((i, j) for i in range(len(rows)) for j in range(len(cols))):
         save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
