@@ -70,25 +70,34 @@ def _first_line(exc: Exception) -> str:
 
 
 def _read(path: Path) -> NetworkFile:
+    if _is_npz(path):
+        from .nvidia_npz import read_nvidia_npz
+        from .safe_unpickle import check_zip
+        check_zip(path)
+        config, state = read_nvidia_npz(path, expect="generator")
+        return NetworkFile("nvidia-npz", config, state)
+    return _from_data(path, _read_data(path))
+
+
+def _is_npz(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    return any(n.endswith(".npy") for n in names) and not any(n.endswith("data.pkl") for n in names)
+
+
+def _read_data(path: Path):
+    """The unpickled contents of a torch file or a pickle (through the allowlist); None for an .npz."""
     with open(path, "rb") as f:
         head = f.read(8)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-        if any(n.endswith(".npy") for n in names) and not any(n.endswith("data.pkl") for n in names):
-            from .nvidia_npz import read_nvidia_npz
-            from .safe_unpickle import check_zip
-            check_zip(path)
-            config, state = read_nvidia_npz(path, expect="generator")
-            return NetworkFile("nvidia-npz", config, state)
-        data = _torch_zip(path)
-    elif head[:4] == b"PK\x03\x04":
+        return None if _is_npz(path) else _torch_zip(path)
+    if head[:4] == b"PK\x03\x04":
         raise CheckpointError(f"{path}: truncated or corrupt (a zip archive without its directory)")
-    elif head[:1] == b"\x80":
-        data = _plain_or_legacy_pickle(path)
-    else:
-        raise CheckpointError(f"{path}: not a network file (neither a pickle nor a zip archive)")
-    return _from_data(path, data)
+    if head[:1] == b"\x80":
+        return _plain_or_legacy_pickle(path)
+    raise CheckpointError(f"{path}: not a network file (neither a pickle nor a zip archive)")
 
 
 def _torch_zip(path: Path):
@@ -384,28 +393,74 @@ def from_rosinality(data: dict) -> NetworkFile:
     return _with_filters(NetworkFile("rosinality", config, s, needs_w_avg="mapping.w_avg" not in s))
 
 
+def rosinality_channel_multiplier(cfg: GeneratorConfig) -> int:
+    """rosinality's channel_multiplier for this config, or CheckpointError naming what does not fit.
+
+    rosinality's networks hold unconditional StyleGAN2 'skip' generators with 3 output channels,
+    the [1,3,3,1] filter, noise inputs, style_dim-wide mapping layers (z_dim = w_dim), no conv clamp,
+    and channels {4..32: 512, 64: 256 m, 128: 128 m, ...}: channel_max 512, channel_base 16384 m.
+    """
+    problems = []
+    if cfg.flavour != "demod":
+        problems.append("it is a StyleGAN1 (AdaIN) generator")
+    if cfg.architecture != "skip":
+        problems.append(f"architecture {cfg.architecture!r} (rosinality has 'skip' only)")
+    if cfg.c_dim:
+        problems.append("it is conditional")
+    if cfg.img_channels != 3:
+        problems.append(f"{cfg.img_channels} image channels (rosinality's ToRGB makes 3)")
+    if list(cfg.resample_filter) != [1, 3, 3, 1]:
+        problems.append(f"filter {list(cfg.resample_filter)}")
+    if cfg.z_dim != cfg.w_dim or cfg.mapping_layer_features not in (None, cfg.w_dim):
+        problems.append(f"z_dim {cfg.z_dim} / w_dim {cfg.w_dim} (rosinality's mapping is style_dim wide throughout)")
+    if cfg.conv_clamp is not None:
+        problems.append(f"conv_clamp {cfg.conv_clamp:g} (rosinality has no clamp)")
+    if not cfg.use_noise:
+        problems.append("no noise inputs")
+    multiplier = cfg.channel_base // 16384
+    if cfg.channel_max != 512 or multiplier < 1 or cfg.channel_base != 16384 * multiplier:
+        problems.append(f"channel_base {cfg.channel_base} / channel_max {cfg.channel_max} (rosinality's channels are "
+                        "channel_max 512, channel_base 16384 x channel_multiplier)")
+    if problems:
+        raise CheckpointError("rosinality's format cannot hold this generator: " + "; ".join(problems))
+    return multiplier
+
+
 def to_rosinality(G) -> dict:
-    """Our StyleGAN2 ('skip') generator -> rosinality's g_ema state dict and latent_avg."""
+    """Our StyleGAN2 generator -> rosinality's checkpoint {"g_ema", "latent_avg"}: every parameter
+    and buffer their Generator's strict load_state_dict expects, the fixed FIR kernels included
+    (convs.{even}.conv.blur.kernel and to_rgbs.*.upsample.kernel: [1,3,3,1]² / 64 x 4).
+    CheckpointError (naming every reason) for a generator rosinality's Generator cannot build."""
+    rosinality_channel_multiplier(G.config)
+    return rosinality_state(G)
+
+
+def rosinality_state(G) -> dict:
+    """The renaming alone, for any 'skip' StyleGAN2 layout (forks of rosinality's code change the
+    channel table); to_rosinality is the export."""
     cfg = G.config
-    if cfg.flavour != "demod" or cfg.architecture != "skip" or cfg.c_dim or list(cfg.resample_filter) != [1, 3, 3, 1]:
-        raise CheckpointError("rosinality's format holds unconditional StyleGAN2 'skip' generators with the "
-                              "[1,3,3,1] filter only")
     s = G.state_dict()
     g = {}
     for i in range(cfg.mapping_layers):
         g[f"style.{i + 1}.weight"] = s[f"mapping.fc{i}.weight"]
         g[f"style.{i + 1}.bias"] = s[f"mapping.fc{i}.bias"]
     res = [2 ** i for i in range(2, int(math.log2(cfg.img_resolution)) + 1)]
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    up_kernel = torch.outer(taps, taps) / 64 * 4  # make_kernel(blur_kernel) * factor ** 2
 
-    def conv(src: str, dst: str, noise: str) -> None:
+    def conv(src: str, dst: str, noise: str, upsample: bool = False) -> None:
         g[f"{dst}.conv.weight"] = s[f"{src}.weight"][None]
+        if upsample:
+            g[f"{dst}.conv.blur.kernel"] = up_kernel.clone()
         g[f"{dst}.conv.modulation.weight"] = s[f"{src}.affine.weight"]
         g[f"{dst}.conv.modulation.bias"] = s[f"{src}.affine.bias"]
         g[f"{dst}.noise.weight"] = s[f"{src}.noise_strength"].reshape(1)
         g[f"{dst}.activate.bias"] = s[f"{src}.bias"]
         g[noise] = s[f"{src}.noise_const"][None, None]
 
-    def torgb(src: str, dst: str) -> None:
+    def torgb(src: str, dst: str, upsample: bool = True) -> None:
+        if upsample:
+            g[f"{dst}.upsample.kernel"] = up_kernel.clone()
         g[f"{dst}.conv.weight"] = s[f"{src}.weight"][None]
         g[f"{dst}.conv.modulation.weight"] = s[f"{src}.affine.weight"]
         g[f"{dst}.conv.modulation.bias"] = s[f"{src}.affine.bias"]
@@ -413,9 +468,9 @@ def to_rosinality(G) -> dict:
 
     g["input.input"] = s["synthesis.b4.const"][None]
     conv("synthesis.b4.conv1", "conv1", "noises.noise_0")
-    torgb("synthesis.b4.torgb", "to_rgb1")
+    torgb("synthesis.b4.torgb", "to_rgb1", upsample=False)
     for i, r in enumerate(res[1:]):
-        conv(f"synthesis.b{r}.conv0", f"convs.{2 * i}", f"noises.noise_{2 * i + 1}")
+        conv(f"synthesis.b{r}.conv0", f"convs.{2 * i}", f"noises.noise_{2 * i + 1}", upsample=True)
         conv(f"synthesis.b{r}.conv1", f"convs.{2 * i + 1}", f"noises.noise_{2 * i + 2}")
         torgb(f"synthesis.b{r}.torgb", f"to_rgbs.{i}")
     return {"g_ema": {k: v.detach().clone() for k, v in g.items()},

@@ -111,10 +111,27 @@ def _persistent_module(module: torch.nn.Module, class_name: str, module_src: str
 NVIDIA_SRC = "# training/networks.py (stored by torch_utils.persistence; must never be executed)\nimport torch\n"
 
 
-def write_nvidia_pkl(G, path, module_src: str = NVIDIA_SRC, stylegan3: bool = False) -> None:
-    """stylegan2-ada-pytorch network-snapshot-*.pkl: {'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'}."""
+def discriminator_kwargs(cfg) -> dict:
+    """training.networks.Discriminator(**kwargs) of stylegan2-ada-pytorch for our D config."""
+    return {"c_dim": cfg.c_dim, "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,
+            "architecture": cfg.architecture, "channel_base": cfg.channel_base, "channel_max": cfg.channel_max,
+            "num_fp16_res": cfg.num_fp16_res, "conv_clamp": cfg.conv_clamp, "cmap_dim": cfg.cmap_dim,
+            "block_kwargs": {}, "mapping_kwargs": {}, "epilogue_kwargs": {"mbstd_group_size": cfg.mbstd_group_size}}
+
+
+def write_nvidia_pkl(G, path, module_src: str = NVIDIA_SRC, stylegan3: bool = False, D=None, G_train=None,
+                     ada_p: float | None = None) -> None:
+    """stylegan2-ada-pytorch network-snapshot-*.pkl: {'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'}
+    (G is G_ema unless G_train is given; D and augment_pipe only when given)."""
     kwargs = generator_config_to_nvidia(G.config)
     g = _persistent_module(G, "Generator", module_src, kwargs)
+    g_train = _persistent_module(G_train, "Generator", module_src, kwargs) if G_train is not None else g
+    d = _persistent_module(D, "Discriminator", module_src, discriminator_kwargs(D.config)) if D is not None else None
+    pipe = None
+    if ada_p is not None:
+        holder = torch.nn.Module()
+        holder.register_buffer("p", torch.tensor(float(ada_p)))
+        pipe = _persistent_module(holder, "AugmentPipe", module_src, {"xflip": 1, "rotate90": 1})
     if stylegan3:  # a synthesis.input layer with Fourier features marks StyleGAN3 networks
         syn = g.meta["state"]["_modules"]["synthesis"].meta["state"]["_modules"]
         syn["input"] = _persistent_module(torch.nn.Module(), "SynthesisInput", module_src)
@@ -122,7 +139,7 @@ def write_nvidia_pkl(G, path, module_src: str = NVIDIA_SRC, stylegan3: bool = Fa
     with fake_modules(**{"torch_utils.persistence": {"_reconstruct_persistent_obj": _reconstruct_persistent_obj},
                          "dnnlib": {"EasyDict": type("EasyDict", (dict,), {})}}):
         easy = sys.modules["dnnlib"].EasyDict(class_name="training.dataset.ImageFolderDataset", path="data.zip")
-        data = {"G": g, "D": None, "G_ema": g, "augment_pipe": None, "training_set_kwargs": easy}
+        data = {"G": g_train, "D": d, "G_ema": g, "augment_pipe": pipe, "training_set_kwargs": easy}
         with open(path, "wb") as f:
             pickle.dump(data, f)
 
@@ -237,8 +254,8 @@ def write_tf_stylegan1_pkl(G, path) -> None:
 # ---------------------------------------------------------------------------- rosinality ---
 
 def write_rosinality_pt(G, path, with_latent_avg: bool = True) -> None:
-    from core.formats import to_rosinality
-    data = to_rosinality(G)
+    from core.formats import rosinality_state
+    data = rosinality_state(G)  # (the naming alone: these tests also use layouts rosinality's table lacks)
     args = argparse.Namespace(size=G.img_resolution, n_mlp=G.config.mapping_layers, latent=G.w_dim,
                               channel_multiplier=2, iter=800000)
     out = {"g_ema": data["g_ema"], "g": data["g_ema"], "d": {}, "args": args}

@@ -178,7 +178,12 @@ def test_round_trips_are_exact(tmp_path):
         a = torch.load(tmp_path / f"{arch}.pt", weights_only=True)["G_ema"]
         b = torch.load(tmp_path / f"{arch}-back.pt", weights_only=True)["G_ema"]
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    # ours -> rosinality -> ours
+    # ours -> rosinality -> ours (a layout in rosinality's channel table: channel_max 512)
+    from core import Generator, GeneratorConfig
+    from core.checkpoint import save_generator
+    torch.manual_seed(0)
+    save_generator(tmp_path / "skip.pt", Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=8,
+                                                                   mapping_layers=2, channel_base=16384)))
     ros, back = tmp_path / "ros.pt", tmp_path / "back.pt"
     r = run_cli("stylegan-convert", str(tmp_path / "skip.pt"), str(ros), "--to", "rosinality")
     assert r.returncode == 0, r.stderr

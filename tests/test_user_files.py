@@ -372,3 +372,258 @@ def test_explorer_random_noise_equals_the_cli(tmp_path, generators):
     with torch.inference_mode():
         img = G.synthesis(composer.ws(state), noise=composer.noise(state))
     assert np.array_equal(to_uint8(img)[0].astype(int), pngs(tmp_path)["seed0007.png"])
+
+
+# ------------------------------------------------ 6. transfer learning from published networks ---
+
+def test_init_from_an_nvidia_pickle_takes_g_d_and_ada_p(tmp_path):
+    """An NVIDIA stylegan2-ada-pytorch snapshot (G, D, G_ema, augment_pipe) built from the official
+    fixture weights: --init and --to networks take all of it, and D still gives NVIDIA's logits."""
+    import torch
+    from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
+    from format_builders import write_nvidia_pkl
+    from core.checkpoint import build_discriminator
+    from core.network_files import read_networks
+    G_ema, D = fixture_generator("skip"), fixture_discriminator()
+    G = fixture_generator("skip")
+    with torch.no_grad():
+        G.synthesis.b4.const.add_(0.5)  # the training G differs from G_ema
+    pkl = tmp_path / "network-snapshot-000120.pkl"
+    write_nvidia_pkl(G_ema, pkl, D=D, G_train=G, ada_p=0.25)
+    nets = read_networks(pkl)
+    assert nets["meta"]["source_format"] == "nvidia-pytorch" and nets["networks"]["ada_p"] == 0.25
+    for ours, theirs in ((nets["G_ema"], G_ema.state_dict()), (nets["networks"]["G"], G.state_dict()),
+                         (nets["networks"]["D"], D.state_dict())):
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    out = load_npz("D_tiny_resnet_out.npz")
+    D2 = build_discriminator(nets["D_config"], nets["networks"]["D"])
+    assert max_abs(D2(torch.from_numpy(out["img_noise"])), out["logits_noise"]) <= 1e-4
+    # The commands a user runs.
+    data = tmp_path / "rgb"
+    data.mkdir()
+    for i in range(8):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    opts = ["--data", data, "--kimg", "0.004", "--batch", "4", "--mbstd-group", "4", "--map", "2", "--cbase", "1024",
+            "--cmax", "64", "--z-dim", "64", "--w-dim", "64"]
+    r = cli("train", *opts, "--outdir", tmp_path / "runs", "--init", pkl)
+    assert r.returncode == 0, r.stderr
+    assert f"started from {pkl}: G, G_ema and D; ADA p 0.250" in r.stdout
+    r = cli("convert", pkl, tmp_path / "nets.pt", "--to", "networks")
+    assert r.returncode == 0 and "networks: G, G_ema, D, ADA p 0.250" in r.stdout, r.stderr
+    back = read_networks(tmp_path / "nets.pt")
+    assert all(torch.equal(back["networks"]["D"][k], D.state_dict()[k]) for k in D.state_dict())
+    r = cli("train", *opts, "--outdir", tmp_path / "runs", "--init", tmp_path / "nets.pt")
+    assert r.returncode == 0 and "G, G_ema and D; ADA p 0.250" in r.stdout, r.stderr
+    # A generator-only format still works, with D from scratch (said so).
+    r = cli("train", *opts, "--outdir", tmp_path / "runs", "--init", REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz")
+    assert r.returncode == 0 and "D from scratch" in r.stdout, r.stderr
+
+
+class RosinalityD(__import__("torch").nn.Module):
+    """rosinality's Discriminator, written out from its published structure as a brute-force reference:
+    every blur an explicit zero pad + depthwise convolution, every layer spelled out."""
+
+    def __init__(self, state: dict, size: int):
+        super().__init__()
+        self.s, self.size = state, size
+
+    def forward(self, x):
+        import math
+        import torch
+        import torch.nn.functional as F
+        s = self.s
+        k = torch.tensor([1.0, 3, 3, 1])
+        k = (k[:, None] * k[None]) / 64
+
+        def lrelu(v, b):
+            return F.leaky_relu(v + b.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
+
+        def eq(w):
+            return w / math.sqrt(w[0].numel())
+
+        def blur(v, p0, p1):
+            v = F.pad(v, [p0, p1, p0, p1])
+            return F.conv2d(v, k.flip([0, 1]).expand(v.shape[1], 1, 4, 4), groups=v.shape[1])
+
+        out = lrelu(F.conv2d(x, eq(s["convs.0.0.weight"])), s["convs.0.1.bias"])
+        i = 1
+        while f"convs.{i}.conv1.0.weight" in s:
+            h = lrelu(F.conv2d(out, eq(s[f"convs.{i}.conv1.0.weight"]), padding=1), s[f"convs.{i}.conv1.1.bias"])
+            h = lrelu(F.conv2d(blur(h, 2, 2), eq(s[f"convs.{i}.conv2.1.weight"]), stride=2), s[f"convs.{i}.conv2.2.bias"])
+            skip = F.conv2d(blur(out, 1, 1), eq(s[f"convs.{i}.skip.1.weight"]), stride=2)
+            out = (h + skip) / math.sqrt(2)
+            i += 1
+        b, c, hh, ww = out.shape
+        g = min(b, 4)
+        sd = out.view(g, -1, 1, c, hh, ww)
+        sd = torch.sqrt(sd.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
+        out = torch.cat([out, sd.repeat(g, 1, hh, ww)], 1)
+        out = lrelu(F.conv2d(out, eq(s["final_conv.0.weight"]), padding=1), s["final_conv.1.bias"])
+        out = out.reshape(b, -1)
+        out = F.leaky_relu(out @ eq(s["final_linear.0.weight"]).t() + s["final_linear.0.bias"], 0.2) * math.sqrt(2)
+        return out @ eq(s["final_linear.1.weight"]).t() + s["final_linear.1.bias"]
+
+
+def rosinality_d_state(size: int, channels: dict, seed: int = 0) -> dict:
+    """A random rosinality Discriminator state dict (their key names and shapes)."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    kern = torch.tensor([1.0, 3, 3, 1])
+    kern = kern[:, None] * kern[None] / 64
+    s = {"convs.0.0.weight": r(channels[size], 3, 1, 1), "convs.0.1.bias": r(channels[size]) * 0.1}
+    res, i = size, 1
+    while res > 4:
+        cin, cout = channels[res], channels[res // 2]
+        s.update({f"convs.{i}.conv1.0.weight": r(cin, cin, 3, 3), f"convs.{i}.conv1.1.bias": r(cin) * 0.1,
+                  f"convs.{i}.conv2.0.kernel": kern, f"convs.{i}.conv2.1.weight": r(cout, cin, 3, 3),
+                  f"convs.{i}.conv2.2.bias": r(cout) * 0.1, f"convs.{i}.skip.0.kernel": kern,
+                  f"convs.{i}.skip.1.weight": r(cout, cin, 1, 1)})
+        res, i = res // 2, i + 1
+    s.update({"final_conv.0.weight": r(channels[4], channels[4] + 1, 3, 3), "final_conv.1.bias": r(channels[4]) * 0.1,
+              "final_linear.0.weight": r(channels[4], channels[4] * 16), "final_linear.0.bias": r(channels[4]) * 0.1,
+              "final_linear.1.weight": r(1, channels[4]), "final_linear.1.bias": r(1) * 0.1})
+    return s
+
+
+def test_rosinality_discriminator_gives_rosinalitys_logits(tmp_path):
+    import torch
+    from core.checkpoint import build_discriminator
+    from core.network_files import from_rosinality_discriminator
+    channels = {32: 16, 16: 32, 8: 32, 4: 32}  # rosinality's rule at a small scale: min(base / res, max)
+    d = rosinality_d_state(32, channels)
+    config, state = from_rosinality_discriminator(d)
+    D = build_discriminator(config, state)
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert float((D(x) - RosinalityD(d, 32)(x)).abs().max()) <= 1e-4
+
+
+def test_init_from_a_rosinality_checkpoint_takes_its_d(tmp_path):
+    import torch
+    from format_builders import write_rosinality_pt
+    from core import Generator, GeneratorConfig
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(z_dim=64, w_dim=64, img_resolution=32, mapping_layers=2, channel_base=1024,
+                                  channel_max=32))
+    write_rosinality_pt(G, tmp_path / "ros.pt")
+    data = torch.load(tmp_path / "ros.pt", weights_only=False)
+    data["d"] = rosinality_d_state(32, {32: 32, 16: 32, 8: 32, 4: 32})
+    torch.save(data, tmp_path / "ros.pt")
+    img = tmp_path / "rgb"
+    img.mkdir()
+    for i in range(8):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(img / f"{i}.png")
+    r = cli("train", "--data", img, "--outdir", tmp_path / "runs", "--kimg", "0.004", "--batch", "4", "--mbstd-group",
+            "4", "--map", "2", "--cbase", "1024", "--cmax", "32", "--z-dim", "64", "--w-dim", "64", "--init",
+            tmp_path / "ros.pt")
+    assert r.returncode == 0, r.stderr
+    assert "G, G_ema and D" in r.stdout
+
+
+# ------------------------------------------------- 8. an export rosinality's own loader takes ---
+
+def rosinality_generator(size: int, style_dim: int, n_mlp: int, channel_multiplier: int):
+    """The module tree of rosinality's Generator (model.py): every parameter and buffer under its
+    name, shape and initial value — what its generate.py's strict load_state_dict checks against."""
+    import math
+    import torch
+    from torch import nn
+
+    def make_kernel(k):
+        k = torch.tensor(k, dtype=torch.float32)
+        k = k[None, :] * k[:, None]
+        return k / k.sum()
+
+    def equal_linear(i, o):
+        m = nn.Module()
+        m.weight, m.bias = nn.Parameter(torch.randn(o, i)), nn.Parameter(torch.zeros(o))
+        return m
+
+    def modulated(i, o, k, upsample=False):
+        m = nn.Module()
+        m.weight = nn.Parameter(torch.randn(1, o, i, k, k))
+        m.modulation = equal_linear(style_dim, i)
+        if upsample:
+            m.blur = nn.Module()
+            m.blur.register_buffer("kernel", make_kernel([1, 3, 3, 1]) * 4)
+        return m
+
+    def styled(i, o, upsample=False):
+        m = nn.Module()
+        m.conv = modulated(i, o, 3, upsample)
+        m.noise = nn.Module()
+        m.noise.weight = nn.Parameter(torch.zeros(1))
+        m.activate = nn.Module()
+        m.activate.bias = nn.Parameter(torch.zeros(o))
+        return m
+
+    def to_rgb(i, upsample=True):
+        m = nn.Module()
+        if upsample:
+            m.upsample = nn.Module()
+            m.upsample.register_buffer("kernel", make_kernel([1, 3, 3, 1]) * 4)
+        m.conv = modulated(i, 3, 1)
+        m.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        return m
+
+    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier, 128: 128 * channel_multiplier,
+                256: 64 * channel_multiplier, 512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    g = nn.Module()
+    g.style = nn.Sequential(nn.Identity(), *[equal_linear(style_dim, style_dim) for _ in range(n_mlp)])
+    g.input = nn.Module()
+    g.input.input = nn.Parameter(torch.randn(1, channels[4], 4, 4))
+    g.conv1 = styled(channels[4], channels[4])
+    g.to_rgb1 = to_rgb(channels[4], upsample=False)
+    log_size = int(math.log2(size))
+    g.convs, g.upsamples, g.to_rgbs, g.noises = nn.ModuleList(), nn.ModuleList(), nn.ModuleList(), nn.Module()
+    for i in range((log_size - 2) * 2 + 1):
+        r = (i + 5) // 2
+        g.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, 2 ** r, 2 ** r))
+    cin = channels[4]
+    for i in range(3, log_size + 1):
+        cout = channels[2 ** i]
+        g.convs.append(styled(cin, cout, upsample=True))
+        g.convs.append(styled(cout, cout))
+        g.to_rgbs.append(to_rgb(cout))
+        cin = cout
+    return g
+
+
+def test_rosinality_export_loads_strictly_in_rosinalitys_generator(tmp_path):
+    import torch
+    from core import Generator, GeneratorConfig
+    from core.checkpoint import save_generator
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=64, mapping_layers=3, channel_base=32768,
+                                  channel_max=512))
+    save_generator(tmp_path / "g.pt", G)
+    r = cli("convert", tmp_path / "g.pt", tmp_path / "ros.pt", "--to", "rosinality")
+    assert r.returncode == 0, r.stderr
+    assert "--size 64 --channel_multiplier 2" in r.stderr
+    data = torch.load(tmp_path / "ros.pt", weights_only=True)
+    theirs = rosinality_generator(64, 32, 3, 2)
+    fresh = {k: v.clone() for k, v in theirs.state_dict().items()}
+    theirs.load_state_dict(data["g_ema"], strict=True)  # their generate.py's load: every key, every shape
+    for name in fresh:
+        if name.endswith("kernel"):  # the fixed FIR buffers hold rosinality's own values
+            assert torch.equal(theirs.state_dict()[name], fresh[name]), name
+    assert data["latent_avg"].shape == (32,)
+
+
+@pytest.mark.parametrize("config,refusal", [
+    (dict(architecture="resnet"), "architecture 'resnet'"),
+    (dict(img_channels=1), "1 image channels"),
+    (dict(channel_base=2048, channel_max=64), "channel_base 2048 / channel_max 64"),
+    (dict(z_dim=16), "z_dim 16 / w_dim 32"),
+    (dict(conv_clamp=256.0), "conv_clamp 256"),
+    (dict(c_dim=3), "conditional"),
+])
+def test_rosinality_export_refuses_what_rosinality_cannot_hold(tmp_path, config, refusal):
+    from core import Generator, GeneratorConfig
+    from core.checkpoint import save_generator
+    base = dict(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=16384, channel_max=512)
+    save_generator(tmp_path / "g.pt", Generator(GeneratorConfig(**{**base, **config})))
+    msg = one_line_error(cli("convert", tmp_path / "g.pt", tmp_path / "ros.pt", "--to", "rosinality"), "stylegan-convert")
+    assert "rosinality's format cannot hold this generator" in msg and refusal in msg
+    assert not (tmp_path / "ros.pt").exists()

@@ -17,8 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..checkpoint import atomic_save, load_generator, read_checkpoint, save_generator
-from ..formats import read_network, to_rosinality
+from ..checkpoint import atomic_save, load_generator, save_generator
+from ..formats import read_network, rosinality_channel_multiplier, to_rosinality
+from ..network_files import read_networks
 from ..nvidia_npz import write_nvidia_npz
 from .common import ArgumentParser, UsageError, cli_entry
 
@@ -52,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         save_generator(dst, G, meta={"converted_from": src.name, "source_format": kind, "notes": notes})
     elif target == "rosinality":
         atomic_save(to_rosinality(G), dst)
+        cfg = G.config
+        notes.append(f"rosinality's generate.py loads it with --size {cfg.img_resolution} --channel_multiplier "
+                     f"{rosinality_channel_multiplier(cfg)}"
+                     + ("" if (cfg.w_dim, cfg.mapping_layers) == (512, 8) else
+                        f" once its hard-coded latent (512) and n_mlp (8) read {cfg.w_dim} and {cfg.mapping_layers}"))
     else:
         with tempfile.NamedTemporaryFile(dir=dst.parent, suffix=".npz", delete=False) as tmp:
             pass
@@ -70,19 +76,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_networks(src: Path, dst: Path) -> int:
     """What NVIDIA's network pickles hold (G, D, G_ema, ADA p) without the optimiser state: a third
-    of a snapshot's size, and what `stylegan-train --init` needs to start a new run where this one was."""
-    data = read_checkpoint(src)
+    of a snapshot's size, and what `stylegan-train --init` needs to start a new run where this one
+    was. From a snapshot, a networks file, an NVIDIA .pkl or a rosinality checkpoint."""
+    data = read_networks(src)
+    nets = data.get("networks")
     training = data.get("training")
-    if not training:
-        raise UsageError(f"{src}: holds no discriminator (a generator-only file); --to networks needs a "
-                         "training snapshot")
+    if training:
+        nets = {"G": training["G"], "D": training["D"], "ada_p": float(training["ada"]["p"])}
+    if not nets:
+        raise UsageError(f"{src}: holds no discriminator this toolkit reads (a generator-only file); --to networks "
+                         "needs a snapshot, an NVIDIA .pkl with D or a rosinality checkpoint with d")
     out = {k: data[k] for k in ("format", "version", "G_config", "G_ema", "D_config")}
     out["meta"] = {**data.get("meta", {}), "converted_from": src.name}
-    out["networks"] = {"G": training["G"], "D": training["D"], "ada_p": float(training["ada"]["p"])}
+    out["networks"] = nets
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_save(out, dst)
-    print(f"wrote {dst} (networks: G, G_ema, D, ADA p {out['networks']['ada_p']:.3f}) from {src.name} at "
-          f"{out['meta'].get('kimg', 0):.0f} kimg")
+    p = nets.get("ada_p")
+    kimg = out["meta"].get("kimg")
+    print(f"wrote {dst} (networks: G, G_ema, D{f', ADA p {p:.3f}' if p is not None else ''}) from {src.name}"
+          + (f" at {kimg:.0f} kimg" if kimg is not None else f" ({out['meta'].get('source_format', 'ours')})"))
     return 0
 
 

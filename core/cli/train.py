@@ -21,6 +21,7 @@ import torch
 from kernels.dispatch import KernelError
 
 from ..checkpoint import read_checkpoint
+from ..network_files import read_networks
 from ..dataset import DatasetError, ImageDataset, Preparation
 from ..train_config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
 from ..train_loop import TrainingRun, latest_snapshot, new_run_dir
@@ -83,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", default="training-runs", help="where run folders go (default ./training-runs)")
     p.add_argument("--preset", choices=PRESETS, default=None, help="option values to start from (default auto)")
     p.add_argument("--resume", metavar="RUN_OR_SNAPSHOT", help="continue a run exactly where it stopped")
-    p.add_argument("--init", metavar="NETWORK", help="start a new run from a snapshot's or a networks file's G, G_ema, "
-                   "D and ADA p, or a generator-only file's G_ema (D then starts from scratch); the options must "
-                   "build the same networks")
+    p.add_argument("--init", metavar="NETWORK", help="start a new run from trained networks (transfer learning): G, "
+                   "G_ema, D and ADA p of a snapshot, a networks file, an NVIDIA .pkl or a rosinality checkpoint; "
+                   "a generator-only file (or a TensorFlow pickle) gives G_ema, and D starts from scratch; the "
+                   "options must build the same networks")
     p.add_argument("--desc", help="extra words in the run folder's name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-ticks", type=int, help=argparse.SUPPRESS)  # tests: stop after this many ticks
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.cond and dataset.c_dim == 0:
                 raise UsageError(f"--cond: {cfg.data} has no labels (dataset.json)")
             cfg.validate()
-            init = read_checkpoint(args.init) if args.init else None
+            init = read_networks(args.init) if args.init else None
             if init is not None and cfg.arch == "stylegan1":
                 raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")
             desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{args.desc}" if args.desc else "")
