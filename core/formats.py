@@ -54,8 +54,10 @@ def read_network(path: str | Path) -> NetworkFile:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _read(path)
-    except CheckpointError:
-        raise
+    except CheckpointError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise CheckpointError(f"{path}: {exc}") from None
     except UnsafeFileError as exc:
         raise CheckpointError(f"{path}: {exc} (nothing from the file was run)") from None
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -164,13 +166,32 @@ def from_nvidia_pytorch(G: PersistentObject) -> NetworkFile:
     if any(k.startswith("synthesis.input.") for k in state) or "SynthesisInput" in G.module_src:
         raise CheckpointError("this is a StyleGAN3 (-T/-R) network: recognised, but not supported yet")
     kwargs = dict(G.state.get("_init_kwargs") or {})
-    if kwargs.get("class_name"):
-        kwargs.pop("class_name")
+    kwargs.pop("class_name", None)
+    inferred = infer_demod_config(state)
+    if "z_dim" not in kwargs:
+        return NetworkFile("nvidia-pytorch", inferred, state)
     try:
-        config = generator_config_from_nvidia(kwargs) if "z_dim" in kwargs else infer_demod_config(state)
-    except (KeyError, TypeError):
-        config = infer_demod_config(state)
+        config = generator_config_from_nvidia(kwargs)
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"its stored settings are unreadable ({_first_line(exc)})") from None
+    check_against_tensors(config, inferred)
     return NetworkFile("nvidia-pytorch", config, state)
+
+
+def check_against_tensors(stored: GeneratorConfig, inferred: GeneratorConfig) -> None:
+    """Every stored setting that the tensors determine must agree with them (one CheckpointError
+    naming the first disagreements): sizes, layers, architecture, the channels at each resolution."""
+    wrong = [f"{name} {getattr(stored, name)!r} (its tensors: {getattr(inferred, name)!r})"
+             for name in ("z_dim", "w_dim", "c_dim", "img_resolution", "img_channels", "mapping_layers",
+                          "architecture", "use_noise")
+             if getattr(stored, name) != getattr(inferred, name)]
+    for res in (2 ** i for i in range(2, int(math.log2(inferred.img_resolution)) + 1)):
+        if stored.channels(res) != inferred.channels(res):
+            wrong.append(f"channel_base {stored.channel_base} / channel_max {stored.channel_max}, which give "
+                         f"{stored.channels(res)} channels at {res}x{res} (its tensors: {inferred.channels(res)})")
+            break
+    if wrong:
+        raise CheckpointError(f"its stored settings do not fit its weights: {'; '.join(wrong[:3])}")
 
 
 # ---------------------------------------------------------------------------- inference ---

@@ -12,10 +12,18 @@ def _require(cond: bool, what: str, value) -> None:
         raise ValueError(_UNSUPPORTED.format(what=what, value=value))
 
 
+# Synthesis settings that NVIDIA's stylegan3 repository (training/networks_stylegan2.py, trained with
+# `train.py --cfg=stylegan2`) passes to Generator(**kwargs) flat, where stylegan2-ada-pytorch nests
+# them under synthesis_kwargs.
+SYNTHESIS_KEYS = ("channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture", "resample_filter",
+                  "use_noise", "activation", "kernel_size", "fp16_channels_last", "fused_modconv_default")
+
+
 def generator_config_from_nvidia(kw: dict) -> GeneratorConfig:
-    """Generator(**kw) of training/networks.py -> GeneratorConfig (flavour 'demod')."""
+    """Generator(**kw) of stylegan2-ada-pytorch's training/networks.py, or of the stylegan3
+    repository's training/networks_stylegan2.py (synthesis settings flat) -> GeneratorConfig."""
     mk = dict(kw.get("mapping_kwargs") or {})
-    sk = dict(kw.get("synthesis_kwargs") or {})
+    sk = {**{k: kw[k] for k in SYNTHESIS_KEYS if k in kw}, **dict(kw.get("synthesis_kwargs") or {})}
     _require(mk.get("activation", "lrelu") == "lrelu", "mapping activation", mk.get("activation"))
     _require(sk.get("activation", "lrelu") == "lrelu", "synthesis activation", sk.get("activation"))
     _require(sk.get("kernel_size", 3) == 3, "kernel_size", sk.get("kernel_size"))

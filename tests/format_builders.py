@@ -120,10 +120,11 @@ def discriminator_kwargs(cfg) -> dict:
 
 
 def write_nvidia_pkl(G, path, module_src: str = NVIDIA_SRC, stylegan3: bool = False, D=None, G_train=None,
-                     ada_p: float | None = None) -> None:
+                     ada_p: float | None = None, kwargs: dict | None = None) -> None:
     """stylegan2-ada-pytorch network-snapshot-*.pkl: {'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'}
-    (G is G_ema unless G_train is given; D and augment_pipe only when given)."""
-    kwargs = generator_config_to_nvidia(G.config)
+    (G is G_ema unless G_train is given; D and augment_pipe only when given; kwargs: the stored
+    constructor kwargs, by default stylegan2-ada-pytorch's for G's config)."""
+    kwargs = kwargs if kwargs is not None else generator_config_to_nvidia(G.config)
     g = _persistent_module(G, "Generator", module_src, kwargs)
     g_train = _persistent_module(G_train, "Generator", module_src, kwargs) if G_train is not None else g
     d = _persistent_module(D, "Discriminator", module_src, discriminator_kwargs(D.config)) if D is not None else None

@@ -627,3 +627,52 @@ def test_rosinality_export_refuses_what_rosinality_cannot_hold(tmp_path, config,
     msg = one_line_error(cli("convert", tmp_path / "g.pt", tmp_path / "ros.pt", "--to", "rosinality"), "stylegan-convert")
     assert "rosinality's format cannot hold this generator" in msg and refusal in msg
     assert not (tmp_path / "ros.pt").exists()
+
+
+# --------------------------------- 9. StyleGAN2 networks pickled by NVIDIA's stylegan3 repository ---
+
+def stylegan3_repo_kwargs(cfg) -> dict:
+    """Generator(**kwargs) as the stylegan3 repository's train.py --cfg=stylegan2 stores them:
+    synthesis settings flat beside z_dim, not under synthesis_kwargs."""
+    return {"class_name": "training.networks_stylegan2.Generator", "z_dim": cfg.z_dim, "c_dim": cfg.c_dim,
+            "w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,
+            "mapping_kwargs": {"num_layers": cfg.mapping_layers}, "channel_base": cfg.channel_base,
+            "channel_max": cfg.channel_max, "num_fp16_res": cfg.num_fp16_res, "conv_clamp": cfg.conv_clamp,
+            "fused_modconv_default": "inference_only"}
+
+
+def test_stylegan3_repository_pickles_keep_channels_and_conv_clamp(tmp_path):
+    import torch
+    from conftest import fixture_generator
+    from format_builders import write_nvidia_pkl
+    from core import NoiseControl
+    from core.checkpoint import build_generator, load_generator
+    G = fixture_generator("skip")  # channel_base 1024, channel_max 64: not the defaults
+    cfg = G.config
+    cfg.conv_clamp, cfg.num_fp16_res = 0.25, 2  # a clamp that bites even in fp32
+    G = build_generator(cfg, G.state_dict()).eval()
+    write_nvidia_pkl(G, tmp_path / "sg3repo.pkl", kwargs=stylegan3_repo_kwargs(cfg))
+    loaded = load_generator(tmp_path / "sg3repo.pkl")
+    assert loaded.config.channel_base == 1024 and loaded.config.conv_clamp == 0.25 and loaded.config.num_fp16_res == 2
+    z = torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(loaded(z, noise=NoiseControl("const")), G(z, noise=NoiseControl("const")))
+    # The same file through the commands.
+    r = cli("generate", "--pkl", tmp_path / "sg3repo.pkl", "--seeds", "1", "--outdir", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+
+
+def test_stored_settings_that_contradict_the_weights_are_one_line(tmp_path):
+    from conftest import fixture_generator
+    from format_builders import write_nvidia_pkl
+    G = fixture_generator("skip")
+    kwargs = stylegan3_repo_kwargs(G.config)
+    kwargs["channel_base"] = 32768  # what the file says, against what its tensors are
+    write_nvidia_pkl(G, tmp_path / "bad.pkl", kwargs=kwargs)
+    msg = one_line_error(cli("generate", "--pkl", tmp_path / "bad.pkl", "--seeds", "1", "--outdir", tmp_path), "stylegan-generate")
+    assert "bad.pkl: its stored settings do not fit its weights: channel_base 32768 / channel_max 64" in msg
+    kwargs = stylegan3_repo_kwargs(G.config)
+    kwargs["w_dim"] = 128
+    write_nvidia_pkl(G, tmp_path / "bad2.pkl", kwargs=kwargs)
+    msg = one_line_error(cli("generate", "--pkl", tmp_path / "bad2.pkl", "--seeds", "1", "--outdir", tmp_path), "stylegan-generate")
+    assert "w_dim 128 (its tensors: 64)" in msg
