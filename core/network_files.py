@@ -4,8 +4,10 @@
     ours                a snapshot (G, D, ADA p), a networks file, or a generator-only file
     nvidia-pytorch      stylegan2-ada-pytorch / stylegan3 (--cfg=stylegan2) network pickles:
                         G, D, G_ema and augment_pipe's p
+    nvidia-tf           StyleGAN2 TensorFlow pickles (G, D, Gs), e.g. NVIDIA's published FFHQ model:
+                        G, D and Gs, as NVIDIA's legacy.py converts them
     rosinality          train.py checkpoints: g, d, g_ema (and latent_avg)
-    any other --pkl     (TensorFlow pickles, NVIDIA .npz): the generator; D starts from scratch
+    any other --pkl     (StyleGAN1 TensorFlow pickles, NVIDIA .npz): the generator; D starts from scratch
 
 Everything goes through the same safe readers as `--pkl` (core/formats.py, core/safe_unpickle.py).
 The result has the shape of our own networks file (checkpoint.read_checkpoint), so the training
@@ -23,10 +25,10 @@ import torch
 
 from .checkpoint import FORMAT, VERSION, CheckpointError, build_discriminator, build_generator, estimate_w_avg, read_checkpoint
 from .config import DiscriminatorConfig
-from .formats import (NetworkFile, _fit_channels, _module_state, _read_data, from_nvidia_pytorch, from_rosinality,
-                      read_network)
+from .formats import (NetworkFile, _fit_channels, _module_state, _read_data, _tf_conv, _tf_params, _t,
+                      from_nvidia_pytorch, from_nvidia_tf, from_rosinality, read_network)
 from .nvidia_kwargs import discriminator_config_from_nvidia
-from .safe_unpickle import PersistentObject, UnsafeFileError
+from .safe_unpickle import PersistentObject, TFNetwork, UnsafeFileError
 
 
 def read_networks(path: str | Path) -> dict:
@@ -53,6 +55,9 @@ def read_networks(path: str | Path) -> dict:
             return _from_nvidia_pytorch(data, path)
         if isinstance(data, dict) and ("g_ema" in data or "g" in data):
             return _from_rosinality(data, path)
+        if isinstance(data, tuple) and len(data) == 3 and all(isinstance(n, TFNetwork) for n in data) \
+                and not any(k.endswith("/StyleMod/weight") for k, _ in data[2].variables):  # (not StyleGAN1)
+            return _from_tf(data, path)
     except CheckpointError as exc:
         if str(exc).startswith(str(path)):
             raise
@@ -187,4 +192,68 @@ def from_rosinality_discriminator(d: dict) -> tuple[DiscriminatorConfig, dict]:
     s = {k: v.detach().clone().float() for k, v in s.items()}
     if math.isnan(float(sum(v.float().sum() for v in s.values()))):
         raise CheckpointError("its discriminator holds NaN weights")
+    return config, s
+
+
+# ------------------------------------------------------------------------ NVIDIA TensorFlow ---
+
+def _from_tf(data: tuple, path: Path) -> dict:
+    G_tf, D_tf, Gs = data
+    f = from_nvidia_tf(Gs)
+    g_ema = _generator_state(f, path)
+    G = _generator_state(from_nvidia_tf(G_tf), path)
+    return _pack(f, path, g_ema, G, from_tf_discriminator(D_tf))
+
+
+def from_tf_discriminator(D: TFNetwork) -> tuple[DiscriminatorConfig, dict]:
+    """NVIDIA's TensorFlow StyleGAN2 discriminator -> (our config, our state), with the names and
+    transposes of NVIDIA's legacy.py: {r}x{r}/FromRGB, Conv0, Conv1_down, Skip; 4x4/Conv, 4x4/Dense0,
+    Output; LabelEmbed and Mapping{i} for conditional ones."""
+    p = _tf_params(D)
+    kw = D.static_kwargs
+    res = sorted({int(m.group(1)) for k in p if (m := re.match(r"(\d+)x\1/", k))}, reverse=True)
+    if not res or "Output/weight" not in p or "4x4/Conv/weight" not in p:
+        raise CheckpointError("its discriminator is not a StyleGAN2 TensorFlow discriminator")
+    top = res[0]
+    s, channels = {}, {}
+    for r in res:
+        if f"{r}x{r}/FromRGB/weight" in p:
+            s[f"b{r}.fromrgb.weight"] = _tf_conv(p[f"{r}x{r}/FromRGB/weight"])
+            s[f"b{r}.fromrgb.bias"] = _t(p[f"{r}x{r}/FromRGB/bias"])
+        if r == 4:
+            continue
+        for i, tf in ((0, "Conv0"), (1, "Conv1_down")):
+            s[f"b{r}.conv{i}.weight"] = _tf_conv(p[f"{r}x{r}/{tf}/weight"])
+            s[f"b{r}.conv{i}.bias"] = _t(p[f"{r}x{r}/{tf}/bias"])
+        if f"{r}x{r}/Skip/weight" in p:
+            s[f"b{r}.skip.weight"] = _tf_conv(p[f"{r}x{r}/Skip/weight"])
+        channels[r] = s[f"b{r}.conv0.weight"].shape[0]
+    channels[4] = p["4x4/Conv/weight"].shape[3]
+    s["b4.conv.weight"] = _tf_conv(p["4x4/Conv/weight"])
+    s["b4.conv.bias"] = _t(p["4x4/Conv/bias"])
+    s["b4.fc.weight"] = _t(p["4x4/Dense0/weight"].T)
+    s["b4.fc.bias"] = _t(p["4x4/Dense0/bias"])
+    s["b4.out.weight"] = _t(p["Output/weight"].T)
+    s["b4.out.bias"] = _t(p["Output/bias"])
+    c_dim = int(kw.get("label_size") or 0)
+    if c_dim:
+        s["mapping.embed.weight"] = _t(p["LabelEmbed/weight"].T)
+        s["mapping.embed.bias"] = _t(p["LabelEmbed/bias"])
+        for k in sorted(k for k in p if re.fullmatch(r"Mapping\d+/weight", k)):
+            i = int(k[7:-7])
+            s[f"mapping.fc{i}.weight"] = _t(p[f"Mapping{i}/weight"].T)
+            s[f"mapping.fc{i}.bias"] = _t(p[f"Mapping{i}/bias"])
+    base, cmax = _fit_channels(channels)
+    arch = kw.get("architecture") or ("resnet" if any(k.endswith("/Skip/weight") for k in p) else
+                                      "skip" if "4x4/FromRGB/weight" in p else "orig")
+    mbstd = kw.get("mbstd_group_size", 4)
+    config = DiscriminatorConfig(c_dim=c_dim, img_resolution=top, img_channels=s[f"b{top}.fromrgb.weight"].shape[1],
+                                 architecture=arch, channel_base=base, channel_max=cmax,
+                                 cmap_dim=s["b4.out.weight"].shape[0] if c_dim else None,
+                                 mbstd_group_size=int(mbstd) if mbstd else None,
+                                 mbstd_num_channels=int(kw.get("mbstd_num_features", 1)),
+                                 resample_filter=list(kw.get("resample_kernel") or [1, 3, 3, 1]))
+    for k, v in build_discriminator(config).state_dict().items():  # the constant FIR buffers
+        if k.endswith("resample_filter"):
+            s[k] = v
     return config, s

@@ -13,6 +13,7 @@ import argparse
 import io
 import math
 import pickle
+import re
 import sys
 import types
 import warnings
@@ -172,14 +173,34 @@ def _conv_tf(w: torch.Tensor) -> np.ndarray:  # ours [out, in, kh, kw] -> TF [kh
     return _np(w).transpose(2, 3, 1, 0)
 
 
-def _write_tf(path, Gs, version: int) -> None:
+def _write_tf(path, Gs, version: int, d=None) -> None:
     with fake_modules(**{"dnnlib.tflib.network": {"Network": _Network}}):
-        d = _tf_net("D", {"4x4/Dense0/weight": np.zeros((1, 1))}, version=version, func="D_main")
+        d = d or _tf_net("D", {"4x4/Dense0/weight": np.zeros((1, 1))}, version=version, func="D_main")
         with open(path, "wb") as f:
             pickle.dump((Gs, d, Gs), f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def write_tf_stylegan2_pkl(G, path) -> None:
+def tf_stylegan2_discriminator(D):
+    """Our (unconditional) StyleGAN2 D as NVIDIA's TF D network: the names and layouts that NVIDIA's
+    legacy.py converts from ({r}x{r}/FromRGB, Conv0, Conv1_down, Skip; 4x4/Conv, 4x4/Dense0, Output)."""
+    cfg, s = D.config, D.state_dict()
+    v = {}
+    for k, t in s.items():
+        m = re.fullmatch(r"b(\d+)\.(fromrgb|conv0|conv1|skip)\.(weight|bias)", k)
+        if m:
+            r, layer, kind = m.groups()
+            tf = {"fromrgb": "FromRGB", "conv0": "Conv0", "conv1": "Conv1_down", "skip": "Skip"}[layer]
+            v[f"{r}x{r}/{tf}/{kind}"] = _conv_tf(t) if kind == "weight" else _np(t)
+    v["4x4/Conv/weight"], v["4x4/Conv/bias"] = _conv_tf(s["b4.conv.weight"]), _np(s["b4.conv.bias"])
+    v["4x4/Dense0/weight"], v["4x4/Dense0/bias"] = _np(s["b4.fc.weight"]).T, _np(s["b4.fc.bias"])
+    v["Output/weight"], v["Output/bias"] = _np(s["b4.out.weight"]).T, _np(s["b4.out.bias"])
+    kwargs = {"num_channels": cfg.img_channels, "resolution": cfg.img_resolution, "label_size": 0,
+              "fmap_base": cfg.channel_base // 2, "fmap_max": cfg.channel_max, "architecture": cfg.architecture,
+              "mbstd_group_size": cfg.mbstd_group_size, "mbstd_num_features": cfg.mbstd_num_channels}
+    return _tf_net("D", v, static_kwargs=kwargs, func="D_stylegan2")
+
+
+def write_tf_stylegan2_pkl(G, path, D=None) -> None:
     cfg, s = G.config, G.state_dict()
     mapping = {}
     for i in range(cfg.mapping_layers):
@@ -212,7 +233,7 @@ def write_tf_stylegan2_pkl(G, path) -> None:
     Gs = _tf_net("G", {"dlatent_avg": _np(s["mapping.w_avg"]), "lod": np.zeros(())},
                  {"mapping": _tf_net("G_mapping", mapping, func="G_mapping"),
                   "synthesis": _tf_net("G_synthesis", syn, func="G_synthesis_stylegan2")}, kwargs)
-    _write_tf(path, Gs, version=4)
+    _write_tf(path, Gs, version=4, d=tf_stylegan2_discriminator(D) if D is not None else None)
 
 
 def write_tf_stylegan1_pkl(G, path) -> None:

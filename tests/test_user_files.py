@@ -676,3 +676,19 @@ def test_stored_settings_that_contradict_the_weights_are_one_line(tmp_path):
     write_nvidia_pkl(G, tmp_path / "bad2.pkl", kwargs=kwargs)
     msg = one_line_error(cli("generate", "--pkl", tmp_path / "bad2.pkl", "--seeds", "1", "--outdir", tmp_path), "stylegan-generate")
     assert "w_dim 128 (its tensors: 64)" in msg
+
+
+def test_init_from_a_tensorflow_pickle_takes_its_d(tmp_path):
+    """NVIDIA's TensorFlow StyleGAN2 pickles (the published FFHQ, LSUN models) hold G, D and Gs: all
+    three are taken, and D gives NVIDIA's logits."""
+    import torch
+    from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
+    from format_builders import write_tf_stylegan2_pkl
+    from core.checkpoint import build_discriminator
+    from core.network_files import read_networks
+    write_tf_stylegan2_pkl(fixture_generator("skip"), tmp_path / "tf.pkl", D=fixture_discriminator())
+    nets = read_networks(tmp_path / "tf.pkl")
+    assert nets["meta"]["source_format"] == "nvidia-tf-stylegan2" and "D" in nets["networks"]
+    out = load_npz("D_tiny_resnet_out.npz")
+    D = build_discriminator(nets["D_config"], nets["networks"]["D"])
+    assert max_abs(D(torch.from_numpy(out["img_noise"])), out["logits_noise"]) <= 1e-4
