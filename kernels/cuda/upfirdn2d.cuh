@@ -68,10 +68,11 @@ SG_HD int upfirdn2d_source(int u) {
     return (u & 1) ? -1 : floor_div(u, 2);
 }
 
-// One output element (n, c, oy, ox) with the filter prepared in fk. `x` points at plane (n, c).
-template <int UP, int DOWN, typename T, typename Load>
-SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DParams& p, int oy, int ox, Load load) {
-    const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
+// The sum over one output's 4x4 window, whose first tap sits at (by, bx) of the zero-inserted image:
+// `at(iy, ix)` reads the real input sample at row iy, column ix (only taps on real samples are
+// visited: a quarter of them when UP is 2). Every 4x4 kernel below is this loop with its own reader.
+template <int UP, typename At>
+SG_HD float upfirdn2d_window_4x4(int by, int bx, const float* fk, At at) {
     float acc = 0.f;
 #if defined(__CUDACC__)
 #pragma unroll
@@ -79,18 +80,24 @@ SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DPa
     for (int a = 0; a < 4; ++a) {
         if (UP == 2 && ((by + a) & 1)) continue;
         const int iy = upfirdn2d_source<UP>(by + a);
-        if (iy < 0 || iy >= p.in_h) continue;
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
         for (int b = 0; b < 4; ++b) {
             if (UP == 2 && ((bx + b) & 1)) continue;
-            const int ix = upfirdn2d_source<UP>(bx + b);
-            if (ix < 0 || ix >= p.in_w) continue;
-            acc += load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]) * fk[a * 4 + b];
+            acc += at(iy, upfirdn2d_source<UP>(bx + b)) * fk[a * 4 + b];
         }
     }
     return acc;
+}
+
+// One output element (n, c, oy, ox) with the filter prepared in fk. `x` points at plane (n, c).
+template <int UP, int DOWN, typename T, typename Load>
+SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DParams& p, int oy, int ox, Load load) {
+    return upfirdn2d_window_4x4<UP>(oy * DOWN - p.pad_y0, ox * DOWN - p.pad_x0, fk, [&](int iy, int ix) {
+        return (iy < 0 || iy >= p.in_h || ix < 0 || ix >= p.in_w)
+            ? 0.f : load(x + int64_t(iy) * p.in_stride[2] + int64_t(ix) * p.in_stride[3]);
+    });
 }
 
 // The tiled form (NCHW planes of at least UFD_TILE_MIN_OUTPUTS outputs): a block computes an
@@ -140,22 +147,9 @@ SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int o
     for (int i = tid; i < Tile::OUT_H * Tile::OUT_W; i += nthreads) {
         const int oy = oy0 + i / Tile::OUT_W, ox = ox0 + i % Tile::OUT_W;
         if (oy >= p.out_h || ox >= p.out_w) continue;
-        const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
-        float acc = 0.f;
-#if defined(__CUDACC__)
-#pragma unroll
-#endif
-        for (int a = 0; a < 4; ++a) {
-            if (UP == 2 && ((by + a) & 1)) continue;
-            const float* row = smem + (upfirdn2d_source<UP>(by + a) - iy0) * Tile::PITCH;
-#if defined(__CUDACC__)
-#pragma unroll
-#endif
-            for (int b = 0; b < 4; ++b) {
-                if (UP == 2 && ((bx + b) & 1)) continue;
-                acc += row[upfirdn2d_source<UP>(bx + b) - ix0] * fk[a * 4 + b];
-            }
-        }
+        const float acc = upfirdn2d_window_4x4<UP>(oy * DOWN - p.pad_y0, ox * DOWN - p.pad_x0, fk, [&](int iy, int ix) {
+            return smem[(iy - iy0) * Tile::PITCH + (ix - ix0)];  // (the window lies inside the tile)
+        });
         store(y + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
     }
 }
@@ -200,23 +194,9 @@ SG_HD void upfirdn2d_tile_compute_nhwc(T* y, const UpFirDn2DParams& p, int oy0, 
         const int c = i % Tile::CB, pix = i / Tile::CB;
         const int oy = oy0 + pix / Tile::OUT_W, ox = ox0 + pix % Tile::OUT_W;
         if (oy >= p.out_h || ox >= p.out_w || c0 + c >= p.channels) continue;
-        const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
-        float acc = 0.f;
-#if defined(__CUDACC__)
-#pragma unroll
-#endif
-        for (int a = 0; a < 4; ++a) {
-            if (UP == 2 && ((by + a) & 1)) continue;
-            const int r = upfirdn2d_source<UP>(by + a) - iy0;
-#if defined(__CUDACC__)
-#pragma unroll
-#endif
-            for (int b = 0; b < 4; ++b) {
-                if (UP == 2 && ((bx + b) & 1)) continue;
-                const int col = upfirdn2d_source<UP>(bx + b) - ix0;
-                acc += smem[(r * Tile::IN_W + col) * Tile::CB + c] * fk[a * 4 + b];
-            }
-        }
+        const float acc = upfirdn2d_window_4x4<UP>(oy * DOWN - p.pad_y0, ox * DOWN - p.pad_x0, fk, [&](int iy, int ix) {
+            return smem[((iy - iy0) * Tile::IN_W + (ix - ix0)) * Tile::CB + c];
+        });
         store(y + int64_t(c0 + c) * p.out_stride[1] + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
     }
 }
