@@ -81,6 +81,10 @@ def _direct(*tensors: Tensor) -> bool:
 
 def _upfirdn2d_impl(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
                     pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
+    fw, fh = filter_size(f)
+    if x.shape[2] * upy + pady0 + pady1 < fh or x.shape[3] * upx + padx0 + padx1 < fw:
+        raise ValueError(f"upfirdn2d: a {fh}x{fw} filter does not fit the {x.shape[2]}x{x.shape[3]} input "
+                         "(after resampling and padding): the output would be empty")
     ext = _kernels_for(x)
     if ext is not None:
         f2 = f if f.ndim == 2 else torch.outer(f, f)  # separable -> 2-D (the gain is applied once)
@@ -108,7 +112,8 @@ def _(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gai
     fw, fh = filter_size(f)
     out_h = (x.shape[2] * upy + pady0 + pady1 - fh) // downy + 1
     out_w = (x.shape[3] * upx + padx0 + padx1 - fw) // downx + 1
-    return x.new_empty([x.shape[0], x.shape[1], out_h, out_w])
+    fmt = torch.channels_last if _channels_last(x) else torch.contiguous_format  # as the kernel and the reference
+    return x.new_empty([x.shape[0], x.shape[1], out_h, out_w]).contiguous(memory_format=fmt)
 
 
 def _upfirdn2d_setup(ctx, inputs, output):

@@ -35,11 +35,14 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t u
     TORCH_CHECK(x.is_cuda() && x.dim() == 4, "upfirdn2d: x must be a 4-D CUDA tensor");
     TORCH_CHECK(f.is_cuda() && f.dim() == 2 && f.scalar_type() == torch::kFloat32, "upfirdn2d: f must be a 2-D float32 CUDA tensor");
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, "upfirdn2d: factors must be >= 1");
+    TORCH_CHECK(f.device() == x.device(), "upfirdn2d: f must be on x's device");
     f = f.contiguous();
     const int64_t fh = f.size(0), fw = f.size(1);
-    const int64_t out_h = (x.size(2) * upy + pady0 + pady1 - fh) / downy + 1;
-    const int64_t out_w = (x.size(3) * upx + padx0 + padx1 - fw) / downx + 1;
-    TORCH_CHECK(out_h >= 1 && out_w >= 1, "upfirdn2d: empty output");
+    // (in * up + p0 + p1 - taps) // down + 1 with Python's floor division: a negative numerator
+    // means an empty output (C++ division would round it up to one row).
+    const int64_t num_h = x.size(2) * upy + pady0 + pady1 - fh, num_w = x.size(3) * upx + padx0 + padx1 - fw;
+    TORCH_CHECK(num_h >= 0 && num_w >= 0 && x.size(0) > 0 && x.size(1) > 0, "upfirdn2d: empty output");
+    const int64_t out_h = num_h / downy + 1, out_w = num_w / downx + 1;
     const c10::cuda::CUDAGuard guard(x.device());
     auto y = torch::empty({x.size(0), x.size(1), out_h, out_w}, x.options().memory_format(x.suggest_memory_format()));
     UpFirDn2DParams p;
@@ -59,7 +62,9 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t u
 static BiasActParams bias_act_params(const torch::Tensor& x, int64_t dim, int64_t act, double alpha, double gain,
                                      double clamp, bool has_bias) {
     BiasActParams p;
-    p.size = x.numel(); p.channels = int(x.size(dim)); p.c_stride = x.stride(dim);
+    p.size = x.numel(); p.channels = int(x.size(dim));
+    // A size-1 dimension's stride is arbitrary in a dense tensor: one channel is channel 0 everywhere.
+    p.c_stride = x.size(dim) == 1 ? 1 : x.stride(dim);
     p.act = int(act); p.alpha = float(alpha); p.gain = float(gain); p.clamp = float(clamp); p.has_bias = has_bias;
     return p;
 }
@@ -69,7 +74,7 @@ torch::Tensor bias_act(torch::Tensor x, torch::Tensor b, int64_t dim, int64_t ac
     if (!dense(x)) x = x.contiguous();
     const bool has_bias = b.numel() > 0;
     auto bf = has_bias ? b.to(torch::kFloat32).contiguous() : b;
-    if (has_bias) TORCH_CHECK(bf.is_cuda() && bf.numel() == x.size(dim), "bias_act: bias must match dim");
+    if (has_bias) TORCH_CHECK(bf.device() == x.device() && bf.numel() == x.size(dim), "bias_act: bias must match dim, on x's device");
     const c10::cuda::CUDAGuard guard(x.device());
     auto y = torch::empty_like(x);
     auto p = bias_act_params(x, dim, act, alpha, gain, clamp, has_bias);
@@ -79,7 +84,8 @@ torch::Tensor bias_act(torch::Tensor x, torch::Tensor b, int64_t dim, int64_t ac
 }
 
 torch::Tensor bias_act_grad(torch::Tensor dy, torch::Tensor y, int64_t dim, int64_t act, double alpha, double gain, double clamp) {
-    TORCH_CHECK(dy.is_cuda() && y.is_cuda() && dy.sizes() == y.sizes(), "bias_act_grad: dy and y must match");
+    TORCH_CHECK(dy.is_cuda() && y.is_cuda() && dy.sizes() == y.sizes() && dy.scalar_type() == y.scalar_type(),
+                "bias_act_grad: dy and y must match (shape, dtype)");
     if (!dense(y)) y = y.contiguous();
     dy = dy.contiguous(y.suggest_memory_format());
     const c10::cuda::CUDAGuard guard(y.device());
@@ -94,6 +100,7 @@ static ToRGBAParams rgba_params(const torch::Tensor& img, int64_t zoom) {
     TORCH_CHECK(img.is_cuda() && img.dim() == 4 && (img.size(1) == 1 || img.size(1) >= 3),
                 "to_rgba: img must be a CUDA tensor [N, 1 or 3, H, W]");
     TORCH_CHECK(zoom >= 1, "to_rgba: zoom must be >= 1");
+    TORCH_CHECK(img.size(0) >= 1 && img.size(2) >= 1 && img.size(3) >= 1, "to_rgba: empty image");
     ToRGBAParams p;
     p.in_stride[0] = img.stride(1); p.in_stride[1] = img.stride(2); p.in_stride[2] = img.stride(3);
     p.channels = int(img.size(1)); p.in_h = int(img.size(2)); p.in_w = int(img.size(3)); p.zoom = int(zoom);

@@ -111,7 +111,7 @@ struct UpFirDn2DTile {
     static constexpr int OUT_W = 64, OUT_H = 32;
     static constexpr int IN_W = ((OUT_W - 1) * DOWN + 3) / UP + 1;
     static constexpr int IN_H = ((OUT_H - 1) * DOWN + 3) / UP + 1;
-    static constexpr int PITCH = IN_W + 1;  // odd: columns read by neighbouring threads hit other banks
+    static constexpr int PITCH = IN_W + 1;  // a spare column: rows start on different banks
     static constexpr int SMEM = IN_H * PITCH;
 };
 #define UFD_TILE_THREADS 256
