@@ -102,7 +102,10 @@ class ImageSource:
             self.names = sorted(str(p.relative_to(path)).replace("\\", "/") for p in path.rglob("*")
                                 if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
             meta = path / "dataset.json"
-            self.meta = meta.read_text() if meta.exists() else None
+            try:
+                self.meta = meta.read_text(encoding="utf-8") if meta.exists() else None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DatasetError(f"{meta}: cannot be read ({str(exc).splitlines()[0][:80]})") from None
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)
@@ -110,7 +113,10 @@ class ImageSource:
                 raise DatasetError(f"{path}: not a zip file or a folder of images") from None
             files = set(self._zip.namelist())
             self.names = sorted(n for n in files if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
-            self.meta = self._zip.read("dataset.json").decode() if "dataset.json" in files else None
+            try:
+                self.meta = self._zip.read("dataset.json").decode() if "dataset.json" in files else None
+            except Exception as exc:  # a damaged or encrypted member, bytes that are not UTF-8
+                raise DatasetError(f"{path}: its dataset.json cannot be read ({str(exc).splitlines()[0][:80]})") from None
         else:
             raise DatasetError(f"{path}: no such file or folder")
 
@@ -128,6 +134,9 @@ class ImageSource:
             return None if labels is None else {str(n): v for n, v in labels}
         except (ValueError, TypeError):
             raise DatasetError(f"{self.path}: dataset.json is not valid ({{'labels': [[file, label], ...]}})") from None
+
+
+MAX_CLASSES = 100_000  # (a one-hot label per image: an ID used as a class would ask for terabytes)
 
 
 def label_tensor(names: list[str], labels: dict, where: str) -> tuple[torch.Tensor, int]:
@@ -155,6 +164,9 @@ def label_tensor(names: list[str], labels: dict, where: str) -> tuple[torch.Tens
         elif not (math.isfinite(v) and v >= 0 and float(v).is_integer()):
             raise DatasetError(f"{where}: the label of {name} is {v}: a class label must be a whole number >= 0 "
                                "(or give every image a vector)")
+        elif v >= MAX_CLASSES:
+            raise DatasetError(f"{where}: the label of {name} is {v:g}: class numbers go from 0 to the number of "
+                               f"classes - 1 (at most {MAX_CLASSES})")
         values.append(v)
     vectors = [isinstance(v, list) for v in values]
     if any(vectors) and not all(vectors):
@@ -253,11 +265,16 @@ class ImageDataset:
         c = self.labels[indices].to(device) if self.labels is not None else None
         return x, c
 
-    def fingerprint(self) -> str:
-        """Identifies the prepared pixels (for caches of real-image statistics)."""
+    def fingerprint(self, with_labels: bool = False) -> str:
+        """Identifies the prepared pixels (for caches of real-image statistics), and with_labels the
+        labels too (what a conditional run trains on)."""
         import hashlib
         h = hashlib.sha256(memoryview(self.images.numpy()).cast("B"))  # the tensor's own memory, no copy
-        return f"{self.resolution}x{self.channels}-{len(self)}-{h.hexdigest()[:16]}"
+        out = f"{self.resolution}x{self.channels}-{len(self)}-{h.hexdigest()[:16]}"
+        if with_labels and self.labels is not None:
+            labels = self.labels.contiguous().numpy()
+            out += f"-c{self.c_dim}-{hashlib.sha256(memoryview(labels).cast('B')).hexdigest()[:8]}"
+        return out
 
 
 class DatasetWriter:

@@ -30,10 +30,17 @@ class ImageReadError(Exception):
     """An image file that cannot be used; the message is the reason, one line (no file name)."""
 
 
+# Formats Pillow registers but does not decode itself: stubs waiting for a handler (HDF5, GRIB, BUFR,
+# MPEG, Windows metafiles) and PostScript, which it hands to Ghostscript — not a program to run on
+# files from the internet.
+NOT_IMAGES = {"EPS", "HDF5", "GRIB", "BUFR", "MPEG", "WMF", "PDF"}
+
+
 def image_extensions() -> set[str]:
-    """Lower-case extensions (with the dot) of every format Pillow can open."""
+    """Lower-case extensions (with the dot) of every format Pillow opens by itself (NVIDIA's tool
+    takes Pillow's whole registry; the few formats in NOT_IMAGES are left out)."""
     Image.init()
-    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in NOT_IMAGES}
 
 
 @contextmanager
@@ -102,19 +109,20 @@ EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_
                   8: Image.Transpose.ROTATE_90}
 
 
-def _integer_range(img: Image.Image) -> float:
-    """The largest value of a 32-bit integer ('I') image's stored type: a PNG's 16 bits, a TIFF's
-    BitsPerSample and SampleFormat (signed or unsigned), else unsigned 32 bits."""
-    if img.format == "PNG":
-        return 65535.0
-    bits, signed = 32, False
+def _integer_range(img: Image.Image, values: np.ndarray) -> float:
+    """The largest value of a 32-bit integer ('I') image's stored type: a TIFF's BitsPerSample and
+    SampleFormat (signed or unsigned); 16 bits for PNG and PGM/PPM (Pillow scales a PGM's maxval to
+    0..65535) and for any other file whose values fit 16 bits; else signed 32 bits (Pillow's 'I')."""
     tags = getattr(img, "tag_v2", None)
-    if tags is not None:
+    if img.format == "TIFF" and tags is not None:
         b = tags.get(258)
         bits = int(b[0] if isinstance(b, tuple) else b) if b else 32
         fmt = tags.get(339)
         signed = (fmt[0] if isinstance(fmt, tuple) else fmt) == 2
-    return float(2 ** (bits - 1) - 1 if signed else 2 ** bits - 1)
+        return float(2 ** (bits - 1) - 1 if signed else 2 ** bits - 1)
+    if img.format in ("PNG", "PPM") or values.max(initial=0) <= 65535:
+        return 65535.0
+    return float(2 ** 31 - 1)
 
 
 def to_8bit(img: Image.Image) -> Image.Image:
@@ -127,8 +135,8 @@ def to_8bit(img: Image.Image) -> Image.Image:
         scale = 65535.0
         a = np.asarray(img).astype(np.float64)
     elif img.mode == "I":
-        scale = _integer_range(img)
         a = np.asarray(img).astype(np.float64)
+        scale = _integer_range(img, a)
     elif img.mode == "F":
         scale = 1.0
         a = np.asarray(img).astype(np.float64)

@@ -85,6 +85,12 @@ def _pack(f: NetworkFile, path: Path, G_ema: dict, G: dict | None = None, D: tup
            "meta": {"source_format": f.kind, "converted_from": path.name, "notes": list(notes or f.notes)}}
     if D is not None:
         d_config, d_state = D
+        g_cfg = f.config
+        if (d_config.img_resolution, d_config.img_channels, d_config.c_dim) != \
+                (g_cfg.img_resolution, g_cfg.img_channels, g_cfg.c_dim):
+            raise CheckpointError(f"its D takes {d_config.img_resolution}x{d_config.img_resolution}x"
+                                  f"{d_config.img_channels} images (labels {d_config.c_dim}), its G makes "
+                                  f"{g_cfg.img_resolution}x{g_cfg.img_resolution}x{g_cfg.img_channels} (labels {g_cfg.c_dim})")
         D_net = build_discriminator(d_config, d_state, f"{path} (discriminator)")  # every shape checked
         out["D_config"] = d_config.to_dict()
         out["networks"] = {"G": G if G is not None else G_ema,
@@ -147,8 +153,9 @@ def _from_rosinality(data: dict, path: Path) -> dict:
     G = None
     if data.get("g") is not None and data.get("g_ema") is not None:
         G = _generator_state(from_rosinality({"g_ema": data["g"], "latent_avg": data.get("latent_avg")}), path)
-    D = from_rosinality_discriminator(data["d"]) if data.get("d") is not None else None
-    return _pack(f, path, g_ema, G, D)
+    D = from_rosinality_discriminator(data["d"]) if data.get("d") else None  # ({}: no D saved)
+    p = data.get("ada_aug_p")  # rosinality's train.py saves its ADA p under this name
+    return _pack(f, path, g_ema, G, D, float(p) if isinstance(p, (int, float)) else None)
 
 
 def from_rosinality_discriminator(d: dict) -> tuple[DiscriminatorConfig, dict]:

@@ -88,7 +88,8 @@ class TrainingRun:
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.grid_z = torch.randn(rows * cols, cfg.z_dim, generator=gen)
         self.grid_c = None
-        self.grid_reals = torch.randperm(len(dataset), generator=gen)[: rows * cols]
+        perm = torch.randperm(len(dataset), generator=gen)
+        self.grid_reals = perm.repeat(-(-rows * cols // len(dataset)))[: rows * cols]  # (tiny datasets repeat)
         if c_dim:
             classes = torch.arange(rows * cols) % c_dim
             self.grid_c = torch.nn.functional.one_hot(classes, c_dim).float()

@@ -13,12 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-from core.cli.common import ArgumentParser
-
 PROG = "stylegan-explorer"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.cli.common import ArgumentParser  # (one-line errors; imported here: --help stays quick)
     p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", metavar="PATH", help="model file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")

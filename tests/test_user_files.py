@@ -60,6 +60,7 @@ def high_bit_depth_files(folder: Path) -> None:
     Image.fromarray(ramp(65535, np.uint16)).save(folder / "grey16.tif")              # I;16 TIFF
     Image.fromarray(ramp(2 ** 31 - 1, np.int32)).save(folder / "grey32.tif")         # I (int32) TIFF
     Image.fromarray(ramp(1.0, np.float32)).save(folder / "float.tif")                # F TIFF, 0..1
+    Image.fromarray(ramp(65535, np.uint16)).save(folder / "grey16.pgm")              # 16-bit PGM (Pillow: I)
 
 
 def test_read_image_rescales_every_high_bit_depth(tmp_path):
@@ -76,12 +77,12 @@ def test_high_bit_depth_through_dataset_training_and_metrics_paths(tmp_path):
     r = cli("dataset", tmp_path / "src", tmp_path / "out.zip")
     assert r.returncode == 0, r.stderr
     images = zip_images(tmp_path / "out.zip")
-    assert len(images) == 4
+    assert len(images) == 5
     for a in images.values():
         assert a.ndim == 2 and a[0, [0, 8, 16, 24, 31]].tolist() == RAMP
     from core.dataset import ImageDataset  # training (and metrics) read a folder through the same reader
     ds = ImageDataset(tmp_path / "src")
-    assert ds.channels == 1 and ds.images[:, 0, 0, [0, 8, 16, 24, 31]].tolist() == [RAMP] * 4
+    assert ds.channels == 1 and ds.images[:, 0, 0, [0, 8, 16, 24, 31]].tolist() == [RAMP] * 5
 
 
 # ----------------------------------------------------------------------- 2. EXIF orientation ---
@@ -181,7 +182,7 @@ def test_every_extension_pillow_reads_and_nvidia_resolution_syntax(tmp_path):
     Image.fromarray(pixels[:, :, 1]).save(src / "grey.pgm", format="PPM")
     from core.dataset import IMAGE_EXTENSIONS
     assert {".jfif", ".tga", ".pgm", ".ppm", ".pcx", ".qoi", ".webp", ".tif"} <= IMAGE_EXTENSIONS
-    assert ".pdf" not in IMAGE_EXTENSIONS  # Pillow writes PDFs but cannot read them
+    assert not {".pdf", ".eps", ".h5", ".mpg"} & IMAGE_EXTENSIONS  # not decoded by Pillow itself
     r = cli("dataset", src, tmp_path / "out.zip", "--resolution=16x16")
     assert r.returncode == 0, r.stderr
     assert "wrote 6 images (16x16" in r.stdout and "skipped" not in r.stderr
@@ -219,6 +220,7 @@ def test_float_class_labels_are_classes(tmp_path):
     ({"a.png": "cat", "b.png": 1}, 'the label of a.png is "cat"'),
     ({"a.png": [1, 2], "b.png": [1]}, "the label of b.png has 1 numbers"),
     ({"a.png": [1, 2], "b.png": 1}, "the label of b.png is a number but that of a.png is a vector"),
+    ({"a.png": 0, "b.png": 20261130123456}, "the label of b.png is 2.02611e+13: class numbers go from 0"),
 ])
 def test_bad_labels_are_found_when_the_zip_is_written(tmp_path, labels, message):
     src = labelled_folder(tmp_path / "src", labels)
@@ -281,6 +283,18 @@ def test_resume_from_another_folder_and_with_the_dataset_moved(tmp_path):
     assert f"{other} is not the dataset this run trained on" in one_line_error(r, "stylegan-train")
 
 
+def test_a_conditional_run_refuses_the_same_images_with_other_labels(tmp_path):
+    src = labelled_folder(tmp_path / "src", {f"img{i}.png": i % 3 for i in range(8)})
+    r = cli("train", "--data", src, "--outdir", tmp_path / "runs", "--cond", "--kimg", "0.004", "--tick", "0.004", *TINY)
+    assert r.returncode == 0, r.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    relabelled = json.loads((src / "dataset.json").read_text())
+    relabelled["labels"] = [[n, (v + 1) % 3] for n, v in relabelled["labels"]]  # same classes, other images
+    (src / "dataset.json").write_text(json.dumps(relabelled))
+    r = cli("train", "--resume", run, "--kimg", "0.008")
+    assert "is not the dataset this run trained on (its prepared images or labels differ" in one_line_error(r, "stylegan-train")
+
+
 def test_older_runs_with_a_relative_path_resume_from_anywhere(tmp_path):
     """Runs written before paths were resolved kept --data as typed; it is looked up beside the run."""
     case = tmp_path / "case"
@@ -298,6 +312,8 @@ def test_older_runs_with_a_relative_path_resume_from_anywhere(tmp_path):
     del data["training"]["config"]["data_fingerprint"]
     atomic_save(data, snap)
     r = cli("train", "--resume", run, "--kimg", "0.016", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("train", "--resume", run.name, "--kimg", "0.024", cwd=case)  # a relative run path works too
     assert r.returncode == 0, r.stderr
 
 
@@ -509,6 +525,7 @@ def test_init_from_a_rosinality_checkpoint_takes_its_d(tmp_path):
     write_rosinality_pt(G, tmp_path / "ros.pt")
     data = torch.load(tmp_path / "ros.pt", weights_only=False)
     data["d"] = rosinality_d_state(32, {32: 32, 16: 32, 8: 32, 4: 32})
+    data["ada_aug_p"] = 0.4  # rosinality's train.py's name for ADA p
     torch.save(data, tmp_path / "ros.pt")
     img = tmp_path / "rgb"
     img.mkdir()
@@ -518,7 +535,11 @@ def test_init_from_a_rosinality_checkpoint_takes_its_d(tmp_path):
             "4", "--map", "2", "--cbase", "1024", "--cmax", "32", "--z-dim", "64", "--w-dim", "64", "--init",
             tmp_path / "ros.pt")
     assert r.returncode == 0, r.stderr
-    assert "G, G_ema and D" in r.stdout
+    assert "G, G_ema and D; ADA p 0.400" in r.stdout
+    data["d"] = rosinality_d_state(64, {64: 32, 32: 32, 16: 32, 8: 32, 4: 32})  # a D for other images
+    torch.save(data, tmp_path / "ros.pt")
+    msg = one_line_error(cli("convert", tmp_path / "ros.pt", tmp_path / "n.pt", "--to", "networks"), "stylegan-convert")
+    assert "its D takes 64x64x3 images (labels 0), its G makes 32x32x3" in msg
 
 
 # ------------------------------------------------- 8. an export rosinality's own loader takes ---

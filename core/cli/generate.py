@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default const (or what a --ws file was saved with)")
     p.add_argument("--noise-strength", type=float, default=None, metavar="S",
                    help="scale of all noise (default 1, or what a --ws file was saved with)")
-    p.add_argument("--noise-seed", type=int, default=None, metavar="N", help="seed for --noise-mode random")
+    p.add_argument("--noise-seed", type=int, default=None, metavar="N",
+                   help="seed for --noise-mode random (default: a new one each run, saved by --save-ws)")
     p.add_argument("--class", dest="class_idx", type=int, default=None, metavar="N",
                    help="class label for conditional networks")
     p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
@@ -68,9 +70,12 @@ class Renderer:
         self.device = device
         self.psi = args.trunc
         self.cutoff = args.trunc_cutoff
+        seed = args.noise_seed
+        if seed is None and args.noise_mode == "random":  # fresh noise each run; --save-ws keeps the seed used
+            seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
         self.noise = wplus.NoiseControl(mode=args.noise_mode or "const",
                                         strength=1.0 if args.noise_strength is None else args.noise_strength,
-                                        seed=args.noise_seed)
+                                        seed=seed)
         self.batch = args.batch
         self.c = None
         if G.c_dim > 0:

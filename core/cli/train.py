@@ -163,10 +163,13 @@ def find_resume_data(cfg: TrainConfig, given: str | None, run_dir: Path) -> str:
 def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, snapshot: dict) -> None:
     """Refuse, by name, a dataset other than the one the run trained on."""
     G = snapshot.get("G_config", {})
+    if cfg.cond and dataset.c_dim != G.get("c_dim"):
+        raise UsageError(f"{cfg.data} has {dataset.c_dim} label dimensions; this run's networks take {G.get('c_dim')}")
     if cfg.data_fingerprint:
-        if dataset.fingerprint() != cfg.data_fingerprint:
-            raise UsageError(f"{cfg.data} is not the dataset this run trained on (its prepared images differ: "
-                             f"{dataset.fingerprint()} vs {cfg.data_fingerprint})")
+        now = dataset.fingerprint(with_labels=cfg.cond)
+        if now != cfg.data_fingerprint:
+            raise UsageError(f"{cfg.data} is not the dataset this run trained on (its prepared images"
+                             f"{' or labels' if cfg.cond else ''} differ: {now} vs {cfg.data_fingerprint})")
     elif (G.get("img_resolution"), G.get("img_channels")) != (dataset.resolution, dataset.channels):
         raise UsageError(f"{cfg.data} holds {dataset.resolution}x{dataset.resolution} {dataset.channels}-channel images; "
                          f"this run trained on {G.get('img_resolution')}x{G.get('img_resolution')} "
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                                  f"dataset moved elsewhere) can change when resuming (got {', '.join(fixed) or '--preset'})")
             for k, v in given.items():
                 setattr(cfg, k, v)
-            run_dir = snapshot.parent
+            run_dir = snapshot.resolve().parent
             cfg.data = find_resume_data(cfg, args.data, run_dir)
         else:
             if not args.data:
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             check_resume_data(cfg, dataset, data)
         else:
             cfg.data = str(Path(cfg.data).resolve())  # so --resume works from any folder
-        cfg.data_fingerprint = dataset.fingerprint()
+        cfg.data_fingerprint = dataset.fingerprint(with_labels=cfg.cond)
         if not args.resume:
             values = preset(args.preset or ("stylegan1" if given.get("arch") == "stylegan1" else "auto"),
                             given.get("resolution") or dataset.resolution, world)
