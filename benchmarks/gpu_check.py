@@ -6,9 +6,10 @@ and the next one runs):
   2. the `cuda` tests (tests/test_cuda.py, tests/test_cuda_kernels.py; no -x)
   3. stylegan-train on CUDA with the default kernel mode, 2 kimg, then stylegan-generate from it
   4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4: kernels (auto) and
-     reference (ref), per-phase split, and a profile of the regularisers' top kernels
+     reference (ref), per-phase split, each with a profile of every phase's top kernels
   5. benchmarks/kernels.py: 2x up / 2x down / FIR against the copy bandwidth, and the generator at
      256² and 1024², batch 1/8/32, with and without the kernels
+  6. time permitting, training with the custom ops but no kernels (STYLEGAN_KERNELS=op)
 Writes OUT/gpu_check.json (every figure), OUT/gpu_check.md (the short table) and OUT/logs/*.log.
 
     bash benchmarks/gpu_check.sh                     # on the GPU machine (OUT defaults to ./gpu-check)
@@ -131,12 +132,14 @@ def main() -> int:
     bench = [py, "benchmarks/train.py"]
     bench += ["--res", "32", "--batch", "8", "--steps", "4", "--warmup", "1"] if args.dry_run else \
         ["--res", "256", "--batch", "32", "--channels", "3", "--net", "default", "--fp16-res", "4", "--device", "cuda"]
+    # Both profiled: which kernels the regularisers' double backward spends its time in, with and
+    # without the custom ops.
     modes = {"kernels": "op" if args.dry_run else "auto", "reference": "ref"}
     c.report["train"] = {}
     for name, mode in modes.items():
         path = out / f"train_{name}.json"
-        extra = ["--profile", "12"] if name == "kernels" else []
-        r = c.run(f"train_{name}", [*bench, *extra, "--out", str(path)], 200, env={"STYLEGAN_KERNELS": mode})
+        r = c.run(f"train_{name}", [*bench, "--profile", "12", "--out", str(path)], 200,
+                  env={"STYLEGAN_KERNELS": mode})
         c.report["train"][name] = c.json_of(r, path)
 
     # 5. Kernel bandwidth and the generator with and without the kernels.
@@ -144,6 +147,13 @@ def main() -> int:
     r = c.run("kernels", [py, "benchmarks/kernels.py", "--device", dev, "--out", str(path)]
               + (["--quick"] if args.dry_run else []), 240)
     c.report["kernels"] = c.json_of(r, path)
+
+    # 6. If time is left: the custom ops' autograd with the reference arithmetic inside (no kernels),
+    #    which tells the autograd structure's share of the training speed from the kernels'.
+    if not args.dry_run:
+        path = out / "train_op.json"
+        r = c.run("train_op", [*bench, "--out", str(path)], 150, env={"STYLEGAN_KERNELS": "op"})
+        c.report["train"]["ops without kernels"] = c.json_of(r, path)
 
     c.report["summary"] = summarise(c.report)
     (out / "gpu_check.json").write_text(json.dumps(c.report, indent=2) + "\n")
