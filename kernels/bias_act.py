@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from . import ops
 from .bias_act_ref import ACTIVATIONS, activation, bias_act_ref
 from .dispatch import use_custom_ops
 
@@ -17,6 +18,5 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, dim: int = 1, act: 
     """act(x + b) * gain, clamped to [-clamp, clamp]. `inplace=True` permits (does not promise)
     overwriting x; pass it only for tensors nothing else will read."""
     if use_custom_ops(x.is_cuda):
-        from . import ops
         return ops.bias_act(x, b, dim=dim, act=act, alpha=alpha, gain=gain, clamp=clamp)
     return bias_act_ref(x, b, dim=dim, act=act, alpha=alpha, gain=gain, clamp=clamp, inplace=inplace)

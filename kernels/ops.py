@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .bias_act_ref import activation, bias_act_ref
 from .dispatch import compiled_kernels, kernel_failed, kernel_mode
+from .to_rgba_ref import to_rgba_ref
 from .upfirdn2d_ref import filter_size, parse_padding, parse_scaling, upfirdn2d_ref
 
 ACT_CODES = {"linear": 0, "relu": 1, "lrelu": 2}
@@ -269,5 +270,4 @@ def to_rgba(img: Tensor, zoom: int = 1) -> Tensor:
             return ext.to_rgba(img, zoom)
         except RuntimeError as exc:
             raise kernel_failed("to_rgba", exc) from None
-    from .to_rgba import to_rgba_ref
     return to_rgba_ref(img, zoom)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from . import ops
 from .dispatch import use_custom_ops
 from .upfirdn2d_ref import filter_size, parse_padding, parse_scaling, upfirdn2d_ref
 
@@ -47,7 +48,6 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up=1, down=1, padding=0,
               flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
     """Upsample, pad, FIR-filter and downsample a batch of 2-D images (see upfirdn2d_ref)."""
     if use_custom_ops(x.is_cuda):
-        from . import ops
         return ops.upfirdn2d(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
     return upfirdn2d_ref(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
 
