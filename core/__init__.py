@@ -5,7 +5,7 @@ from .config import DiscriminatorConfig, GeneratorConfig
 from .discriminator import Discriminator
 from .discriminator_progressive import ProgressiveDiscriminator
 from .generator import Generator
-from .wplus import NoiseControl
+from .noise import NoiseControl
 
 __all__ = ["Generator", "Discriminator", "ProgressiveDiscriminator", "GeneratorConfig",
            "DiscriminatorConfig", "NoiseControl", "CheckpointError", "load_generator",

@@ -119,7 +119,8 @@ def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int 
 def generated_statistics(G, num: int, inception: InceptionFeatures, batch: int = 25, seed: int = 123,
                          psi: float = 1.0, labels: torch.Tensor | None = None, progress=None, **synthesis_kwargs):
     from .images import to_uint8
-    from .wplus import NoiseControl, truncate
+    from .noise import NoiseControl
+    from .wplus import truncate
     device = G.mapping.w_avg.device
     gen = torch.Generator().manual_seed(seed)
     feats = []

@@ -30,7 +30,7 @@ from torch import nn
 from kernels import bias_act, conv2d, conv_transpose2d, filter2d, setup_filter
 
 from .layers import Conv2dLayer, FullyConnectedLayer
-from .wplus import NoiseControl, NoiseSource
+from .noise import NoiseControl, NoiseSource
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -68,8 +68,9 @@ class AdaINLayer(nn.Module):
         with torch.no_grad():
             self.affine.bias[:out_channels] = 1
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                noise_gain: float = 1.0, noise_source: NoiseSource | None = None, layer_index: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: NoiseSource | None = None,
+                layer_index: int = 0) -> torch.Tensor:
+        """noise: the pass's noise (None: no noise); layer_index: this layer's index among the noise layers."""
         if self.weight is not None:
             kernel = self.weight.to(x.dtype) * self.weight_gain
             if self.up and self.resolution >= 128:  # fused upscale + conv
@@ -80,13 +81,9 @@ class AdaINLayer(nn.Module):
                 x = conv2d(upsample_nearest(x) if self.up else x, kernel, padding=1)
             if self.up:
                 x = filter2d(x, self.blur_filter)
-        if self.use_noise and noise_mode != "none" and noise_gain != 0:
-            if noise_mode == "random":
-                noise = (noise_source.draw(layer_index, x.shape[0], self.resolution) if noise_source is not None
-                         else torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device))
-            else:
-                noise = self.noise_const
-            x = x + noise * (self.noise_strength * noise_gain).view(1, -1, 1, 1)
+        picked = noise.layer(layer_index, x.shape[0], self.noise_const) if self.use_noise and noise is not None else None
+        if picked is not None:  # (StyleGAN1 scales noise per channel)
+            x = x + picked[0] * (self.noise_strength * picked[1]).view(1, -1, 1, 1)
         x = instance_norm(bias_act(x, self.bias.to(x.dtype), act="lrelu"))
         scale, shift = self.affine(w).to(x.dtype).chunk(2, dim=1)
         return torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])
@@ -111,12 +108,11 @@ class AdaINBlock(nn.Module):
     def layers(self) -> list[AdaINLayer]:
         return [self.input if self.in_channels == 0 else self.conv0, self.conv1]
 
-    def forward(self, x, ws, noise: NoiseControl, first_layer: int, source: NoiseSource | None):
+    def forward(self, x, ws, noise: NoiseSource, first_layer: int):
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         for i, layer in enumerate(self.layers()):
-            x = layer(x, ws[:, i], noise_mode=noise.mode, noise_gain=noise.gain(first_layer + i),
-                      noise_source=source, layer_index=first_layer + i)
+            x = layer(x, ws[:, i], noise=noise, layer_index=first_layer + i)
         return x
 
 
@@ -170,7 +166,7 @@ class AdaINSynthesisNetwork(nn.Module):
         if resolution not in self.block_resolutions:
             raise ValueError(f"resolution must be one of {self.block_resolutions}, got {resolution}")
         noise = noise if noise is not None else NoiseControl(mode=noise_mode)
-        source = noise.source(ws.device)
+        source = noise.source(ws.device, self.num_layers)
 
         x = prev = None
         for i, block in enumerate(self.blocks):
@@ -178,7 +174,7 @@ class AdaINSynthesisNetwork(nn.Module):
                 break
             if block.resolution == resolution and alpha < 1 and prev is not None:
                 prev_img = upsample_nearest(prev.torgb(x))
-            x = block(x, ws[:, 2 * i: 2 * i + 2], noise, 2 * i, source)
+            x = block(x, ws[:, 2 * i: 2 * i + 2], source, 2 * i)
             prev = block
         img = prev.torgb(x)
         if alpha < 1 and resolution > 4:

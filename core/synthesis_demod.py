@@ -20,7 +20,7 @@ from kernels import bias_act, setup_filter, upsample2d
 
 from .layers import Conv2dLayer, FullyConnectedLayer
 from .modulated_conv import modulated_conv2d
-from .wplus import NoiseControl, NoiseSource
+from .noise import NoiseControl, NoiseSource
 
 
 def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> bool:
@@ -71,22 +71,15 @@ class SynthesisLayer(nn.Module):
                 self._sq_sum_cache = (key, self.weight.square().sum(dim=[2, 3]))
         return self._sq_sum_cache[1]
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                noise_gain: float = 1.0, noise_source: NoiseSource | None = None, layer_index: int = 0,
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: NoiseSource | None = None, layer_index: int = 0,
                 fused_modconv: bool | None = None, gain: float = 1.0) -> torch.Tensor:
+        """noise: the pass's noise (None: no noise); layer_index: this layer's index among the noise layers."""
         if fused_modconv is None:
             fused_modconv = use_fused_modconv(x, self.weight, self.training)
         styles = self.affine(w)
-        noise = None
-        if self.use_noise and noise_mode != "none" and noise_gain != 0:
-            strength = self.noise_strength * noise_gain
-            if noise_mode == "random":
-                noise = (noise_source.draw(layer_index, x.shape[0], self.resolution) if noise_source is not None
-                         else torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device))
-                noise = noise * strength
-            else:
-                noise = self.noise_const * strength
-        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+        picked = noise.layer(layer_index, x.shape[0], self.noise_const) if self.use_noise and noise is not None else None
+        noise_map = picked[0] * (self.noise_strength * picked[1]) if picked is not None else None
+        x = modulated_conv2d(x, self.weight, styles, noise=noise_map, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1),
                              fused_modconv=fused_modconv, weight_sq_sum=self.weight_sq_sum())
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
@@ -151,11 +144,8 @@ class SynthesisBlock(nn.Module):
         out_channels, _, kh, kw = self.conv0.weight.shape
         return out_channels * kh * kw < (self.resolution // 2) ** 2
 
-    def conv_layers(self) -> list[SynthesisLayer]:
-        return [self.conv0, self.conv1] if self.in_channels else [self.conv1]
-
-    def forward(self, x, img, ws, noise: NoiseControl, first_layer: int,
-                source: NoiseSource | None, fused_modconv: bool | None, force_fp32: bool = False):
+    def forward(self, x, img, ws, noise: NoiseSource, first_layer: int, fused_modconv: bool | None,
+                force_fp32: bool = False):
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
         # oneDNN's CPU convolutions (transposed and depthwise above all) are several times faster
@@ -164,8 +154,8 @@ class SynthesisBlock(nn.Module):
         w_iter = iter(ws.unbind(dim=1))
 
         def layer(conv, x, gain=1.0, index=0):
-            return conv(x, next(w_iter), noise_mode=noise.mode, noise_gain=noise.gain(first_layer + index),
-                        noise_source=source, layer_index=first_layer + index, fused_modconv=fused_modconv, gain=gain)
+            return conv(x, next(w_iter), noise=noise, layer_index=first_layer + index, fused_modconv=fused_modconv,
+                        gain=gain)
 
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
@@ -241,7 +231,7 @@ class SynthesisNetwork(nn.Module):
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         noise = noise if noise is not None else NoiseControl(mode=noise_mode)
-        source = noise.source(ws.device)
+        source = noise.source(ws.device, self.num_layers)
         # CPU inference at batch > 1: once activations outgrow the weights, run each sample on its
         # own with per-sample weights — cheaper than scaling the big activations twice per layer.
         split = (ws.device.type == "cpu" and fused_modconv is None and not self.training
@@ -256,10 +246,10 @@ class SynthesisNetwork(nn.Module):
                 xs = list(x.split(1))
                 imgs = list(img.split(1)) if img is not None else [None] * len(xs)
             if xs is None:
-                x, img = block(x, img, block_ws, noise, layer_idx, source, fused_modconv, force_fp32)
+                x, img = block(x, img, block_ws, source, layer_idx, fused_modconv, force_fp32)
             else:
                 for i in range(len(xs)):
-                    xs[i], imgs[i] = block(xs[i], imgs[i], block_ws[i: i + 1], noise, layer_idx, source.rows(i, i + 1),
+                    xs[i], imgs[i] = block(xs[i], imgs[i], block_ws[i: i + 1], source.rows(i, i + 1), layer_idx,
                                            fused_modconv, force_fp32)
             w_idx += block.num_conv
             layer_idx += block.num_conv

@@ -29,7 +29,7 @@ from .dataset import ImageDataset
 from .images import grid, save_png, to_uint8
 from .train_config import TrainConfig
 from .trainer import Trainer, TrainingDiverged
-from .wplus import NoiseControl
+from .noise import NoiseControl
 
 SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)\.pt$")
 

@@ -32,7 +32,7 @@ from .config import DiscriminatorConfig, GeneratorConfig
 from .dataset import ImageDataset
 from .generator import Generator
 from .train_config import TrainConfig
-from .wplus import NoiseControl
+from .noise import NoiseControl
 
 
 class TrainingDiverged(Exception):

@@ -8,14 +8,12 @@ end produces identical images for identical settings.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import torch
 
 GROUP_NAMES = ("coarse", "middle", "fine")
-NOISE_MODES = ("const", "random", "none")
 
 
 # ---------------------------------------------------------------------------------------- seeds ---
@@ -161,86 +159,3 @@ def add_direction(ws: torch.Tensor, direction: torch.Tensor, amount: float,
     mask = torch.ones(ws.shape[1], dtype=ws.dtype, device=ws.device) if layers is None \
         else layer_weights(layers, ws.shape[1]).to(ws.device, ws.dtype)
     return ws + amount * mask.view(1, -1, 1) * direction.to(ws.device, ws.dtype).view(1, 1, -1)
-
-
-# ---------------------------------------------------------------------------------------- noise ---
-
-@dataclass
-class NoiseControl:
-    """How the synthesis network's per-pixel noise is drawn and scaled.
-
-    mode      const (the stored buffers: deterministic), random (fresh noise; `seed` makes it
-              repeatable) or none
-    strength  a global multiplier on every layer's learned noise strength
-    layer_strength  optional per-layer multipliers, one per noise layer (synthesis.num_layers)
-    """
-
-    mode: str = "const"
-    strength: float = 1.0
-    layer_strength: list[float] | None = None
-    seed: int | None = None
-    keys: list[int] | None = None  # one per image (its latent seed, say): see NoiseSource
-
-    def __post_init__(self):
-        if self.mode not in NOISE_MODES:
-            raise ValueError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {self.mode!r}")
-
-    def gain(self, layer: int) -> float:
-        g = float(self.strength)
-        if self.layer_strength is not None and layer < len(self.layer_strength):
-            g *= float(self.layer_strength[layer])
-        return g
-
-    def source(self, device: torch.device) -> "NoiseSource":
-        """What one synthesis pass draws its random noise maps from."""
-        return NoiseSource(self.seed if self.mode == "random" else None, self.keys, device)
-
-    def rows(self, start: int, stop: int) -> "NoiseControl":
-        """The same settings for images start..stop of the batch (their keys)."""
-        return self if self.keys is None else replace(self, keys=list(self.keys[start:stop]))
-
-
-def noise_map_seed(seed: int, key: int, layer: int) -> int:
-    """The RNG seed of one noise map: a 64-bit mix (splitmix64) of (noise seed, image key, layer)."""
-    x = (int(seed) * 0x9E3779B97F4A7C15 + int(key) * 0xBF58476D1CE4E5B9 + int(layer) * 0x94D049BB133111EB + 1) \
-        & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (x ^ (x >> 31)) & 0x7FFFFFFFFFFFFFFF
-
-
-class NoiseSource:
-    """Random noise maps for one synthesis pass.
-
-    With keys (one per image), image i's map at layer l is drawn on the CPU from its own generator
-    seeded by (seed, keys[i], l): a function of the noise seed and the image alone — the same
-    whatever the batch, the image's place in it, the other images, the device, or whether the
-    network runs the batch at once or image by image; `stylegan-generate --seeds`, `--ws` and the
-    explorer key an image by its latent seed. Without keys: one generator seeded with `seed` (or
-    torch's global RNG when None) draws every map in turn — the cheap way training uses.
-    """
-
-    def __init__(self, seed: int | None, keys: list[int] | None, device: torch.device):
-        self.seed, self.keys, self.device = seed, keys, torch.device(device)
-        self.generator = None
-        if keys is None and seed is not None:
-            self.generator = torch.Generator(device=self.device).manual_seed(int(seed))
-
-    def rows(self, start: int, stop: int) -> "NoiseSource":
-        if self.keys is None:
-            return self  # (one generator: maps are drawn in call order)
-        out = NoiseSource(self.seed, self.keys[start:stop], self.device)
-        return out
-
-    def draw(self, layer: int, n: int, resolution: int) -> torch.Tensor:
-        """Noise [n, 1, resolution, resolution] for synthesis layer `layer` (its index in W+'s noise layers)."""
-        if self.keys is None:
-            return torch.randn([n, 1, resolution, resolution], device=self.device, generator=self.generator)
-        if len(self.keys) != n:
-            raise ValueError(f"{len(self.keys)} noise keys for a batch of {n} images")
-        seed = 0 if self.seed is None else self.seed
-        maps = [torch.randn([1, 1, resolution, resolution],
-                            generator=torch.Generator().manual_seed(noise_map_seed(seed, key, layer)))
-                for key in self.keys]
-        return torch.cat(maps).to(self.device)
-

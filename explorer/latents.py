@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from core import wplus
+from core.noise import NoiseControl
 from core.directions import Directions
 
 from .state import ExplorerState
@@ -102,7 +103,7 @@ class LatentComposer:
         return self._files[path]
 
     def image_key(self, state: ExplorerState) -> int:
-        """What random noise is keyed by (core.wplus.NoiseSource), as stylegan-generate keys it: the
+        """What random noise is keyed by (core.noise.NoiseSource), as stylegan-generate keys it: the
         seed shown (the nearest integer position), a walk's first keyframe, a W file's stored seed."""
         if state.walk.active and state.walk.keyframes:
             return int(state.walk.keyframes[0]) & 0xFFFFFFFF
@@ -188,9 +189,9 @@ class LatentComposer:
                 ws = wplus.add_direction(ws, self.directions.vectors[e.index], e.amount, layers)
         return ws
 
-    def noise(self, state: ExplorerState) -> wplus.NoiseControl:
+    def noise(self, state: ExplorerState) -> NoiseControl:
         n = state.noise
-        return wplus.NoiseControl(mode=n.mode, strength=n.strength,
+        return NoiseControl(mode=n.mode, strength=n.strength,
                                   layer_strength=list(n.layer_strength) or None,
                                   seed=n.seed if n.mode == "random" else None,
                                   keys=[self.image_key(state)] if n.mode == "random" else None)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NOISE_MODES = ("const", "random", "none")
+from core.noise import NOISE_MODES
+
 WALK_MODES = ("slerp", "lerp", "noise")
 VIEW_MODES = ("fit", "zoom", "1:1")
 SESSION_VERSION = 1

@@ -14,6 +14,7 @@ from conftest import run_cli  # noqa: E402
 from core import wplus  # noqa: E402
 from core.checkpoint import load_generator  # noqa: E402
 from core.images import to_uint8  # noqa: E402
+from core.noise import NoiseControl  # noqa: E402
 
 pytest.importorskip("imgui_bundle")
 from imgui_bundle import imgui  # noqa: E402
@@ -69,7 +70,7 @@ def shown(app) -> np.ndarray:
 
 def render(G, ws, **noise) -> np.ndarray:
     with torch.no_grad():
-        return to_uint8(G.synthesis(ws, noise=wplus.NoiseControl(**noise)))[0]
+        return to_uint8(G.synthesis(ws, noise=NoiseControl(**noise)))[0]
 
 
 def test_default_frame_equals_generate(explorer, skip_pt, tmp_path):

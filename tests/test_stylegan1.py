@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from core import DiscriminatorConfig, Generator, GeneratorConfig, ProgressiveDiscriminator
+from core.noise import NoiseControl
 from core.synthesis_adain import instance_norm
 
 
@@ -66,13 +67,15 @@ def test_adain_layer_semantics(G, ws):
     layer = G.synthesis.b4.input
     x = torch.randn(3, *G.synthesis.b4.const.shape)
     w = ws[:, 0]
-    out = layer(x, w, noise_mode="none")
+    noise = lambda mode, strength=1.0: NoiseControl(mode, strength).source("cpu", G.synthesis.num_layers)  # noqa: E731
+    out = layer(x, w, noise=noise("none"))
+    assert torch.equal(layer(x, w), out)  # (no noise source: no noise)
     t = F.leaky_relu(x + layer.bias.view(1, -1, 1, 1), 0.2) * 2 ** 0.5
     s, b = layer.affine(w).chunk(2, dim=1)
     assert torch.allclose(out, s[:, :, None, None] * instance_norm(t) + b[:, :, None, None], atol=1e-5)
     # Per-channel noise scaling: only noise modes change the result, through noise_strength.
-    assert not torch.allclose(layer(x, w, noise_mode="const"), out)
-    assert torch.equal(layer(x, w, noise_mode="const", noise_gain=0.0), out)
+    assert not torch.allclose(layer(x, w, noise=noise("const")), out)
+    assert torch.equal(layer(x, w, noise=noise("const", strength=0.0)), out)
 
 
 def test_each_layer_uses_its_own_w(G, ws):

@@ -6,6 +6,7 @@ import torch
 
 from conftest import fixture_generator
 from core import wplus
+from core.noise import NoiseControl
 
 
 def test_z_from_seed_matches_numpy_randomstate():
@@ -84,7 +85,7 @@ def test_add_direction_on_layers():
 def test_noise_control_in_the_generator():
     G = fixture_generator("skip")
     ws = G.mapping(torch.randn(1, G.z_dim))
-    img = lambda **kw: G.synthesis(ws, noise=wplus.NoiseControl(**kw))  # noqa: E731
+    img = lambda **kw: G.synthesis(ws, noise=NoiseControl(**kw))  # noqa: E731
     assert torch.equal(img(mode="const", strength=0.0), img(mode="none"))
     assert not torch.allclose(img(mode="const", strength=2.0), img(mode="const"))
     zeros = [0.0] * G.synthesis.num_layers
@@ -95,4 +96,4 @@ def test_noise_control_in_the_generator():
     assert torch.equal(img(mode="random", seed=5), img(mode="random", seed=5))
     assert not torch.equal(img(mode="random", seed=5), img(mode="random", seed=6))
     with pytest.raises(ValueError):
-        wplus.NoiseControl(mode="loud")
+        NoiseControl(mode="loud")

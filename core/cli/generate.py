@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .. import wplus
+from ..noise import NOISE_MODES, NoiseControl
 from ..checkpoint import load_generator
 from ..default_model import default_model_path
 from ..images import grid, save_png, to_uint8
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
                    help="truncate only layers below N (default all)")
-    p.add_argument("--noise-mode", choices=wplus.NOISE_MODES, default=None,
+    p.add_argument("--noise-mode", choices=NOISE_MODES, default=None,
                    help="default const (or what a --ws file was saved with)")
     p.add_argument("--noise-strength", type=float, default=None, metavar="S",
                    help="scale of all noise (default 1, or what a --ws file was saved with)")
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Renderer:
+class ImageMaker:
     """Turns seeds / W+ into uint8 images with one generator and fixed settings."""
 
     def __init__(self, G, device, args):
@@ -73,7 +74,7 @@ class Renderer:
         seed = args.noise_seed
         if seed is None and args.noise_mode == "random":  # fresh noise each run; --save-ws keeps the seed used
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-        self.noise = wplus.NoiseControl(mode=args.noise_mode or "const",
+        self.noise = NoiseControl(mode=args.noise_mode or "const",
                                         strength=1.0 if args.noise_strength is None else args.noise_strength,
                                         seed=seed)
         self.batch = args.batch
@@ -133,7 +134,7 @@ def load_ws(path: Path, G) -> tuple[torch.Tensor, dict]:
     return torch.from_numpy(ws.astype(np.float32)), data
 
 
-def run_seeds(r: Renderer, args, outdir: Path) -> None:
+def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
     seeds = parse_seeds(args.seeds)
     ws = r.ws_for_seeds(seeds)
     pixels = r.images(ws, keys=seeds)
@@ -148,12 +149,12 @@ def run_seeds(r: Renderer, args, outdir: Path) -> None:
     print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
 
 
-def run_ws(r: Renderer, args, outdir: Path) -> None:
+def run_ws(r: ImageMaker, args, outdir: Path) -> None:
     path = Path(args.ws)
     ws, meta = load_ws(path, r.G)
     # Noise settings saved with the W+ apply unless given on the command line.
     if "noise_mode" in meta and args.noise_mode is None:
-        r.noise = wplus.NoiseControl(mode=str(meta["noise_mode"]), strength=r.noise.strength,
+        r.noise = NoiseControl(mode=str(meta["noise_mode"]), strength=r.noise.strength,
                                      seed=r.noise.seed)
     if "noise_strength" in meta and args.noise_strength is None:
         r.noise.strength = float(meta["noise_strength"])
@@ -170,7 +171,7 @@ def run_ws(r: Renderer, args, outdir: Path) -> None:
     print(f"wrote {len(ws)} image{'s' * (len(ws) != 1)} to {outdir}")
 
 
-def run_style_mixing(r: Renderer, args, outdir: Path) -> None:
+def run_style_mixing(r: ImageMaker, args, outdir: Path) -> None:
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
     layers = wplus.parse_layers(args.styles, r.G.num_ws)
     row_ws, col_ws = r.ws_for_seeds(rows), r.ws_for_seeds(cols)
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cpu":
         tune_cpu_allocator()
     G = load_generator(args.pkl or default_model_path(), device)
-    r = Renderer(G, device, args)
+    r = ImageMaker(G, device, args)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     if args.seeds is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from ..state import NOISE_MODES
+from core.noise import NOISE_MODES
 from . import ui
 
 
