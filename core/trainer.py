@@ -4,7 +4,8 @@ Per iteration, for a global batch split into chunks (processes x rounds):
   G main   non-saturating logistic loss on D(augment(G(z)))           + style-mixing regularisation
   G reg    path-length regularisation every pl_interval steps (lazy)
   D main   logistic loss on D(augment(G(z))) and D(augment(x))
-  D reg    R1 on the reals every r1_interval steps (lazy; gradient w.r.t. D's input)
+  D reg    R1 on the reals every r1_interval steps (lazy; gradient w.r.t. the reals before
+           augmentation, as NVIDIA's loss takes it)
 then one optimiser step for each network, the EMA generator, and ADA's p.
 
 Everything random in a chunk comes from a generator seeded by (seed, iteration, chunk, phase), and
@@ -272,10 +273,10 @@ class Trainer:
             for j in self.my_chunks():
                 gen = self.rng(it, j, "R1")
                 real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
-                if self.augment is not None and self.ada.p > 0:
-                    real = self.augment(real, self.ada.p, gen)
+                # R1 is the gradient w.r.t. the real images themselves, before augmentation, through
+                # the same run_D (NVIDIA's loss): the augment pipe is differentiable, grid_sample too.
                 real = real.detach().requires_grad_(True)
-                logits = self.D(real, c_real, alpha=self.stage[1]) if self.progressive else self.D(real, c_real)
+                logits = self.run_D(real, c_real, gen)
                 with no_weight_gradients():
                     (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
                 penalty = grads.square().sum([1, 2, 3]).mean()

@@ -263,3 +263,28 @@ def test_init_carries_ada_p(tmp_path):
         assert r.returncode == 0, r.stderr
         ada = torch.load(only_run(tmp_path / name) / "network-snapshot-000000.pt", weights_only=True)["training"]["ada"]
         assert abs(ada["p"] - p) < 0.01, (name, ada)
+
+
+def test_r1_is_taken_on_the_reals_before_augmentation(tmp_path):
+    """NVIDIA's loss differentiates D(augment(x)) w.r.t. x itself (through the augment pipe), not
+    w.r.t. the augmented images."""
+    import copy
+    from core.dataset import ImageDataset
+    from core.train_config import TrainConfig
+    from core.trainer import Trainer
+    cfg = TrainConfig(data=str(MNIST), batch=4, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16, mbstd_group=4,
+                      aug="fixed", p=1.0, gamma=1.0, pl_weight=0.0, seed=2)
+    tr = Trainer(cfg, ImageDataset(MNIST, max_images=16), torch.device("cpu"))
+    D0 = copy.deepcopy(tr.D)
+    real, c = tr.real_images(tr.batch_indices()[:4])
+    tr.step()  # iteration 0: R1 runs
+    penalties = {}
+    for where in ("before", "after"):
+        gen = tr.rng(0, 0, "R1")
+        x = real.detach().requires_grad_(True)
+        aug = tr.augment(x, 1.0, gen)
+        wrt = x if where == "before" else aug
+        (g,) = torch.autograd.grad(D0(aug, c).sum(), wrt)
+        penalties[where] = float(g.square().sum([1, 2, 3]).mean())
+    assert tr.stats.means()["r1_penalty"] == pytest.approx(penalties["before"], rel=1e-5)
+    assert penalties["after"] != pytest.approx(penalties["before"], rel=1e-3)
