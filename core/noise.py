@@ -91,8 +91,7 @@ class NoiseSource:
         """The noise of images start..stop (their keys; one shared generator without keys)."""
         if self.keys is None:
             return self
-        out = NoiseSource(self.mode, self.gains, self.seed, self.keys[start:stop], self.device)
-        return out
+        return NoiseSource(self.mode, self.gains, self.seed, self.keys[start:stop], self.device)
 
     def layer(self, index: int, n: int, const: torch.Tensor) -> tuple[torch.Tensor, float] | None:
         """(noise map, gain) for noise layer `index` of a batch of n, or None when it gets no noise.

@@ -160,16 +160,16 @@ def find_resume_data(cfg: TrainConfig, given: str | None, run_dir: Path) -> str:
                      f"here or beside {run_dir}; give it with --data")
 
 
-def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, snapshot: dict) -> None:
-    """Refuse, by name, a dataset other than the one the run trained on."""
+def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, fingerprint: str, snapshot: dict) -> None:
+    """Refuse, by name, a dataset other than the one the run trained on (`fingerprint`: the
+    dataset's, as the run records it)."""
     G = snapshot.get("G_config", {})
     if cfg.cond and dataset.c_dim != G.get("c_dim"):
         raise UsageError(f"{cfg.data} has {dataset.c_dim} label dimensions; this run's networks take {G.get('c_dim')}")
     if cfg.data_fingerprint:
-        now = dataset.fingerprint(with_labels=cfg.cond)
-        if now != cfg.data_fingerprint:
+        if fingerprint != cfg.data_fingerprint:
             raise UsageError(f"{cfg.data} is not the dataset this run trained on (its prepared images"
-                             f"{' or labels' if cfg.cond else ''} differ: {now} vs {cfg.data_fingerprint})")
+                             f"{' or labels' if cfg.cond else ''} differ: {fingerprint} vs {cfg.data_fingerprint})")
     elif (G.get("img_resolution"), G.get("img_channels")) != (dataset.resolution, dataset.channels):
         raise UsageError(f"{cfg.data} holds {dataset.resolution}x{dataset.resolution} {dataset.channels}-channel images; "
                          f"this run trained on {G.get('img_resolution')}x{G.get('img_resolution')} "
@@ -209,11 +209,12 @@ def main(argv: list[str] | None = None) -> int:
                               max_megapixels=given.get("max_megapixels", TrainConfig.max_megapixels))
             data = None
         dataset = load_dataset(cfg, rank)
+        fingerprint = dataset.fingerprint(with_labels=cfg.cond)  # (hashes every pixel: once)
         if args.resume:
-            check_resume_data(cfg, dataset, data)
+            check_resume_data(cfg, dataset, fingerprint, data)
         else:
             cfg.data = str(Path(cfg.data).resolve())  # so --resume works from any folder
-        cfg.data_fingerprint = dataset.fingerprint(with_labels=cfg.cond)
+        cfg.data_fingerprint = fingerprint
         if not args.resume:
             values = preset(args.preset or ("stylegan1" if given.get("arch") == "stylegan1" else "auto"),
                             given.get("resolution") or dataset.resolution, world)

@@ -70,15 +70,30 @@ __global__ void upfirdn2d_4x4_kernel(const T* __restrict__ x, const float* __res
     }
 }
 
+// What both tiled kernels start with: the 16 prepared taps in shared memory (published by the
+// first __syncthreads of the caller's loop) and this block's tile origin (oy0, ox0).
+template <typename Tile>
+__device__ __forceinline__ void tile_block_start(const float* f, const UpFirDn2DParams& p, float* fk, int& oy0, int& ox0) {
+    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
+    const int tiles_x = (p.out_w + Tile::OUT_W - 1) / Tile::OUT_W;
+    oy0 = (blockIdx.x / tiles_x) * Tile::OUT_H;
+    ox0 = (blockIdx.x % tiles_x) * Tile::OUT_W;
+}
+
+// Tiles covering one plane's output: the grid's x dimension of both tiled kernels.
+template <typename Tile>
+static int tile_count(const UpFirDn2DParams& p) {
+    return ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
+}
+
 template <typename T, typename Load, typename Store, int UP, int DOWN>
 __global__ void __launch_bounds__(UFD_TILE_THREADS)
 upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
     __shared__ float smem[Tile::SMEM];
     __shared__ float fk[16];
-    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
-    const int tiles_x = (p.out_w + Tile::OUT_W - 1) / Tile::OUT_W;
-    const int oy0 = (blockIdx.x / tiles_x) * Tile::OUT_H, ox0 = (blockIdx.x % tiles_x) * Tile::OUT_W;
+    int oy0, ox0;
+    tile_block_start<Tile>(f, p, fk, oy0, ox0);
     const int planes = p.batch * p.channels;
     for (int plane = blockIdx.y; plane < planes; plane += gridDim.y) {
         const int n = plane / p.channels, c = plane - n * p.channels;
@@ -97,9 +112,8 @@ upfirdn2d_tiled_nhwc_kernel(const T* __restrict__ x, const float* __restrict__ f
     typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
     __shared__ float smem[Tile::SMEM];
     __shared__ float fk[16];
-    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
-    const int tiles_x = (p.out_w + Tile::OUT_W - 1) / Tile::OUT_W;
-    const int oy0 = (blockIdx.x / tiles_x) * Tile::OUT_H, ox0 = (blockIdx.x % tiles_x) * Tile::OUT_W;
+    int oy0, ox0;
+    tile_block_start<Tile>(f, p, fk, oy0, ox0);
     const int c0 = blockIdx.y * Tile::CB;
     for (int n = blockIdx.z; n < p.batch; n += gridDim.z) {
         __syncthreads();
@@ -116,15 +130,13 @@ static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DPa
     const int tiling = upfirdn2d_tiling(p);
     if (tiling == UFD_TILES_NHWC) {
         typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
-        const int tiles = ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
-        const dim3 grid(tiles, (p.channels + Tile::CB - 1) / Tile::CB, p.batch < 65535 ? p.batch : 65535);
+        const dim3 grid(tile_count<Tile>(p), (p.channels + Tile::CB - 1) / Tile::CB, p.batch < 65535 ? p.batch : 65535);
         upfirdn2d_tiled_nhwc_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
             static_cast<const T*>(x), f, static_cast<T*>(y), p);
     } else if (tiling == UFD_TILES_NCHW) {
         typedef UpFirDn2DTile<UP, DOWN> Tile;
-        const int tiles = ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
         const int planes = p.batch * p.channels;
-        const dim3 grid(tiles, planes < 65535 ? planes : 65535);
+        const dim3 grid(tile_count<Tile>(p), planes < 65535 ? planes : 65535);
         upfirdn2d_tiled_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
             static_cast<const T*>(x), f, static_cast<T*>(y), p);
     } else {
