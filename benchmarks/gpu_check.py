@@ -10,7 +10,9 @@ and the next one runs):
   5. benchmarks/kernels.py: 2x up / 2x down / FIR against the copy bandwidth, and the generator at
      256² and 1024², batch 1/8/32, with and without the kernels
   6. time permitting, training with the custom ops but no kernels (STYLEGAN_KERNELS=op)
-Writes OUT/gpu_check.json (every figure), OUT/gpu_check.md (the short table) and OUT/logs/*.log.
+Writes OUT/gpu_check.json (every figure, rewritten after each step so a killed run still reports),
+OUT/gpu_check.md (the short table) and OUT/logs.tar.gz (each step's log and JSON): three files,
+inside the device machine's limit on returned files.
 
     bash benchmarks/gpu_check.sh                     # on the GPU machine (OUT defaults to ./gpu-check)
     python benchmarks/gpu_check.py --dry-run --out /tmp/gc   # the same steps on a CPU, small sizes
@@ -24,6 +26,7 @@ import os
 import platform
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -36,14 +39,15 @@ class Check:
     def __init__(self, out: Path, deadline_s: float, dry_run: bool):
         self.out, self.dry = out, dry_run
         self.end = time.monotonic() + deadline_s
-        (out / "logs").mkdir(parents=True, exist_ok=True)
+        self.logs = Path(tempfile.mkdtemp(prefix="gpu-check-logs-"))  # packed into OUT/logs.tar.gz
+        out.mkdir(parents=True, exist_ok=True)
         self.report: dict = {"steps": {}}
         self.env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
     def run(self, name: str, cmd: list[str], timeout: float, env: dict | None = None) -> subprocess.CompletedProcess | None:
         """Run one step; its output goes to logs/NAME.log; -> the process, or None if skipped/timed out."""
         left = self.end - time.monotonic()
-        log = self.out / "logs" / f"{name}.log"
+        log = self.logs / f"{name}.log"
         if left < 20:
             self.report["steps"][name] = {"status": "skipped (overall deadline)"}
             print(f"[gpu-check] {name}: skipped, no time left", file=sys.stderr)
@@ -59,13 +63,24 @@ class Check:
             log.write_text(f"$ {' '.join(cmd)}\n{out}\n--- stderr ---\n{err}\nTIMED OUT after {min(timeout, left):.0f} s\n")
             self.report["steps"][name] = {"status": "timeout", "seconds": round(time.monotonic() - t, 1)}
             print(f"[gpu-check] {name}: TIMEOUT", file=sys.stderr)
+            self.save()
             return None
         log.write_text(f"$ {' '.join(cmd)}\n{r.stdout}\n--- stderr ---\n{r.stderr}\nexit {r.returncode}\n")
         status = "ok" if r.returncode == 0 else f"failed (exit {r.returncode})"
         self.report["steps"][name] = {"status": status, "seconds": round(time.monotonic() - t, 1)}
         tail = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or [""])[-1]
         print(f"[gpu-check] {name}: {status} in {time.monotonic() - t:.0f} s  {tail[:160]}", file=sys.stderr)
+        self.save()
         return r
+
+    def save(self) -> None:
+        """The report so far and the logs, written after every step (a run killed later still reports)."""
+        tmp = self.out / "gpu_check.json.tmp"
+        tmp.write_text(json.dumps(self.report, indent=2) + "\n")
+        tmp.replace(self.out / "gpu_check.json")
+        with tarfile.open(self.out / "logs.tar.gz.tmp", "w:gz") as tar:
+            tar.add(self.logs, arcname="logs")
+        (self.out / "logs.tar.gz.tmp").replace(self.out / "logs.tar.gz")
 
     def json_of(self, r: subprocess.CompletedProcess | None, path: Path) -> dict | None:
         if r is None or r.returncode != 0 or not path.exists():
@@ -137,13 +152,13 @@ def main() -> int:
     modes = {"kernels": "op" if args.dry_run else "auto", "reference": "ref"}
     c.report["train"] = {}
     for name, mode in modes.items():
-        path = out / f"train_{name}.json"
+        path = c.logs / f"train_{name}.json"
         r = c.run(f"train_{name}", [*bench, "--profile", "12", "--out", str(path)], 200,
                   env={"STYLEGAN_KERNELS": mode})
         c.report["train"][name] = c.json_of(r, path)
 
     # 5. Kernel bandwidth and the generator with and without the kernels.
-    path = out / "kernels.json"
+    path = c.logs / "kernels.json"
     r = c.run("kernels", [py, "benchmarks/kernels.py", "--device", dev, "--out", str(path)]
               + (["--quick"] if args.dry_run else []), 240)
     c.report["kernels"] = c.json_of(r, path)
@@ -151,12 +166,12 @@ def main() -> int:
     # 6. If time is left: the custom ops' autograd with the reference arithmetic inside (no kernels),
     #    which tells the autograd structure's share of the training speed from the kernels'.
     if not args.dry_run:
-        path = out / "train_op.json"
+        path = c.logs / "train_op.json"
         r = c.run("train_op", [*bench, "--out", str(path)], 150, env={"STYLEGAN_KERNELS": "op"})
         c.report["train"]["ops without kernels"] = c.json_of(r, path)
 
     c.report["summary"] = summarise(c.report)
-    (out / "gpu_check.json").write_text(json.dumps(c.report, indent=2) + "\n")
+    c.save()
     table = markdown(c.report)
     (out / "gpu_check.md").write_text(table)
     print(table)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kernels.grid_sample_gradfix import grid_sample
+
 PIPELINES = {
     "bgc": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1),
@@ -132,7 +134,7 @@ class AugmentPipe:
             g = g @ _translate2(t[:, 0] * 2, t[:, 1] * 2)
         if not torch.equal(g, torch.eye(3, device=dev).expand_as(g)):
             grid = F.affine_grid(g[:, :2, :].to(images.dtype), [n, c, h, w], align_corners=False)
-            images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+            images = grid_sample(images, grid, padding_mode="reflection")  # R1 differentiates through it twice
 
         # ---- colour: one 4x4 matrix per sample on homogeneous RGB ----
         m = torch.eye(4, device=dev).repeat(n, 1, 1)

@@ -45,13 +45,19 @@ def test_r1_double_backward_through_cuda_ops(monkeypatch):
         x = x0.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
         g.square().sum().backward()
-        # R1 reaches only what the input gradient depends on: the last layer's bias (out.bias), for
-        # one, has no gradient on either path.
         grads[mode] = {n: p.grad.clone() for n, p in D.named_parameters() if p.grad is not None}
-    assert set(grads["ref"]) == set(grads["cuda"]) and "b4.out.bias" not in grads["ref"]
-    assert len(grads["ref"]) > len(list(D.parameters())) // 2
-    for name, g in grads["ref"].items():
-        assert torch.allclose(grads["cuda"][name], g, rtol=1e-3, atol=1e-5), name
+    # R1 reaches only what the input gradient depends on. A bias that only moves an activation's
+    # mask (b4.conv, b4.fc: after the minibatch-stddev layer) gets exact zeros through the reference's
+    # autograd and no gradient at all through bias_act's (it detaches the mask); the last layer's
+    # bias (b4.out) none on either path. Compare values, a missing gradient read as zero.
+    zero = torch.zeros(())
+    for name in set(grads["ref"]) ^ set(grads["cuda"]):
+        assert (grads["ref"].get(name, zero) == 0).all() and (grads["cuda"].get(name, zero) == 0).all(), name
+    assert "b4.out.bias" not in grads["ref"] and "b4.out.bias" not in grads["cuda"]
+    reached = set(grads["ref"]) & set(grads["cuda"])
+    assert len(reached) > len(list(D.parameters())) // 2
+    for name in reached:
+        assert torch.allclose(grads["cuda"][name], grads["ref"][name], rtol=1e-3, atol=1e-5), name
 
 
 @pytest.mark.parametrize("arch", ["stylegan2", "stylegan1"])

@@ -241,3 +241,8 @@ def test_gpu_check_dry_run(tmp_path):
     assert {"G reg (PL)", "D reg (R1)"} <= set(report["train"]["kernels"]["profile"])
     assert {row["op"] for row in report["kernels"]["upfirdn2d"]} == {"up2", "down2", "fir"}
     assert "| training (s/kimg) |" in (tmp_path / "gpu_check.md").read_text()
+    # The device machine returns at most 8 files: the report is three, every log inside the tarball.
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["gpu_check.json", "gpu_check.md", "logs.tar.gz"]
+    import tarfile
+    with tarfile.open(tmp_path / "logs.tar.gz") as tar:
+        assert {"logs/selftest.log", "logs/train_kernels.json", "logs/kernels.json"} <= set(tar.getnames())

@@ -252,3 +252,33 @@ def test_selftest_calls_match_the_binding(monkeypatch):
     results = selftest.check_ops(torch.device("cpu"))
     assert len(results) > 40 and all(ok for _, ok, _ in results), [r for r in results if not r[1]]
     assert any("4x4" in name for name, _, _ in results)
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_gradfix_matches_torch_to_the_second_derivative(padding):
+    """ADA's resampling, which R1 differentiates twice (CUDA has no double backward of grid_sample:
+    the H200 run crashed there). Forward bit-exact; input and grid gradients and the second
+    derivative w.r.t. the image equal torch's own (the CPU implements it); gradgradcheck in float64."""
+    import torch.nn.functional as F
+    from kernels.grid_sample_gradfix import grid_sample
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 9, 7, dtype=torch.float64)
+    theta = torch.eye(2, 3, dtype=torch.float64).repeat(2, 1, 1) + 0.3 * torch.randn(2, 2, 3, dtype=torch.float64)
+    grid = F.affine_grid(theta, [2, 3, 8, 6], align_corners=False)
+    outs = {}
+    for name, fn in {"ours": lambda a, g: grid_sample(a, g, padding),
+                     "torch": lambda a, g: F.grid_sample(a, g, "bilinear", padding, align_corners=False)}.items():
+        a, g = x.clone().requires_grad_(True), grid.clone().requires_grad_(True)
+        y = fn(a, g)
+        gx, gg = torch.autograd.grad((y * y.detach().cos()).sum(), [a, g])  # first derivatives, both inputs
+        a = x.clone().requires_grad_(True)
+        (gx2,) = torch.autograd.grad(fn(a, grid).tanh().sum(), a, create_graph=True)  # a network after it
+        (gx2.square().sum() * 0.5).backward()  # R1's pattern: the grid is a constant
+        outs[name] = (y.detach(), gx, gg, a.grad)
+    assert torch.equal(outs["ours"][0], outs["torch"][0])
+    for ours, ref in zip(outs["ours"][1:], outs["torch"][1:]):
+        assert torch.allclose(ours, ref, rtol=1e-10, atol=1e-12)
+    g = grid.detach()
+    assert torch.autograd.gradgradcheck(lambda a: grid_sample(a, g, padding), (x.clone().requires_grad_(True),))
+    with pytest.raises(ValueError, match="padding_mode"):
+        grid_sample(x, g, "mirror")
