@@ -93,6 +93,8 @@ def main() -> int:
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu-check", help="report folder")
     p.add_argument("--deadline", type=float, default=450, help="seconds for all steps together (default 450)")
     p.add_argument("--dry-run", action="store_true", help="run every step on the CPU at small sizes")
+    p.add_argument("--skip", action="append", default=[], choices=["train_reference", "train_op"],
+                   help="leave out a diagnostic step (when device time is short; repeatable)")
     args = p.parse_args()
     out = Path(args.out).resolve()
     c = Check(out, args.deadline, args.dry_run)
@@ -150,6 +152,7 @@ def main() -> int:
     # Both profiled: which kernels the regularisers' double backward spends its time in, with and
     # without the custom ops.
     modes = {"kernels": "op" if args.dry_run else "auto", "reference": "ref"}
+    modes = {name: mode for name, mode in modes.items() if f"train_{name}" not in args.skip}
     c.report["train"] = {}
     for name, mode in modes.items():
         path = c.logs / f"train_{name}.json"
@@ -165,7 +168,7 @@ def main() -> int:
 
     # 6. If time is left: the custom ops' autograd with the reference arithmetic inside (no kernels),
     #    which tells the autograd structure's share of the training speed from the kernels'.
-    if not args.dry_run:
+    if not args.dry_run and "train_op" not in args.skip:
         path = c.logs / "train_op.json"
         r = c.run("train_op", [*bench, "--out", str(path)], 150, env={"STYLEGAN_KERNELS": "op"})
         c.report["train"]["ops without kernels"] = c.json_of(r, path)
@@ -223,6 +226,12 @@ def markdown(report: dict) -> str:
                   "| op | shape | dtype | layout | kernel ms | ref ms | x | % of copy |", "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['op']} | {r['shape']} | {r['dtype']} | {r['layout']} | {r['kernel_ms']} | {r['reference_ms']} | "
                   f"{r['speedup']} | {100 * r['fraction_of_copy_bandwidth']:.1f} |" for r in k["upfirdn2d"]]
+        if k.get("bias_act"):
+            lines += ["", "| bias_act | shape | dtype | layout | kernel ms | ref ms | % of copy | grad ms | grad % of copy |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            lines += [f"| lrelu | {r['shape']} | {r['dtype']} | {r['layout']} | {r['kernel_ms']} | {r['reference_ms']} | "
+                      f"{100 * r['fraction_of_copy_bandwidth']:.1f} | {r['grad_kernel_ms']} | "
+                      f"{100 * r['grad_fraction_of_copy_bandwidth']:.1f} |" for r in k["bias_act"]]
         if k["generator"]:
             lines += ["", "| generator | batch | ref ms/img | kernels ms/img | x |", "|---|---|---|---|---|"]
             lines += [f"| {r['res']}² | {r['batch']} | {r['reference_ms_per_img']} | {r['kernels_ms_per_img']} | "

@@ -2,8 +2,9 @@
 conv; the [1,3,3,1] filter) against the reference ops and the GPU's memory bandwidth, and the whole
 generator with and without the kernels.
 
-Times are CUDA-event medians; GB/s counts bytes read (input) plus written (output); the roofline is
-a device-to-device copy measured here. The generator rows compare STYLEGAN_KERNELS=ref (plain torch
+Times are CUDA-event medians over 10 back-to-back calls (so Python's per-call cost stays off the
+GPU's clock); GB/s counts bytes read (input) plus written (output); the roofline is a
+device-to-device copy measured here. bias_act (lrelu, bias, gain, clamp) is timed the same way. The generator rows compare STYLEGAN_KERNELS=ref (plain torch
 ops) with auto (the custom ops and kernels), fp16 in the top 4 resolutions as NVIDIA trains them.
 
     python benchmarks/kernels.py [--out kernels.json]              # on a GPU machine
@@ -33,8 +34,9 @@ GEN_POINTS = [(256, 1), (256, 8), (256, 32), (1024, 1), (1024, 8), (1024, 32)]
 
 
 def timer(device: str):
-    def measure(fn, iters: int = 30, warmup: int = 5) -> float:
-        """Median milliseconds of fn() (CUDA events on a GPU, wall time on a CPU)."""
+    def measure(fn, iters: int = 30, warmup: int = 5, inner: int = 1) -> float:
+        """Median milliseconds of fn() (CUDA events around `inner` back-to-back calls on a GPU, wall
+        time on a CPU)."""
         for _ in range(warmup):
             fn()
         times = []
@@ -42,10 +44,11 @@ def timer(device: str):
             if device == "cuda":
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
-                fn()
+                for _ in range(inner):
+                    fn()
                 end.record()
                 torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
+                times.append(start.elapsed_time(end) / inner)
             else:
                 t = time.perf_counter()
                 fn()
@@ -81,8 +84,8 @@ def resampling(device: str, shapes, measure, roofline: float, kernel_mode: str) 
                     y = ops.upfirdn2d(x, f, **kw)
                     err = float((y.float() - upfirdn2d_ref(x.float(), f, **kw)).abs().max())
                     nbytes = (x.numel() + y.numel()) * x.element_size()
-                    ms_k = measure(lambda: ops.upfirdn2d(x, f, **kw))
-                    ms_r = measure(lambda: upfirdn2d_ref(x, f, **kw))
+                    ms_k = measure(lambda: ops.upfirdn2d(x, f, **kw), inner=10)
+                    ms_r = measure(lambda: upfirdn2d_ref(x, f, **kw), inner=10)
                     gbs = nbytes / (ms_k * 1e-3) / 1e9
                     row = {"op": name, "shape": list(shape), "dtype": str(dtype)[6:],
                            "layout": "NHWC" if layout == torch.channels_last else "NCHW",
@@ -93,6 +96,41 @@ def resampling(device: str, shapes, measure, roofline: float, kernel_mode: str) 
                     print(f"{name:5s} {str(shape):22s} {row['dtype']:8s} {row['layout']} kernel {ms_k:8.3f} ms  "
                           f"ref {ms_r:8.3f} ms  x{ms_r / ms_k:5.1f}  {gbs:7.1f} GB/s "
                           f"({100 * gbs / roofline:4.1f}% of copy)  err {err:.1e}", file=sys.stderr)
+    return rows
+
+
+def bias_act(device: str, shapes, measure, roofline: float, kernel_mode: str) -> list[dict]:
+    """The per-layer bias + lrelu + gain + clamp (forward) and its gradient kernel, NCHW and NHWC."""
+    from kernels import ops
+    from kernels.bias_act_ref import bias_act_ref
+    rows = []
+    for shape in shapes:
+        for dtype in (torch.float16, torch.float32):
+            for layout in (torch.contiguous_format, torch.channels_last):
+                x = torch.randn(shape, device=device).to(dtype).contiguous(memory_format=layout)
+                b = torch.randn(shape[1], device=device)
+                set_mode(kernel_mode)
+                y = ops.bias_act(x, b, act="lrelu", clamp=256.0)
+                err = float((y.float() - bias_act_ref(x.float(), b, act="lrelu", clamp=256.0)).abs().max())
+                ms_k = measure(lambda: ops.bias_act(x, b, act="lrelu", clamp=256.0), inner=10)
+                ms_r = measure(lambda: bias_act_ref(x, b, act="lrelu", clamp=256.0), inner=10)
+                y = y.to(dtype)
+                ext = ops.extension() if device == "cuda" else None  # the gradient kernel alone (dy = x)
+                ms_g = measure(lambda: ext.bias_act_grad(x, y, 1, 2, 0.2, 2 ** 0.5, 256.0), inner=10) \
+                    if ext is not None else float("nan")
+                nbytes = 2 * x.numel() * x.element_size()
+                gbs = nbytes / (ms_k * 1e-3) / 1e9
+                row = {"op": "bias_act", "shape": list(shape), "dtype": str(dtype)[6:],
+                       "layout": "NHWC" if layout == torch.channels_last else "NCHW",
+                       "kernel_ms": round(ms_k, 4), "reference_ms": round(ms_r, 4), "speedup": round(ms_r / ms_k, 2),
+                       "GB_per_s": round(gbs, 1), "fraction_of_copy_bandwidth": round(gbs / roofline, 3),
+                       "grad_kernel_ms": round(ms_g, 4),
+                       "grad_fraction_of_copy_bandwidth": round(1.5 * nbytes / (ms_g * 1e-3) / 1e9 / roofline, 3),
+                       "max_abs_err": err}
+                rows.append(row)
+                print(f"bias_act {str(shape):22s} {row['dtype']:8s} {row['layout']} kernel {ms_k:8.3f} ms  "
+                      f"ref {ms_r:8.3f} ms  {gbs:7.1f} GB/s ({100 * gbs / roofline:4.1f}% of copy)  grad {ms_g:.3f} ms",
+                      file=sys.stderr)
     return rows
 
 
@@ -148,9 +186,11 @@ def main() -> None:
     points = [(32, 1), (32, 4)] if args.quick else GEN_POINTS
     roofline = copy_bandwidth(args.device, measure)
     rows = resampling(args.device, shapes, measure, roofline, kernel_mode)
+    act = bias_act(args.device, shapes, measure, roofline, kernel_mode)
     gen = [] if args.skip_generator else generator(args.device, points, measure, kernel_mode)
     report = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-              "torch": torch.__version__, "copy_GB_per_s": round(roofline, 1), "upfirdn2d": rows, "generator": gen}
+              "torch": torch.__version__, "copy_GB_per_s": round(roofline, 1), "upfirdn2d": rows, "bias_act": act,
+              "generator": gen}
     print(f"copy roofline {roofline:.0f} GB/s", file=sys.stderr)
     text = json.dumps(report, indent=2)
     print(text)

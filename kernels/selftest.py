@@ -80,6 +80,8 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     cases = [("upsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
              ("downsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(down=2, padding=[1, 1, 1, 1])),
              ("downsample 2x [2,32,128,128]", (2, 32, 128, 128), f4, dict(down=2, padding=[1, 2, 1, 2])),
+             ("upsample 2x odd phases [2,16,40,33]", (2, 16, 40, 33), torch.randn(4, 4, generator=gen).to(device),
+              dict(up=2, padding=[1, 2, 3, 0])),
              ("FIR 4x4 [4,128,63,65]", (4, 128, 63, 65), f4, dict(padding=[1, 1, 1, 1], gain=4)),
              ("FIR 4x4 cropping [2,16,40,70]", (2, 16, 40, 70), torch.randn(4, 4, generator=gen).to(device),
               dict(padding=[-1, 2, 3, -2], flip_filter=True)),
@@ -110,18 +112,37 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     dx_ref = torch.autograd.grad((upfirdn2d_ref(x, f4, up=2, padding=[2, 1, 2, 1], gain=4) * gy).sum(), x)[0]
     ok, err = _close(dx, dx_ref, False)
     results.append(("upfirdn2d gradient", ok, f"max err {err:.2e}"))
-    # Short rows (the flat kernel), long rows (the per-row kernel), channels_last, a [N, C] matrix.
-    for shape, layout in [((8, 64, 16, 16), torch.contiguous_format), ((2, 32, 64, 64), torch.contiguous_format),
-                          ((2, 32, 64, 64), torch.channels_last), ((16, 512), torch.contiguous_format)]:
+    # Short rows (the flat kernel), long rows (the per-row kernel), channels_last, a [N, C] matrix —
+    # each in the 16-byte-vector form and the scalar one (sizes not a multiple of 8, a tensor that
+    # starts one element past an aligned address); forward, and the gradient kernel.
+    def tensor(shape, layout, dtype, misaligned=False):
+        x = (torch.randn(shape, generator=gen) * 3).to(device, dtype).contiguous(memory_format=layout)
+        if misaligned:
+            m = torch.empty(x.numel() + 1, device=device, dtype=dtype)[1:].view(x.shape).contiguous(memory_format=layout)
+            x = m.copy_(x) if m.data_ptr() % 16 else x
+        return x
+    for shape, layout, misaligned in [((8, 64, 16, 16), torch.contiguous_format, False),
+                                      ((2, 32, 64, 64), torch.contiguous_format, False),
+                                      ((2, 32, 64, 64), torch.contiguous_format, True),
+                                      ((2, 24, 33, 37), torch.contiguous_format, False),
+                                      ((2, 32, 64, 64), torch.channels_last, False),
+                                      ((2, 20, 8, 8), torch.channels_last, False),
+                                      ((16, 512), torch.contiguous_format, False), ((5, 3), torch.contiguous_format, False)]:
         for act in ("linear", "lrelu", "relu"):
             for dtype in (torch.float32, torch.float16):
-                x = (torch.randn(shape, generator=gen) * 3).to(device, dtype).contiguous(memory_format=layout)
+                x = tensor(shape, layout, dtype, misaligned)
                 b = torch.randn(shape[1], generator=gen).to(device)
                 y = ops.bias_act(x, b, act=act, clamp=4.0)
                 ref = bias_act_ref(x.float(), b, act=act, clamp=4.0)
                 ok, err = _close(y, ref, dtype == torch.float16)
-                where = f"{list(shape)}{' NHWC' if layout == torch.channels_last else ''}"
+                code = ops.ACT_CODES[act]
+                dy = tensor(shape, layout, dtype, misaligned)
+                y = y.to(dtype)  # (the reference path on a CPU returns float32 for half inputs)
+                dx = ext.bias_act_grad(dy, y, 1, code, 0.2, 1.0, 4.0)
+                ok2, err2 = _close(dx, ops._grad_ref(dy.float(), y.float(), code, 0.2, 1.0, 4.0), dtype == torch.float16)
+                where = f"{list(shape)}{' NHWC' if layout == torch.channels_last else ''}{' misaligned' if misaligned else ''}"
                 results.append((f"bias_act {act} {str(dtype)[6:]} {where}", ok, f"max err {err:.2e}"))
+                results.append((f"bias_act_grad {act} {str(dtype)[6:]} {where}", ok2, f"max err {err2:.2e}"))
     img = (torch.rand(1, 3, 37, 53, generator=gen) * 2.4 - 1.2).to(device)
     rgba = ops.to_rgba(img, zoom=2).cpu()
     ref = (img.cpu()[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0)

@@ -245,6 +245,10 @@ class ReferenceExtension:
         return upfirdn2d_ref(x.float(), f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
                              flip_filter=flip_filter, gain=gain).to(x.dtype)  # fp32 sums, as the kernels
 
+    def bias_act_grad(self, dy, y, dim, act, alpha, gain, clamp):
+        assert dy.shape == y.shape and dy.dtype == y.dtype and isinstance(alpha, float) and isinstance(clamp, float)
+        return ops._grad_ref(dy.float(), y.float(), act, alpha, gain, clamp).to(y.dtype)
+
 
 def test_selftest_calls_match_the_binding(monkeypatch):
     from kernels import selftest

@@ -100,15 +100,77 @@ SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DPa
     });
 }
 
+// 2x up: real row r of the window is zero-inserted row by + PY + 2r, which is tap a = PY + 2r - i of
+// output i. (PY, the parity of by, is the same for every thread of a warp: one row of outputs.)
+template <int BY, int PY>
+SG_HD void upfirdn2d_column_up2(const float* t0, const float* t1, const float* w, int pitch, float (&acc)[BY]) {
+    constexpr int RH = (BY + 2 - PY) / 2 + 1;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int r = 0; r < RH; ++r) {
+        const float v0 = w[r * pitch], v1 = w[r * pitch + 1];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int i = 0; i < BY; ++i) {
+            const int a = PY + 2 * r - i;
+            if (a >= 0 && a < 4) acc[i] += v0 * t0[a] + v1 * t1[a];
+        }
+    }
+}
+
+// A column of BY vertically stacked outputs, register-blocked: the outputs at rows oy .. oy+BY-1 of
+// one output column share most of their window rows, so each real input sample of the union window
+// is read once (from shared memory) and added into every output whose window holds it. `w` points at
+// the first real sample (row ry, column cx) of the union window, `pitch` is the row step;
+// (by, bx): the zero-inserted position of output oy's first tap, as in upfirdn2d_window_4x4.
+// Per output this is 1 + 3/BY window rows instead of 4, and the index arithmetic is done once.
+template <int UP, int DOWN, int BY>
+SG_HD void upfirdn2d_column_4x4(int by, int bx, const float* fk, const float* w, int pitch, float (&acc)[BY]) {
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int i = 0; i < BY; ++i) acc[i] = 0.f;
+    if (UP == 1) {  // every tap is a real sample: window rows by .. by+(BY-1)*DOWN+3, columns bx .. bx+3
+        constexpr int RH = (BY - 1) * DOWN + 4;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int r = 0; r < RH; ++r) {
+            const float v0 = w[r * pitch], v1 = w[r * pitch + 1], v2 = w[r * pitch + 2], v3 = w[r * pitch + 3];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int i = 0; i < BY; ++i) {
+                const int a = r - i * DOWN;  // output i's tap row that row r is
+                if (a >= 0 && a < 4)
+                    acc[i] += v0 * fk[a * 4] + v1 * fk[a * 4 + 1] + v2 * fk[a * 4 + 2] + v3 * fk[a * 4 + 3];
+            }
+        }
+    } else {  // UP == 2, DOWN == 1: real samples only on even zero-inserted rows and columns
+        const int px = bx & 1, py = by & 1;  // column taps px, px+2 are real; rows by+py, by+py+2, ...
+        float t0[4], t1[4];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int a = 0; a < 4; ++a) { t0[a] = fk[a * 4 + px]; t1[a] = fk[a * 4 + px + 2]; }
+        if (py == 0) upfirdn2d_column_up2<BY, 0>(t0, t1, w, pitch, acc);
+        else upfirdn2d_column_up2<BY, 1>(t0, t1, w, pitch, acc);
+    }
+}
+
 // The tiled form (NCHW planes of at least UFD_TILE_MIN_OUTPUTS outputs): a block computes an
 // OUT_H x OUT_W tile of one plane. Its threads first copy the input window the tile reads into
-// shared memory (coalesced rows, zeros outside the image: the padding), then each computes outputs
-// from shared memory — every input sample is read from global memory once per tile instead of up to
-// 16 times. Written as two phases over (thread index, thread count) so that the host harness
-// (host_check.cu) runs the very same code, one "thread" after another.
+// shared memory (coalesced rows, zeros outside the image: the padding), then each thread computes a
+// column of BY outputs (upfirdn2d_column_4x4) — a warp's lanes take consecutive columns of one row
+// block, so shared-memory reads are conflict-free and global stores coalesce. Every input sample is
+// read from global memory once per tile instead of up to 16 times. Written as two phases over
+// (thread index, thread count) so that the host harness (host_check.cu) runs the very same code,
+// one "thread" after another.
 template <int UP, int DOWN>
 struct UpFirDn2DTile {
-    static constexpr int OUT_W = 64, OUT_H = 32;
+    static constexpr int OUT_W = 64, OUT_H = 32, BY = 8;  // 64 columns x 4 row blocks: 256 threads
     static constexpr int IN_W = ((OUT_W - 1) * DOWN + 3) / UP + 1;
     static constexpr int IN_H = ((OUT_H - 1) * DOWN + 3) / UP + 1;
     static constexpr int PITCH = IN_W + 1;  // a spare column: rows start on different banks
@@ -142,15 +204,23 @@ template <int UP, int DOWN, typename T, typename Store>
 SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int ox0, const float* smem, const float* fk,
                                   int tid, int nthreads, Store store) {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
+    constexpr int BY = Tile::BY;
     int iy0, ix0;
     upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
-    for (int i = tid; i < Tile::OUT_H * Tile::OUT_W; i += nthreads) {
-        const int oy = oy0 + i / Tile::OUT_W, ox = ox0 + i % Tile::OUT_W;
+    for (int s = tid; s < Tile::OUT_W * (Tile::OUT_H / BY); s += nthreads) {
+        const int ox = ox0 + s % Tile::OUT_W, oy = oy0 + (s / Tile::OUT_W) * BY;
         if (oy >= p.out_h || ox >= p.out_w) continue;
-        const float acc = upfirdn2d_window_4x4<UP>(oy * DOWN - p.pad_y0, ox * DOWN - p.pad_x0, fk, [&](int iy, int ix) {
-            return smem[(iy - iy0) * Tile::PITCH + (ix - ix0)];  // (the window lies inside the tile)
-        });
-        store(y + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
+        const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
+        // The union window's first real sample (ceil: the first even zero-inserted row/column when UP is 2).
+        const int ry = ceil_div(by, UP), cx = ceil_div(bx, UP);
+        float acc[BY];
+        upfirdn2d_column_4x4<UP, DOWN, BY>(by, bx, fk, smem + (ry - iy0) * Tile::PITCH + (cx - ix0), Tile::PITCH, acc);
+        T* out = y + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int i = 0; i < BY; ++i)
+            if (oy + i < p.out_h) store(out + int64_t(i) * p.out_stride[2], acc[i]);
     }
 }
 
