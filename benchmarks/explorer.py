@@ -115,7 +115,7 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     from core.cli.common import tune_cpu_allocator
     from generator import build
     from explorer.main import render_threads

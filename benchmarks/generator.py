@@ -99,7 +99,7 @@ def cli_throughput(res: int, seeds: int, runs: int, env: dict) -> dict:
     """Wall time of `stylegan-generate --seeds 0-N` (start-up, mapping, PNG writing included);
     the marginal cost per image is (T(N) - T(1)) / (N - 1). Medians over `runs` pairs of runs."""
     import tempfile
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     with tempfile.TemporaryDirectory() as tmp:
         pkl = Path(tmp) / f"g{res}.pt"
         save_generator(pkl, build(res, "cpu"))

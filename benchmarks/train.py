@@ -36,7 +36,7 @@ SMALL_NETS = {"z_dim": 128, "w_dim": 128, "map_layers": 2, "cbase": 2048, "cmax"
 
 
 def random_dataset(path: Path, res: int, channels: int, count: int) -> Path:
-    from core.dataset import DatasetWriter
+    from core.training.dataset import DatasetWriter
     rng = np.random.default_rng(0)
     writer = DatasetWriter(path)
     for _ in range(count):
@@ -67,9 +67,9 @@ def main() -> None:
 
     import torch
     from core.cli.common import tune_cpu_allocator
-    from core.dataset import ImageDataset
-    from core.train_config import TrainConfig, preset
-    from core.trainer import Trainer
+    from core.training.dataset import ImageDataset
+    from core.training.config import TrainConfig, preset
+    from core.training.step import Trainer
     tune_cpu_allocator()
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,11 +1,11 @@
 """StyleGAN networks, W+ controls, checkpoints and the command-line tools."""
 
-from .checkpoint import CheckpointError, load_generator, save_generator
-from .config import DiscriminatorConfig, GeneratorConfig
-from .discriminator import Discriminator
-from .discriminator_progressive import ProgressiveDiscriminator
-from .generator import Generator
-from .noise import NoiseControl
+from core.checkpoints.ours import CheckpointError, load_generator, save_generator
+from core.networks.config import DiscriminatorConfig, GeneratorConfig
+from core.networks.discriminator_stylegan2 import Discriminator
+from core.networks.discriminator_stylegan1 import ProgressiveDiscriminator
+from core.networks.generator import Generator
+from core.noise import NoiseControl
 
 __all__ = ["Generator", "Discriminator", "ProgressiveDiscriminator", "GeneratorConfig",
            "DiscriminatorConfig", "NoiseControl", "CheckpointError", "load_generator",

@@ -1,4 +1,4 @@
-"""(generator, state) -> W+ and noise settings, composed only of core.wplus functions.
+"""(generator, state) -> W+ and noise settings, composed only of core.latents.wplus functions.
 
 Order: base latent (seed blend, walk or loaded W/W+) -> truncation -> style mixing (sources
 truncated alike) -> directions. For a plain seed this is exactly what stylegan-generate does, so
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import wplus
+from core.latents import wplus
 from core.noise import NoiseControl
-from core.directions import Directions
+from core.latents.directions import Directions
 
 from .state import ExplorerState
 

@@ -65,7 +65,7 @@ def initial_state(args):
             raise ValueError("--trunc must be within -1..2")
         state.trunc.psi = args.trunc
     if not state.pkl:
-        from core.default_model import default_model_path
+        from core.checkpoints.default_model import default_model_path
         state.pkl = str(default_model_path())
     return state
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     headless = bool(args.screenshot or args.window_shot)
     if headless:
         os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
-    from core.checkpoint import CheckpointError
+    from core.checkpoints.ours import CheckpointError
     from core.cli.common import UsageError, resolve_device, tune_cpu_allocator
     try:
         size = parse_size(args.size)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.checkpoint import CheckpointError, load_generator
-from core.directions import Directions, cached_pca_directions, load_directions
+from core.checkpoints.ours import CheckpointError, load_generator
+from core.latents.directions import Directions, cached_pca_directions, load_directions
 from core.images import to_uint8
 from kernels import to_rgba
 

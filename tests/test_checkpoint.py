@@ -9,7 +9,7 @@ import torch
 
 from conftest import fixture_generator
 from core import CheckpointError, Generator, GeneratorConfig, load_generator, save_generator
-from core.checkpoint import atomic_save, read_checkpoint
+from core.checkpoints.ours import atomic_save, read_checkpoint
 
 
 def test_round_trip_is_exact(tmp_path):

@@ -65,9 +65,9 @@ def test_training_step_on_cuda_default_mode_equals_reference(monkeypatch, arch):
     """The first GPU run crashed here (bias_act's saved output changed in place); the default kernel
     mode must train, and give the reference path's losses and penalties."""
     from conftest import REPO
-    from core.dataset import ImageDataset
-    from core.train_config import TrainConfig
-    from core.trainer import Trainer
+    from core.training.dataset import ImageDataset
+    from core.training.config import TrainConfig
+    from core.training.step import Trainer
     from kernels import dispatch
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False

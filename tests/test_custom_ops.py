@@ -30,9 +30,9 @@ def close(a: torch.Tensor, b: torch.Tensor, what: str, rtol=1e-4, atol=1e-6):
 
 def one_step(arch: str, g_arch: str, d_arch: str) -> dict:
     """Losses, statistics and every gradient after one training step (iteration 0: PL and R1 run)."""
-    from core.dataset import ImageDataset
-    from core.train_config import TrainConfig
-    from core.trainer import Trainer
+    from core.training.dataset import ImageDataset
+    from core.training.config import TrainConfig
+    from core.training.step import Trainer
     cfg = TrainConfig(data=str(MNIST), arch=arch, batch=8, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16,
                       g_arch=g_arch, d_arch=d_arch, mbstd_group=4, conv_clamp=256.0, gamma=1.0, pl_weight=2.0,
                       aug="ada", p=0.5, ada_interval=1, seed=3)

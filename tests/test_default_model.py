@@ -13,8 +13,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from conftest import REPO, run_cli  # noqa: E402
-from core.checkpoint import load_generator  # noqa: E402
-from core.default_model import default_model_path  # noqa: E402
+from core.checkpoints.ours import load_generator  # noqa: E402
+from core.checkpoints.default_model import default_model_path  # noqa: E402
 
 
 def test_default_model_is_the_shipped_g_ema():

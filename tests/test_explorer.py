@@ -11,8 +11,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
-from core import wplus  # noqa: E402
-from core.checkpoint import load_generator  # noqa: E402
+from core.latents import wplus  # noqa: E402
+from core.checkpoints.ours import load_generator  # noqa: E402
 from core.images import to_uint8  # noqa: E402
 from core.noise import NoiseControl  # noqa: E402
 

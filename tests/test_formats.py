@@ -12,7 +12,7 @@ import torch
 
 from conftest import FIXTURES, TOL, fixture_generator, load_npz, max_abs, run_cli
 from core import CheckpointError, Generator, GeneratorConfig, load_generator
-from core.formats import read_network
+from core.checkpoints.formats import read_network
 from format_builders import (fake_modules, write_nvidia_pkl, write_rosinality_pt, write_tf_stylegan1_pkl,
                              write_tf_stylegan2_pkl)
 
@@ -180,7 +180,7 @@ def test_round_trips_are_exact(tmp_path):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # ours -> rosinality -> ours (a layout in rosinality's channel table: channel_max 512)
     from core import Generator, GeneratorConfig
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     torch.manual_seed(0)
     save_generator(tmp_path / "skip.pt", Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=8,
                                                                    mapping_layers=2, channel_base=16384)))

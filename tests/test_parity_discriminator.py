@@ -40,7 +40,7 @@ def test_r1_double_backward(D):
 
 
 def test_minibatch_std_groups_interleave():
-    from core.discriminator import MinibatchStdLayer
+    from core.networks.discriminator_stylegan2 import MinibatchStdLayer
     x = torch.randn(8, 4, 2, 2)
     y = MinibatchStdLayer(group_size=4)(x)
     # group j = samples {j, j+2, j+4, j+6}

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from core import DiscriminatorConfig, Generator, GeneratorConfig, ProgressiveDiscriminator
 from core.noise import NoiseControl
-from core.synthesis_adain import instance_norm
+from core.networks.synthesis_stylegan1 import instance_norm
 
 
 @pytest.fixture(scope="module")

@@ -113,9 +113,9 @@ def test_two_process_torchrun_matches_single_process(tmp_path):
 
 def test_ada_p_rises_on_an_overfitting_setup(tmp_path):
     """8 images, a D that memorises them: r_t goes to 1 and p climbs toward the target."""
-    from core.dataset import ImageDataset
-    from core.train_config import TrainConfig
-    from core.trainer import Trainer
+    from core.training.dataset import ImageDataset
+    from core.training.config import TrainConfig
+    from core.training.step import Trainer
     small = tmp_path / "eight"
     small.mkdir()
     ds = ImageDataset(MNIST, max_images=8)
@@ -202,7 +202,7 @@ def test_stylegan_dataset_tool(tmp_path):
                         "--transform", "pad"], env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "skipped junk.png" in r.stderr and "wrote 2 images (16x16, 3 channels, labelled)" in r.stdout
-    from core.dataset import ImageDataset
+    from core.training.dataset import ImageDataset
     ds = ImageDataset(out)
     assert ds.images.shape == (2, 3, 16, 16) and ds.c_dim == 2
     padded = ds.images[ds.names.index("00000/img00000001.png")].permute(1, 2, 0).numpy()
@@ -269,9 +269,9 @@ def test_r1_is_taken_on_the_reals_before_augmentation(tmp_path):
     """NVIDIA's loss differentiates D(augment(x)) w.r.t. x itself (through the augment pipe), not
     w.r.t. the augmented images."""
     import copy
-    from core.dataset import ImageDataset
-    from core.train_config import TrainConfig
-    from core.trainer import Trainer
+    from core.training.dataset import ImageDataset
+    from core.training.config import TrainConfig
+    from core.training.step import Trainer
     cfg = TrainConfig(data=str(MNIST), batch=4, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16, mbstd_group=4,
                       aug="fixed", p=1.0, gamma=1.0, pl_weight=0.0, seed=2)
     tr = Trainer(cfg, ImageDataset(MNIST, max_images=16), torch.device("cpu"))

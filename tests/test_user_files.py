@@ -64,7 +64,7 @@ def high_bit_depth_files(folder: Path) -> None:
 
 
 def test_read_image_rescales_every_high_bit_depth(tmp_path):
-    from core.image_files import read_image
+    from core.training.image_files import read_image
     high_bit_depth_files(tmp_path / "src")
     for f in sorted((tmp_path / "src").iterdir()):
         img = read_image(f.read_bytes())
@@ -80,7 +80,7 @@ def test_high_bit_depth_through_dataset_training_and_metrics_paths(tmp_path):
     assert len(images) == 5
     for a in images.values():
         assert a.ndim == 2 and a[0, [0, 8, 16, 24, 31]].tolist() == RAMP
-    from core.dataset import ImageDataset  # training (and metrics) read a folder through the same reader
+    from core.training.dataset import ImageDataset  # training (and metrics) read a folder through the same reader
     ds = ImageDataset(tmp_path / "src")
     assert ds.channels == 1 and ds.images[:, 0, 0, [0, 8, 16, 24, 31]].tolist() == [RAMP] * 5
 
@@ -91,7 +91,7 @@ def test_every_exif_orientation_is_applied(tmp_path):
     """The 8 orientations, mirrored ones included: each file stores the same upright picture turned
     the way a camera would, with the tag that says how; all must come out upright."""
     from PIL import ImageOps
-    from core.image_files import read_image
+    from core.training.image_files import read_image
     upright = np.zeros((6, 4, 3), np.uint8)  # 4 wide, 6 tall: red top-left, green top-right, blue bottom
     upright[:3, :2] = (255, 0, 0)
     upright[:3, 2:] = (0, 255, 0)
@@ -180,7 +180,7 @@ def test_every_extension_pillow_reads_and_nvidia_resolution_syntax(tmp_path):
     for ext, fmt in [(".jfif", "JPEG"), (".tga", "TGA"), (".ppm", "PPM"), (".pcx", "PCX"), (".qoi", "QOI")]:
         Image.fromarray(pixels).save(src / f"img{ext}", format=fmt)
     Image.fromarray(pixels[:, :, 1]).save(src / "grey.pgm", format="PPM")
-    from core.dataset import IMAGE_EXTENSIONS
+    from core.training.dataset import IMAGE_EXTENSIONS
     assert {".jfif", ".tga", ".pgm", ".ppm", ".pcx", ".qoi", ".webp", ".tif"} <= IMAGE_EXTENSIONS
     assert not {".pdf", ".eps", ".h5", ".mpg"} & IMAGE_EXTENSIONS  # not decoded by Pillow itself
     r = cli("dataset", src, tmp_path / "out.zip", "--resolution=16x16")
@@ -205,7 +205,7 @@ def test_float_class_labels_are_classes(tmp_path):
     src = labelled_folder(tmp_path / "src", {f"img{i}.png": float(i % 3) for i in range(6)})
     r = cli("dataset", src, tmp_path / "data.zip")
     assert r.returncode == 0, r.stderr
-    from core.dataset import ImageDataset
+    from core.training.dataset import ImageDataset
     for path in (src, tmp_path / "data.zip"):
         ds = ImageDataset(path)
         assert ds.c_dim == 3 and ds.labels.argmax(1).tolist() == [0, 1, 2, 0, 1, 2]
@@ -305,7 +305,7 @@ def test_older_runs_with_a_relative_path_resume_from_anywhere(tmp_path):
     assert r.returncode == 0, r.stderr
     (run,) = [p for p in case.iterdir() if p.is_dir()]
     import torch
-    from core.checkpoint import atomic_save
+    from core.checkpoints.ours import atomic_save
     snap = next(run.glob("network-snapshot-*.pt"))
     data = torch.load(snap, weights_only=True)
     data["training"]["config"]["data"] = "d.zip"  # as an older run stored it
@@ -333,7 +333,7 @@ def generators(tmp_path_factory):
     """A StyleGAN2 (NVIDIA's fixture weights) and a StyleGAN1 (AdaIN) generator file."""
     import torch
     from core import Generator, GeneratorConfig
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     folder = tmp_path_factory.mktemp("gens")
     r = cli("convert", REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz", folder / "demod.pt")
     assert r.returncode == 0, r.stderr
@@ -374,7 +374,7 @@ def test_random_noise_depends_on_noise_seed_and_image_only(tmp_path, generators,
 
 def test_explorer_random_noise_equals_the_cli(tmp_path, generators):
     import torch
-    from core.checkpoint import load_generator
+    from core.checkpoints.ours import load_generator
     from core.images import to_uint8
     from explorer.latents import LatentComposer
     from explorer.state import ExplorerState
@@ -398,8 +398,8 @@ def test_init_from_an_nvidia_pickle_takes_g_d_and_ada_p(tmp_path):
     import torch
     from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
     from format_builders import write_nvidia_pkl
-    from core.checkpoint import build_discriminator
-    from core.network_files import read_networks
+    from core.checkpoints.ours import build_discriminator
+    from core.checkpoints.network_files import read_networks
     G_ema, D = fixture_generator("skip"), fixture_discriminator()
     G = fixture_generator("skip")
     with torch.no_grad():
@@ -504,8 +504,8 @@ def rosinality_d_state(size: int, channels: dict, seed: int = 0) -> dict:
 
 def test_rosinality_discriminator_gives_rosinalitys_logits(tmp_path):
     import torch
-    from core.checkpoint import build_discriminator
-    from core.network_files import from_rosinality_discriminator
+    from core.checkpoints.ours import build_discriminator
+    from core.checkpoints.network_files import from_rosinality_discriminator
     channels = {32: 16, 16: 32, 8: 32, 4: 32}  # rosinality's rule at a small scale: min(base / res, max)
     d = rosinality_d_state(32, channels)
     config, state = from_rosinality_discriminator(d)
@@ -614,7 +614,7 @@ def rosinality_generator(size: int, style_dim: int, n_mlp: int, channel_multipli
 def test_rosinality_export_loads_strictly_in_rosinalitys_generator(tmp_path):
     import torch
     from core import Generator, GeneratorConfig
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     torch.manual_seed(0)
     G = Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=64, mapping_layers=3, channel_base=32768,
                                   channel_max=512))
@@ -642,7 +642,7 @@ def test_rosinality_export_loads_strictly_in_rosinalitys_generator(tmp_path):
 ])
 def test_rosinality_export_refuses_what_rosinality_cannot_hold(tmp_path, config, refusal):
     from core import Generator, GeneratorConfig
-    from core.checkpoint import save_generator
+    from core.checkpoints.ours import save_generator
     base = dict(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=16384, channel_max=512)
     save_generator(tmp_path / "g.pt", Generator(GeneratorConfig(**{**base, **config})))
     msg = one_line_error(cli("convert", tmp_path / "g.pt", tmp_path / "ros.pt", "--to", "rosinality"), "stylegan-convert")
@@ -667,7 +667,7 @@ def test_stylegan3_repository_pickles_keep_channels_and_conv_clamp(tmp_path):
     from conftest import fixture_generator
     from format_builders import write_nvidia_pkl
     from core import NoiseControl
-    from core.checkpoint import build_generator, load_generator
+    from core.checkpoints.ours import build_generator, load_generator
     G = fixture_generator("skip")  # channel_base 1024, channel_max 64: not the defaults
     cfg = G.config
     cfg.conv_clamp, cfg.num_fp16_res = 0.25, 2  # a clamp that bites even in fp32
@@ -705,8 +705,8 @@ def test_init_from_a_tensorflow_pickle_takes_its_d(tmp_path):
     import torch
     from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
     from format_builders import write_tf_stylegan2_pkl
-    from core.checkpoint import build_discriminator
-    from core.network_files import read_networks
+    from core.checkpoints.ours import build_discriminator
+    from core.checkpoints.network_files import read_networks
     write_tf_stylegan2_pkl(fixture_generator("skip"), tmp_path / "tf.pkl", D=fixture_discriminator())
     nets = read_networks(tmp_path / "tf.pkl")
     assert nets["meta"]["source_format"] == "nvidia-tf-stylegan2" and "D" in nets["networks"]

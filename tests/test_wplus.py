@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import fixture_generator
-from core import wplus
+from core.latents import wplus
 from core.noise import NoiseControl
 
 

@@ -13,7 +13,7 @@ import torch
 
 from kernels.dispatch import KernelError
 
-from ..checkpoint import CheckpointError
+from core.checkpoints.ours import CheckpointError
 
 
 class UsageError(Exception):

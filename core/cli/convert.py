@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..checkpoint import atomic_save, load_generator, save_generator
-from ..formats import read_network, rosinality_channel_multiplier, to_rosinality
-from ..network_files import read_networks
-from ..nvidia_npz import write_nvidia_npz
-from .common import ArgumentParser, UsageError, cli_entry
+from core.checkpoints.ours import atomic_save, load_generator, save_generator
+from core.checkpoints.formats import read_network, rosinality_channel_multiplier, to_rosinality
+from core.checkpoints.network_files import read_networks
+from core.checkpoints.nvidia_npz import write_nvidia_npz
+from core.cli.common import ArgumentParser, UsageError, cli_entry
 
 PROG = "stylegan-convert"
 TARGETS = ("ours", "rosinality", "npz", "networks")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..dataset import (TRANSFORMS, DatasetError, DatasetWriter, ImageSource, Preparation, is_grey,
+from core.training.dataset import (TRANSFORMS, DatasetError, DatasetWriter, ImageSource, Preparation, is_grey,
                        iter_images, label_tensor, parse_colour)
-from ..image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, open_image
-from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, open_image
+from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution
 
 PROG = "stylegan-dataset"
 

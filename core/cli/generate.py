@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import wplus
-from ..noise import NOISE_MODES, NoiseControl
-from ..checkpoint import load_generator
-from ..default_model import default_model_path
-from ..images import grid, save_png, to_uint8
-from .common import ArgumentParser, UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+from core.latents import wplus
+from core.noise import NOISE_MODES, NoiseControl
+from core.checkpoints.ours import load_generator
+from core.checkpoints.default_model import default_model_path
+from core.images import grid, save_png, to_uint8
+from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
 
 PROG = "stylegan-generate"
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..checkpoint import load_generator
-from ..dataset import DatasetError, ImageDataset, Preparation
-from ..image_files import DEFAULT_MAX_MEGAPIXELS
-from ..metrics import fid, parse_metric, real_vs_real_fid
-from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, resolve_device
+from core.checkpoints.ours import load_generator
+from core.training.dataset import DatasetError, ImageDataset, Preparation
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
+from core.training.metrics import fid, parse_metric, real_vs_real_fid
+from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_megapixels, resolve_device
 
 PROG = "stylegan-metrics"
 

@@ -20,13 +20,13 @@ import torch
 
 from kernels.dispatch import KernelError
 
-from ..checkpoint import read_checkpoint
-from ..network_files import read_networks
-from ..dataset import DatasetError, ImageDataset, Preparation
-from ..train_config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
-from ..train_loop import TrainingRun, latest_snapshot, new_run_dir
-from ..trainer import TrainingDiverged
-from .common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
+from core.checkpoints.ours import read_checkpoint
+from core.checkpoints.network_files import read_networks
+from core.training.dataset import DatasetError, ImageDataset, Preparation
+from core.training.config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
+from core.training.run import TrainingRun, latest_snapshot, new_run_dir
+from core.training.step import TrainingDiverged
+from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
@@ -107,7 +107,7 @@ def given_options(args) -> dict:
             continue
         if dest == "metrics":
             value = [] if value.strip().lower() == "none" else [m.strip() for m in value.split(",") if m.strip()]
-            from ..metrics import parse_metric
+            from core.training.metrics import parse_metric
             for m in value:
                 parse_metric(m)
         out[dest] = value

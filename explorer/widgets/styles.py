@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from core.wplus import GROUP_NAMES, layer_groups
+from core.latents.wplus import GROUP_NAMES, layer_groups
 
 from ..state import StyleSource
 from . import ui

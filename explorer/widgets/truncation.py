@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from core.wplus import GROUP_NAMES, layer_groups
+from core.latents.wplus import GROUP_NAMES, layer_groups
 
 from . import ui
 

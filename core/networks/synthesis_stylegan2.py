@@ -18,9 +18,9 @@ from torch import nn
 from kernels import activation as activation_spec
 from kernels import bias_act, setup_filter, upsample2d
 
-from .layers import Conv2dLayer, FullyConnectedLayer
-from .modulated_conv import modulated_conv2d
-from .noise import NoiseControl, NoiseSource
+from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.networks.modulated_conv import modulated_conv2d
+from core.noise import NoiseControl, NoiseSource
 
 
 def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> bool:

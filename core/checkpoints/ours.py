@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from .config import DiscriminatorConfig, GeneratorConfig
-from .generator import Generator
+from core.networks.config import DiscriminatorConfig, GeneratorConfig
+from core.networks.generator import Generator
 
 FORMAT = "stylegan-toolkit"
 VERSION = 1
@@ -125,8 +125,8 @@ def build_generator(config: dict | GeneratorConfig, state: dict | None = None,
 
 def build_discriminator(config: dict | DiscriminatorConfig, state: dict | None = None,
                         source: str = "checkpoint"):
-    from .discriminator import Discriminator
-    from .discriminator_progressive import ProgressiveDiscriminator
+    from core.networks.discriminator_stylegan2 import Discriminator
+    from core.networks.discriminator_stylegan1 import ProgressiveDiscriminator
     try:
         cfg = config if isinstance(config, DiscriminatorConfig) else DiscriminatorConfig.from_dict(config)
     except (TypeError, ValueError) as exc:
@@ -159,7 +159,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", 
 
     `notes` (a list) receives remarks about the conversion, e.g. that w_avg had to be computed.
     """
-    from .formats import read_network
+    from core.checkpoints.formats import read_network
     f = read_network(path)
     G = build_generator(f.config, f.state, str(path))
     G.eval().requires_grad_(False)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import FullyConnectedLayer, normalize_2nd_moment
-from .wplus import truncate
+from core.networks.layers import FullyConnectedLayer, normalize_2nd_moment
+from core.latents.wplus import truncate
 
 
 class MappingNetwork(nn.Module):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import DiscriminatorConfig, GeneratorConfig
+from core.networks.config import DiscriminatorConfig, GeneratorConfig
 
 _UNSUPPORTED = "this network uses {what}={value!r}, which this toolkit does not support"
 

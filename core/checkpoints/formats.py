@@ -7,7 +7,7 @@
     nvidia-tf-stylegan1   TensorFlow pickle (G, D, Gs) of NVIDIA's stylegan (version 3 pickles)
     rosinality            rosinality/stylegan2-pytorch checkpoint (.pt with g_ema)
 
-Pickles go through core.safe_unpickle (an allowlist; no code from the file ever runs). Where a file
+Pickles go through core.checkpoints.safe_unpickle (an allowlist; no code from the file ever runs). Where a file
 does not state the architecture, it is inferred from the tensors' names and shapes.
 """
 
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, read_checkpoint
-from .config import GeneratorConfig
-from .nvidia_kwargs import generator_config_from_nvidia
-from .safe_unpickle import PersistentObject, TFNetwork, UnsafeFileError, load_pickle, load_torch
+from core.checkpoints.ours import CheckpointError, read_checkpoint
+from core.networks.config import GeneratorConfig
+from core.checkpoints.nvidia_kwargs import generator_config_from_nvidia
+from core.checkpoints.safe_unpickle import PersistentObject, TFNetwork, UnsafeFileError, load_pickle, load_torch
 
 SQRT2 = math.sqrt(2)
 
@@ -73,8 +73,8 @@ def _first_line(exc: Exception) -> str:
 
 def _read(path: Path) -> NetworkFile:
     if _is_npz(path):
-        from .nvidia_npz import read_nvidia_npz
-        from .safe_unpickle import check_zip
+        from core.checkpoints.nvidia_npz import read_nvidia_npz
+        from core.checkpoints.safe_unpickle import check_zip
         check_zip(path)
         config, state = read_nvidia_npz(path, expect="generator")
         return NetworkFile("nvidia-npz", config, state)
@@ -502,7 +502,7 @@ def rosinality_state(G) -> dict:
 
 def _with_filters(f: NetworkFile) -> NetworkFile:
     """Add the constant buffers (resample filters) our modules register, from a fresh network."""
-    from .generator import Generator
+    from core.networks.generator import Generator
     fresh = Generator(f.config).state_dict()
     for k, v in fresh.items():
         if k.endswith("resample_filter") and k not in f.state:

@@ -27,13 +27,13 @@ import torch.nn.functional as F
 
 from kernels import no_weight_gradients
 
-from .augment import AdaController, AugmentPipe
-from .checkpoint import build_discriminator
-from .config import DiscriminatorConfig, GeneratorConfig
-from .dataset import ImageDataset
-from .generator import Generator
-from .train_config import TrainConfig
-from .noise import NoiseControl
+from core.training.augment import AdaController, AugmentPipe
+from core.checkpoints.ours import build_discriminator
+from core.networks.config import DiscriminatorConfig, GeneratorConfig
+from core.training.dataset import ImageDataset
+from core.networks.generator import Generator
+from core.training.config import TrainConfig
+from core.noise import NoiseControl
 
 
 class TrainingDiverged(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .config import _from_dict
+from core.networks.config import _from_dict
 
 ARCHS = ("stylegan2", "stylegan1")
 PRESETS = ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "stylegan1")

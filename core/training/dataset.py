@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, pillow_limit_off, read_image
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, pillow_limit_off, read_image
 
 IMAGE_EXTENSIONS = image_extensions()  # every format Pillow opens, as NVIDIA's dataset_tool
 TRANSFORMS = ("center-crop", "pad")
@@ -191,7 +191,7 @@ def label_tensor(names: list[str], labels: dict, where: str) -> tuple[torch.Tens
 def iter_images(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 ) -> Iterator[tuple[str, Image.Image | None, str | None]]:
     """(name, image or None, error or None) for every image file in the source, read by
-    core.image_files.read_image (upright, 8-bit); an unreadable file is an error, never an exception."""
+    core.training.image_files.read_image (upright, 8-bit); an unreadable file is an error, never an exception."""
     src = ImageSource(Path(path))
     for name in src.names:
         try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import GeneratorConfig
-from .mapping import MappingNetwork
-from .synthesis_adain import AdaINSynthesisNetwork
-from .synthesis_demod import SynthesisNetwork
+from core.networks.config import GeneratorConfig
+from core.networks.mapping import MappingNetwork
+from core.networks.synthesis_stylegan1 import AdaINSynthesisNetwork
+from core.networks.synthesis_stylegan2 import SynthesisNetwork
 
 
 class Generator(nn.Module):

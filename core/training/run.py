@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import FORMAT, VERSION, CheckpointError, atomic_save, load_state
-from .dataset import ImageDataset
-from .images import grid, save_png, to_uint8
-from .train_config import TrainConfig
-from .trainer import Trainer, TrainingDiverged
-from .noise import NoiseControl
+from core.checkpoints.ours import FORMAT, VERSION, CheckpointError, atomic_save, load_state
+from core.training.dataset import ImageDataset
+from core.images import grid, save_png, to_uint8
+from core.training.config import TrainConfig
+from core.training.step import Trainer, TrainingDiverged
+from core.noise import NoiseControl
 
 SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)\.pt$")
 
@@ -188,7 +188,7 @@ class TrainingRun:
 
     # --------------------------------------------------------------------------- metrics ---
     def run_metrics(self, snapshot: Path) -> dict:
-        from .metrics import InceptionFeatures, fid, parse_metric
+        from core.training.metrics import InceptionFeatures, fid, parse_metric
         results = {}
         if not self.cfg.metrics:
             return results
@@ -209,7 +209,7 @@ class TrainingRun:
         return results
 
     def plot(self) -> None:
-        from .plot import plot_run
+        from core.training.plot import plot_run
         try:
             plot_run(self.run_dir)
         except Exception as exc:  # a plot must never stop training

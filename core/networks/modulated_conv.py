@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .conv2d_resample import conv2d_resample
+from core.networks.conv2d_resample import conv2d_resample
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,

@@ -29,8 +29,8 @@ from torch import nn
 
 from kernels import bias_act, conv2d, conv_transpose2d, filter2d, setup_filter
 
-from .layers import Conv2dLayer, FullyConnectedLayer
-from .noise import NoiseControl, NoiseSource
+from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.noise import NoiseControl, NoiseSource
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

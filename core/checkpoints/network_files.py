@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import FORMAT, VERSION, CheckpointError, build_discriminator, build_generator, estimate_w_avg, read_checkpoint
-from .config import DiscriminatorConfig
-from .formats import (NetworkFile, _fit_channels, _module_state, _read_data, _tf_conv, _tf_params, _t,
+from core.checkpoints.ours import FORMAT, VERSION, CheckpointError, build_discriminator, build_generator, estimate_w_avg, read_checkpoint
+from core.networks.config import DiscriminatorConfig
+from core.checkpoints.formats import (NetworkFile, _fit_channels, _module_state, _read_data, _tf_conv, _tf_params, _t,
                       from_nvidia_pytorch, from_nvidia_tf, from_rosinality, read_network)
-from .nvidia_kwargs import discriminator_config_from_nvidia
-from .safe_unpickle import PersistentObject, TFNetwork, UnsafeFileError
+from core.checkpoints.nvidia_kwargs import discriminator_config_from_nvidia
+from core.checkpoints.safe_unpickle import PersistentObject, TFNetwork, UnsafeFileError
 
 
 def read_networks(path: str | Path) -> dict:

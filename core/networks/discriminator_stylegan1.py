@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DiscriminatorConfig
-from .discriminator import DiscriminatorBlock, DiscriminatorEpilogue, conditioning
-from .layers import Conv2dLayer
+from core.networks.config import DiscriminatorConfig
+from core.networks.discriminator_stylegan2 import DiscriminatorBlock, DiscriminatorEpilogue, conditioning
+from core.networks.layers import Conv2dLayer
 
 
 class ProgressiveDiscriminator(nn.Module):

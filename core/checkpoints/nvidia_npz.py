@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError
-from .config import DiscriminatorConfig, GeneratorConfig
-from .nvidia_kwargs import (discriminator_config_from_nvidia, generator_config_from_nvidia,
+from core.checkpoints.ours import CheckpointError
+from core.networks.config import DiscriminatorConfig, GeneratorConfig
+from core.checkpoints.nvidia_kwargs import (discriminator_config_from_nvidia, generator_config_from_nvidia,
                             generator_config_to_nvidia)
 
 

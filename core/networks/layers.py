@@ -13,7 +13,7 @@ from torch import nn
 from kernels import activation as activation_spec
 from kernels import bias_act, setup_filter
 
-from .conv2d_resample import conv2d_resample
+from core.networks.conv2d_resample import conv2d_resample
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
