@@ -136,7 +136,6 @@ def main() -> None:
 def profile_step(trainer, top: int) -> dict:
     """One step at an iteration where PL and R1 both run, under torch.profiler: per phase, the `top`
     kernels (CUDA) or ops (CPU) by self time, in ms."""
-    import torch
     from torch.profiler import ProfilerActivity, profile, record_function
     cfg = trainer.cfg
     while trainer.iteration % cfg.pl_interval or trainer.iteration % cfg.r1_interval:

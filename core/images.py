@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from core.files import atomic_write
 import numpy as np
 import torch
 from PIL import Image
@@ -23,7 +24,8 @@ def save_png(pixels: np.ndarray, path: str | Path) -> None:
     """
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
+    image = Image.fromarray(pixels)
+    atomic_write(path, lambda f: image.save(f, format="PNG", compress_level=1))
 
 
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 0, fill: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from core.files import atomic_write
 import torch
 from imgui_bundle import imgui
 
@@ -142,7 +143,7 @@ class Explorer:
         self.recent_files = [path] + [p for p in self.recent_files if p != path][:MAX_RECENT - 1]
         try:
             config_dir().mkdir(parents=True, exist_ok=True)
-            (config_dir() / "recent.json").write_text(json.dumps(self.recent_files, indent=1))
+            atomic_write(config_dir() / "recent.json", json.dumps(self.recent_files, indent=1))
         except OSError:
             pass
 

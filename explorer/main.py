@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     headless = bool(args.screenshot or args.window_shot)
     if headless:
         os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
-    from core.checkpoints.ours import CheckpointError
-    from core.cli.common import UsageError, resolve_device, tune_cpu_allocator
+    from core.errors import ToolkitError, first_line
+    from core.cli.common import resolve_device, tune_cpu_allocator
     try:
         size = parse_size(args.size)
         device = resolve_device(args.device)
@@ -127,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
             tune_cpu_allocator()
             torch.set_num_threads(render_threads())
         return run_headless(args, state, device, size) if headless else run_window(args, state, device, size)
-    except (UsageError, CheckpointError, ValueError) as exc:
+    except ToolkitError as exc:  # the toolkit's one error family, as every command reports it
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:
+        print(f"{PROG}: error: {first_line(exc, 300)}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # no display, no GL context
-        print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"{PROG}: error: {first_line(exc, 300)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

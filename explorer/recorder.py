@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import first_line
 from core.images import save_png
 
 from .state import ExplorerState
@@ -94,7 +95,7 @@ class WalkRecorder:
             finally:
                 writer.close()
         except Exception as exc:  # reported in the UI; the app keeps running
-            self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+            self.error = f"{type(exc).__name__}: {first_line(exc, 160)}"
         self.finished = True
 
 

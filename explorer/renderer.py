@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.checkpoints.ours import CheckpointError, load_generator
+from core.errors import first_line
+from core.checkpoints.load import load_generator
+from core.errors import CheckpointError
 from core.latents.directions import Directions, cached_pca_directions, load_directions
 from core.images import to_uint8
 from kernels import to_rgba
@@ -160,7 +162,7 @@ class Renderer:
             if request is not None and self._G is not None:
                 self._render(*request)
         except Exception as exc:  # a render must never take the app down
-            self._report("error", f"render failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+            self._report("error", f"render failed: {type(exc).__name__}: {first_line(exc, 160)}")
         finally:
             with self._cond:
                 self._busy = False
@@ -172,7 +174,7 @@ class Renderer:
             self._report("load_failed", str(exc))
             return
         except (OSError, RuntimeError) as exc:
-            self._report("load_failed", f"{path}: cannot load ({str(exc).splitlines()[0][:160]})")
+            self._report("load_failed", f"{path}: cannot load ({first_line(exc, 160)})")
             return
         syn = G.synthesis
         names = [name for name, m in syn.named_modules() if name.count(".") == 1 and name.split(".")[1]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.files import atomic_write
 from core.noise import NOISE_MODES
 
 WALK_MODES = ("slerp", "lerp", "noise")
@@ -126,10 +127,7 @@ class ExplorerState:
         return state
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json())
-        tmp.replace(path)
+        atomic_write(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> "ExplorerState":

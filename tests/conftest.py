@@ -34,14 +34,14 @@ def load_npz(name: str) -> dict:
 
 
 def fixture_generator(arch: str):
-    from core.checkpoints.ours import build_generator
+    from core.networks.build import build_generator
     from core.checkpoints.nvidia_npz import read_nvidia_npz
     config, state = read_nvidia_npz(FIXTURES / f"G_tiny_{arch}.npz")
     return build_generator(config, state).eval().requires_grad_(False)
 
 
 def fixture_discriminator():
-    from core.checkpoints.ours import build_discriminator
+    from core.networks.build import build_discriminator
     from core.checkpoints.nvidia_npz import read_nvidia_npz
     config, state = read_nvidia_npz(FIXTURES / "D_tiny_resnet.npz")
     return build_discriminator(config, state)

@@ -276,7 +276,7 @@ def write_tf_stylegan1_pkl(G, path) -> None:
 # ---------------------------------------------------------------------------- rosinality ---
 
 def write_rosinality_pt(G, path, with_latent_avg: bool = True) -> None:
-    from core.checkpoints.formats import rosinality_state
+    from core.checkpoints.rosinality import rosinality_state
     data = rosinality_state(G)  # (the naming alone: these tests also use layouts rosinality's table lacks)
     args = argparse.Namespace(size=G.img_resolution, n_mlp=G.config.mapping_layers, latent=G.w_dim,
                               channel_multiplier=2, iter=800000)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import fixture_generator
-from core import CheckpointError, Generator, GeneratorConfig, load_generator, save_generator
+from core import Generator, GeneratorConfig, load_generator, save_generator
+from core.errors import CheckpointError
 from core.checkpoints.ours import atomic_save, read_checkpoint
 
 

@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from conftest import REPO, run_cli  # noqa: E402
-from core.checkpoints.ours import load_generator  # noqa: E402
+from core.checkpoints.load import load_generator
 from core.checkpoints.default_model import default_model_path  # noqa: E402
 
 

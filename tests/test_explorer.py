@@ -12,7 +12,7 @@ from PIL import Image  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
 from core.latents import wplus  # noqa: E402
-from core.checkpoints.ours import load_generator  # noqa: E402
+from core.checkpoints.load import load_generator
 from core.images import to_uint8  # noqa: E402
 from core.noise import NoiseControl  # noqa: E402
 

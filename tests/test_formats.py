@@ -6,13 +6,13 @@ import pickle
 import sys
 import zipfile
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import FIXTURES, TOL, fixture_generator, load_npz, max_abs, run_cli
-from core import CheckpointError, Generator, GeneratorConfig, load_generator
-from core.checkpoints.formats import read_network
+from core import Generator, GeneratorConfig, load_generator
+from core.errors import CheckpointError
+from core.checkpoints.read import read_network
 from format_builders import (fake_modules, write_nvidia_pkl, write_rosinality_pt, write_tf_stylegan1_pkl,
                              write_tf_stylegan2_pkl)
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO
 from core.training.metrics import frechet_distance, parse_metric
 
 MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"

@@ -55,7 +55,7 @@ def test_style_mixing(arch):
 
 
 def test_fp16_settings_stay_fp32_on_cpu():
-    from core.checkpoints.ours import build_generator
+    from core.networks.build import build_generator
     G = fixture_generator("skip")
     cfg = G.config.to_dict() | {"num_fp16_res": 2}
     G16 = build_generator(cfg, G.state_dict()).eval().requires_grad_(False)
@@ -65,7 +65,7 @@ def test_fp16_settings_stay_fp32_on_cpu():
 
 
 def test_conv_clamp_limits_activations():
-    from core.checkpoints.ours import build_generator
+    from core.networks.build import build_generator
     G = fixture_generator("skip")
     Gc = build_generator(G.config.to_dict() | {"conv_clamp": 0.5}, G.state_dict()).eval()
     img = Gc(torch.randn(1, G.z_dim), noise_mode="const")

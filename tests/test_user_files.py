@@ -374,7 +374,7 @@ def test_random_noise_depends_on_noise_seed_and_image_only(tmp_path, generators,
 
 def test_explorer_random_noise_equals_the_cli(tmp_path, generators):
     import torch
-    from core.checkpoints.ours import load_generator
+    from core.checkpoints.load import load_generator
     from core.images import to_uint8
     from explorer.latents import LatentComposer
     from explorer.state import ExplorerState
@@ -398,8 +398,8 @@ def test_init_from_an_nvidia_pickle_takes_g_d_and_ada_p(tmp_path):
     import torch
     from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
     from format_builders import write_nvidia_pkl
-    from core.checkpoints.ours import build_discriminator
-    from core.checkpoints.network_files import read_networks
+    from core.networks.build import build_discriminator
+    from core.checkpoints.read import read_networks
     G_ema, D = fixture_generator("skip"), fixture_discriminator()
     G = fixture_generator("skip")
     with torch.no_grad():
@@ -504,8 +504,8 @@ def rosinality_d_state(size: int, channels: dict, seed: int = 0) -> dict:
 
 def test_rosinality_discriminator_gives_rosinalitys_logits(tmp_path):
     import torch
-    from core.checkpoints.ours import build_discriminator
-    from core.checkpoints.network_files import from_rosinality_discriminator
+    from core.networks.build import build_discriminator
+    from core.checkpoints.rosinality import from_rosinality_discriminator
     channels = {32: 16, 16: 32, 8: 32, 4: 32}  # rosinality's rule at a small scale: min(base / res, max)
     d = rosinality_d_state(32, channels)
     config, state = from_rosinality_discriminator(d)
@@ -667,7 +667,8 @@ def test_stylegan3_repository_pickles_keep_channels_and_conv_clamp(tmp_path):
     from conftest import fixture_generator
     from format_builders import write_nvidia_pkl
     from core import NoiseControl
-    from core.checkpoints.ours import build_generator, load_generator
+    from core.networks.build import build_generator
+    from core.checkpoints.load import load_generator
     G = fixture_generator("skip")  # channel_base 1024, channel_max 64: not the defaults
     cfg = G.config
     cfg.conv_clamp, cfg.num_fp16_res = 0.25, 2  # a clamp that bites even in fp32
@@ -705,8 +706,8 @@ def test_init_from_a_tensorflow_pickle_takes_its_d(tmp_path):
     import torch
     from conftest import fixture_discriminator, fixture_generator, load_npz, max_abs
     from format_builders import write_tf_stylegan2_pkl
-    from core.checkpoints.ours import build_discriminator
-    from core.checkpoints.network_files import read_networks
+    from core.networks.build import build_discriminator
+    from core.checkpoints.read import read_networks
     write_tf_stylegan2_pkl(fixture_generator("skip"), tmp_path / "tf.pkl", D=fixture_discriminator())
     nets = read_networks(tmp_path / "tf.pkl")
     assert nets["meta"]["source_format"] == "nvidia-tf-stylegan2" and "D" in nets["networks"]

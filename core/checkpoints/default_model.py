@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.checkpoints.ours import CheckpointError
+from core.errors import CheckpointError
 
 NAME = "emoji64.pt"
 _CANDIDATES = (

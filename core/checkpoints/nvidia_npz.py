@@ -9,10 +9,12 @@ import json
 import zipfile
 from pathlib import Path
 
+from core.errors import first_line
+from core.files import atomic_write
 import numpy as np
 import torch
 
-from core.checkpoints.ours import CheckpointError
+from core.errors import CheckpointError
 from core.networks.config import DiscriminatorConfig, GeneratorConfig
 from core.checkpoints.nvidia_kwargs import (discriminator_config_from_nvidia, generator_config_from_nvidia,
                             generator_config_to_nvidia)
@@ -28,7 +30,7 @@ def read_nvidia_npz(path: str | Path, expect: str | None = None
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: cannot read as .npz ({str(exc).splitlines()[0][:100]})") from None
+        raise CheckpointError(f"{path}: cannot read as .npz ({first_line(exc, 100)})") from None
     if "config_json" not in arrays:
         raise CheckpointError(f"{path}: .npz has no config_json entry (not an NVIDIA-named state dict)")
     try:
@@ -51,4 +53,4 @@ def write_nvidia_npz(path: str | Path, G) -> None:
     """Write a StyleGAN2 generator as NVIDIA-named arrays + config_json."""
     arrays = {k: v.detach().cpu().numpy() for k, v in G.state_dict().items()}
     arrays["config_json"] = np.array(json.dumps(generator_config_to_nvidia(G.config)))
-    np.savez(path, **arrays)
+    atomic_write(path, lambda f: np.savez(f, **arrays))

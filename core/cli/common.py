@@ -13,11 +13,7 @@ import torch
 
 from kernels.dispatch import KernelError
 
-from core.checkpoints.ours import CheckpointError
-
-
-class UsageError(Exception):
-    """A bad command line or input; the message is the one line the user sees."""
+from core.errors import ToolkitError, UsageError, first_line  # noqa: F401  (UsageError: re-exported for the commands)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,8 +32,11 @@ def cli_entry(prog: str) -> Callable:
         def run(argv: list[str] | None = None) -> int:
             try:
                 return main(argv) or 0
-            except (UsageError, CheckpointError, ValueError) as exc:
+            except ToolkitError as exc:  # the one family of user-facing errors (core/errors.py)
                 print(f"{prog}: error: {exc}", file=sys.stderr)
+                return exc.exit_code
+            except ValueError as exc:  # a value torch/numpy refused deep inside; its message is the line
+                print(f"{prog}: error: {first_line(exc, 300)}", file=sys.stderr)
                 return 2
             except KernelError as exc:  # one line naming the op and the STYLEGAN_KERNELS=ref escape
                 print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from core.checkpoints.ours import atomic_save, load_generator, save_generator
-from core.checkpoints.formats import read_network, rosinality_channel_multiplier, to_rosinality
-from core.checkpoints.network_files import read_networks
+from core.checkpoints.ours import atomic_save, save_generator
+from core.checkpoints.load import load_generator
+from core.checkpoints.read import read_network
+from core.checkpoints.rosinality import rosinality_channel_multiplier, to_rosinality
+from core.checkpoints.read import read_networks
 from core.checkpoints.nvidia_npz import write_nvidia_npz
-from core.cli.common import ArgumentParser, UsageError, cli_entry
+from core.cli.common import ArgumentParser, cli_entry
+from core.errors import UsageError
 
 PROG = "stylegan-convert"
 TARGETS = ("ours", "rosinality", "npz", "networks")
@@ -59,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                      + ("" if (cfg.w_dim, cfg.mapping_layers) == (512, 8) else
                         f" once its hard-coded latent (512) and n_mlp (8) read {cfg.w_dim} and {cfg.mapping_layers}"))
     else:
-        with tempfile.NamedTemporaryFile(dir=dst.parent, suffix=".npz", delete=False) as tmp:
-            pass
-        try:
-            write_nvidia_npz(tmp.name, G)
-            Path(tmp.name).replace(dst)
-        finally:
-            Path(tmp.name).unlink(missing_ok=True)
+        write_nvidia_npz(dst, G)
     for note in notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     cfg = G.config

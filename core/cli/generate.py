@@ -7,7 +7,6 @@ converted as theirs, so a seed shows the same image in both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -18,10 +17,11 @@ from tqdm import tqdm
 
 from core.latents import wplus
 from core.noise import NOISE_MODES, NoiseControl
-from core.checkpoints.ours import load_generator
+from core.checkpoints.load import load_generator
 from core.checkpoints.default_model import default_model_path
 from core.images import grid, save_png, to_uint8
-from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+from core.cli.common import ArgumentParser, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+from core.errors import UsageError
 
 PROG = "stylegan-generate"
 

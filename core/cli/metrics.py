@@ -17,11 +17,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.checkpoints.ours import load_generator
-from core.training.dataset import DatasetError, ImageDataset, Preparation
+from core.checkpoints.load import load_generator
+from core.training.dataset import ImageDataset, Preparation
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.training.metrics import fid, parse_metric, real_vs_real_fid
-from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_megapixels, resolve_device
+from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, resolve_device
+from core.errors import UsageError
 
 PROG = "stylegan-metrics"
 
@@ -45,12 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_vs_real is None and not args.pkl:
         raise UsageError("give --pkl (or --real-vs-real N)")
     G = load_generator(args.pkl, device) if args.pkl else None
-    try:
-        res = G.img_resolution if G is not None else None
-        dataset = ImageDataset(args.data, Preparation(resolution=res, max_megapixels=args.max_megapixels),
-                               on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
-    except DatasetError as exc:
-        raise UsageError(str(exc)) from None
+    res = G.img_resolution if G is not None else None
+    dataset = ImageDataset(args.data, Preparation(resolution=res, max_megapixels=args.max_megapixels),
+                           on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
     if G is not None and (dataset.channels != G.img_channels):
         raise UsageError(f"the generator makes {G.img_channels}-channel images, the dataset has {dataset.channels}")
     results = []

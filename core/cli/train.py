@@ -21,12 +21,14 @@ import torch
 from kernels.dispatch import KernelError
 
 from core.checkpoints.ours import read_checkpoint
-from core.checkpoints.network_files import read_networks
-from core.training.dataset import DatasetError, ImageDataset, Preparation
+from core.checkpoints.read import read_networks
+from core.training.dataset import ImageDataset, Preparation
+from core.errors import DatasetError
 from core.training.config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
 from core.training.run import TrainingRun, latest_snapshot, new_run_dir
-from core.training.step import TrainingDiverged
-from core.cli.common import ArgumentParser, UsageError, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
+from core.errors import TrainingDiverged
+from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
+from core.errors import UsageError
 
 PROG = "stylegan-train"
 

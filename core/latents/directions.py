@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import first_line
+from core.files import atomic_write
 import numpy as np
 import torch
 
@@ -55,7 +57,7 @@ def load_directions(path: str | Path, w_dim: int) -> Directions:
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npz ({str(exc).splitlines()[0][:80]})") from None
+        raise ValueError(f"{path}: not a readable .npz ({first_line(exc, 80)})") from None
     vectors = []
     for name, v in items:
         v = np.asarray(v, np.float32).reshape(-1)
@@ -93,10 +95,7 @@ def cached_pca_directions(G, num_samples: int = 10_000) -> Directions:
             pass  # a broken cache file is recomputed
     d = pca_directions(G, num_samples)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, names=np.array(d.names), vectors=d.vectors.numpy())
-        tmp.replace(path)
+        atomic_write(path, lambda f: np.savez(f, names=np.array(d.names), vectors=d.vectors.numpy()))
     except OSError:
         pass  # a read-only home folder only costs the recomputation next time
     return d

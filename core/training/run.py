@@ -20,15 +20,19 @@ import re
 import time
 from pathlib import Path
 
+from core.files import atomic_write
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.checkpoints.ours import FORMAT, VERSION, CheckpointError, atomic_save, load_state
+from core.checkpoints.ours import FORMAT, VERSION, atomic_save
+from core.networks.build import load_state
+from core.errors import CheckpointError
 from core.training.dataset import ImageDataset
 from core.images import grid, save_png, to_uint8
 from core.training.config import TrainConfig
-from core.training.step import Trainer, TrainingDiverged
+from core.training.step import Trainer
+from core.errors import TrainingDiverged
 from core.noise import NoiseControl
 
 SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)\.pt$")
@@ -145,7 +149,7 @@ class TrainingRun:
                 path = self.run_dir / name
                 if path.exists():
                     keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["kimg"] <= kimg + 1e-9]
-                    path.write_text("".join(ln + "\n" for ln in keep))
+                    atomic_write(path, "".join(ln + "\n" for ln in keep))
 
     def init_networks(self, data: dict, source: str, keep_ada_p: bool = True) -> str:
         """Start this new run from another run's networks (NVIDIA's --resume PKL, rosinality's --ckpt).
@@ -223,7 +227,7 @@ class TrainingRun:
                                                      "resolution": self.dataset.resolution,
                                                      "channels": self.dataset.channels, "c_dim": self.dataset.c_dim},
                    "processes": self.world}
-        (self.run_dir / "training_options.json").write_text(json.dumps(options, indent=2))
+        atomic_write(self.run_dir / "training_options.json", json.dumps(options, indent=2))
         if self.trainer.nimg == 0:
             self.save_reals()
             save_png(self.sample_grid(), self.run_dir / "fakes_init.png")

@@ -28,16 +28,13 @@ import torch.nn.functional as F
 from kernels import no_weight_gradients
 
 from core.training.augment import AdaController, AugmentPipe
-from core.checkpoints.ours import build_discriminator
+from core.networks.build import build_discriminator
 from core.networks.config import DiscriminatorConfig, GeneratorConfig
 from core.training.dataset import ImageDataset
 from core.networks.generator import Generator
 from core.training.config import TrainConfig
 from core.noise import NoiseControl
-
-
-class TrainingDiverged(Exception):
-    """A loss became NaN or Inf."""
+from core.errors import TrainingDiverged
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""Writing users' files without ever leaving a half-written one: every file the toolkit writes
+(checkpoints, snapshots, images, W+ files, sessions, plots, dataset zips, JSON logs) goes through
+`atomic_write` — a temporary name in the same folder, flushed and fsynced, then renamed over the
+target in one step (POSIX rename is atomic). A crash or Ctrl-C leaves the old file or none, and the
+temporary is removed. The new file gets the permissions a plain open() would (0666 minus umask), not
+mkstemp's 0600."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """`with atomic_open(path) as f: f.write(...)`: f is a temporary file beside `path`, renamed to
+    `path` when the block ends without an exception (removed otherwise). mode: "wb" or "w"."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | Path, write: Callable[[IO], object] | bytes | str) -> None:
+    """Write `path` atomically: `write` is the bytes/str content, or a function given the open
+    temporary file (e.g. `lambda f: torch.save(obj, f)`, `lambda f: image.save(f, "PNG")`)."""
+    if isinstance(write, (bytes, str)):
+        data = write
+        with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+    else:
+        with atomic_open(path, "wb") as f:
+            write(f)
