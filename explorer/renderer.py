@@ -37,7 +37,7 @@ class Frame:
 @dataclass
 class ModelInfo:
     path: str
-    flavour: str
+    arch: str
     resolution: int
     img_channels: int
     num_ws: int
@@ -179,7 +179,7 @@ class Renderer:
         syn = G.synthesis
         names = [name for name, m in syn.named_modules() if name.count(".") == 1 and name.split(".")[1]
                  in ("input", "conv0", "conv1")]
-        info = ModelInfo(path=str(path), flavour=G.config.flavour, resolution=G.img_resolution,
+        info = ModelInfo(path=str(path), arch=G.config.arch, resolution=G.img_resolution,
                          img_channels=G.img_channels, num_ws=G.num_ws, w_dim=G.w_dim,
                          num_noise_layers=syn.num_layers, layer_info=syn.layer_info(),
                          feature_layers=names, conditional=G.c_dim > 0)

@@ -26,7 +26,7 @@ def test_round_trip_is_exact(tmp_path):
 
 
 def test_stylegan1_round_trip_keeps_stage(tmp_path):
-    G = Generator(GeneratorConfig(flavour="adain", z_dim=8, w_dim=8, img_resolution=16, channel_base=64,
+    G = Generator(GeneratorConfig(arch="stylegan1", z_dim=8, w_dim=8, img_resolution=16, channel_base=64,
                                   channel_max=8, mapping_layers=1))
     G.synthesis.set_stage(8, 0.25)
     save_generator(tmp_path / "g1.pt", G)

@@ -87,11 +87,11 @@ def test_training_step_through_custom_ops_equals_reference(kernel_mode, arch, g_
             close(got[net][name], ref[net][name], f"{net} {name}", rtol=2e-4, atol=floor)
 
 
-@pytest.mark.parametrize("flavour,architecture", [("demod", "skip"), ("demod", "resnet"), ("adain", "skip")])
-def test_generator_forward_backward_through_custom_ops(kernel_mode, flavour, architecture):
+@pytest.mark.parametrize("arch,architecture", [("stylegan2", "skip"), ("stylegan2", "resnet"), ("stylegan1", "skip")])
+def test_generator_forward_backward_through_custom_ops(kernel_mode, arch, architecture):
     from core import Generator, GeneratorConfig, NoiseControl
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(flavour=flavour, z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
+    G = Generator(GeneratorConfig(arch=arch, z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
                                   channel_max=32, architecture=architecture, conv_clamp=64.0, mapping_layers=2)).train()
     with torch.no_grad():  # (a constant input map into an instance norm: see one_step)
         for name, p in G.named_parameters():

@@ -46,7 +46,7 @@ def test_stylegan1_tensorflow_pickle(tmp_path):
     """A version-3 TF pickle (NVIDIA's own converter refuses these), 256x256 so that the fused
     upsampling layers (>= 128) are covered too."""
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(flavour="adain", z_dim=32, w_dim=32, img_resolution=256, channel_base=1024,
+    G = Generator(GeneratorConfig(arch="stylegan1", z_dim=32, w_dim=32, img_resolution=256, channel_base=1024,
                                   channel_max=16, mapping_layers=2)).eval()
     with torch.no_grad():
         for p in G.parameters():
@@ -54,7 +54,7 @@ def test_stylegan1_tensorflow_pickle(tmp_path):
         G.mapping.w_avg.normal_()
     write_tf_stylegan1_pkl(G, tmp_path / "karras2019stylegan.pkl")
     f = read_network(tmp_path / "karras2019stylegan.pkl")
-    assert f.kind == "nvidia-tf-stylegan1" and f.config.flavour == "adain"
+    assert f.kind == "nvidia-tf-stylegan1" and f.config.arch == "stylegan1"
     G2 = load_generator(tmp_path / "karras2019stylegan.pkl")
     z = torch.randn(3, 32)
     assert max_abs(render(G2, z), render(G, z)) <= TOL

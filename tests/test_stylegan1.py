@@ -12,7 +12,7 @@ from core.networks.synthesis_stylegan1 import instance_norm
 @pytest.fixture(scope="module")
 def G():
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(flavour="adain", z_dim=32, w_dim=32, img_resolution=32,
+    G = Generator(GeneratorConfig(arch="stylegan1", z_dim=32, w_dim=32, img_resolution=32,
                                   mapping_layers=2, channel_base=1024, channel_max=32)).eval()
     with torch.no_grad():  # make noise and biases matter
         for name, p in G.named_parameters():
@@ -105,7 +105,7 @@ def test_progressive_discriminator_fade():
 def test_training_step_grows_through_every_stage():
     """A few optimiser steps at each stage: gradients reach the new block's parameters."""
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(flavour="adain", z_dim=16, w_dim=16, img_resolution=16,
+    G = Generator(GeneratorConfig(arch="stylegan1", z_dim=16, w_dim=16, img_resolution=16,
                                   mapping_layers=2, channel_base=256, channel_max=16))
     for res in (4, 8, 16):
         G.zero_grad()

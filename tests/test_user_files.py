@@ -335,26 +335,26 @@ def generators(tmp_path_factory):
     from core import Generator, GeneratorConfig
     from core.checkpoints.ours import save_generator
     folder = tmp_path_factory.mktemp("gens")
-    r = cli("convert", REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz", folder / "demod.pt")
+    r = cli("convert", REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz", folder / "stylegan2.pt")
     assert r.returncode == 0, r.stderr
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(flavour="adain", z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
+    G = Generator(GeneratorConfig(arch="stylegan1", z_dim=32, w_dim=32, img_resolution=32, channel_base=512,
                                   channel_max=32, mapping_layers=2))
     with torch.no_grad():
         for name, p in G.named_parameters():
             if name.endswith("noise_strength"):
                 p.fill_(0.5)  # (zero at init: make the noise visible)
-    save_generator(folder / "adain.pt", G)
-    return {"demod": folder / "demod.pt", "adain": folder / "adain.pt"}
+    save_generator(folder / "stylegan1.pt", G)
+    return {"stylegan2": folder / "stylegan2.pt", "stylegan1": folder / "stylegan1.pt"}
 
 
 def pngs(folder: Path) -> dict[str, np.ndarray]:
     return {p.name: np.asarray(Image.open(p)).astype(int) for p in sorted(folder.glob("*.png"))}
 
 
-@pytest.mark.parametrize("flavour", ["demod", "adain"])
-def test_random_noise_depends_on_noise_seed_and_image_only(tmp_path, generators, flavour):
-    pkl = generators[flavour]
+@pytest.mark.parametrize("arch", ["stylegan2", "stylegan1"])
+def test_random_noise_depends_on_noise_seed_and_image_only(tmp_path, generators, arch):
+    pkl = generators[arch]
     noise = ["--noise-mode", "random", "--noise-seed", "9"]
     assert cli("generate", "--pkl", pkl, "--seeds", "3,5,7,11", *noise, "--batch", "8", "--save-ws",
                "--outdir", tmp_path / "batch").returncode == 0
@@ -378,9 +378,9 @@ def test_explorer_random_noise_equals_the_cli(tmp_path, generators):
     from core.images import to_uint8
     from explorer.latents import LatentComposer
     from explorer.state import ExplorerState
-    assert cli("generate", "--pkl", generators["demod"], "--seeds", "2,7", "--noise-mode", "random", "--noise-seed",
+    assert cli("generate", "--pkl", generators["stylegan2"], "--seeds", "2,7", "--noise-mode", "random", "--noise-seed",
                "4", "--outdir", tmp_path).returncode == 0
-    G = load_generator(generators["demod"], torch.device("cpu"))
+    G = load_generator(generators["stylegan2"], torch.device("cpu"))
     composer = LatentComposer(G, torch.device("cpu"))
     state = ExplorerState()
     state.latent.x = 7.0

@@ -28,7 +28,7 @@ def generator_config_from_nvidia(kw: dict) -> GeneratorConfig:
     _require(sk.get("activation", "lrelu") == "lrelu", "synthesis activation", sk.get("activation"))
     _require(sk.get("kernel_size", 3) == 3, "kernel_size", sk.get("kernel_size"))
     return GeneratorConfig(
-        flavour="demod",
+        arch="stylegan2",
         z_dim=int(kw["z_dim"]), w_dim=int(kw["w_dim"]), c_dim=int(kw.get("c_dim", 0)),
         img_resolution=int(kw["img_resolution"]), img_channels=int(kw["img_channels"]),
         mapping_layers=int(mk.get("num_layers", 8)),
@@ -58,7 +58,7 @@ def discriminator_config_from_nvidia(kw: dict) -> DiscriminatorConfig:
 
 
 def generator_config_to_nvidia(cfg: GeneratorConfig) -> dict:
-    if cfg.flavour != "demod":
+    if cfg.arch != "stylegan2":
         raise ValueError("only StyleGAN2 ('demod') generators have an NVIDIA PyTorch equivalent")
     return {
         "z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim,

@@ -85,7 +85,7 @@ def infer_demod_config(state: dict) -> GeneratorConfig:
     arch = "resnet" if has_skip else ("skip" if len(torgbs) == len(res) else "orig")
     last = res[-1]
     return GeneratorConfig(
-        flavour="demod", z_dim=state["mapping.fc0.weight"].shape[1] - embed,
+        arch="stylegan2", z_dim=state["mapping.fc0.weight"].shape[1] - embed,
         w_dim=state[f"mapping.fc{fcs[-1]}.weight"].shape[0], c_dim=c_dim, img_resolution=last,
         img_channels=state[f"synthesis.b{last}.torgb.weight"].shape[0], mapping_layers=len(fcs),
         mapping_embed_features=embed or None, channel_base=base, channel_max=cmax, architecture=arch,

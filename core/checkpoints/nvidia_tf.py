@@ -66,7 +66,7 @@ def _from_tf_stylegan2(G: TFNetwork, p: dict) -> NetworkFile:
                 for r in (2 ** i for i in range(2, int(math.log2(res)) + 1))}
     base, cmax = (int(kw["fmap_base"]) * 2, int(kw.get("fmap_max", 512))) if "fmap_base" in kw else _fit_channels(channels)
     config = GeneratorConfig(
-        flavour="demod", z_dim=int(kw.get("latent_size") or p["mapping/Dense0/weight"].shape[0]),
+        arch="stylegan2", z_dim=int(kw.get("latent_size") or p["mapping/Dense0/weight"].shape[0]),
         w_dim=int(kw.get("dlatent_size") or p[f"mapping/Dense{layers[-1]}/weight"].shape[1]), c_dim=c_dim,
         img_resolution=res, img_channels=int(kw.get("num_channels") or p[f"synthesis/{res}x{res}/ToRGB/weight"].shape[3]),
         mapping_layers=len(layers), mapping_lr_multiplier=float(kw.get("mapping_lrmul", 0.01)),
@@ -122,7 +122,7 @@ def _from_tf_stylegan1(G: TFNetwork, p: dict) -> NetworkFile:
     torgb = {res // 2 ** int(m.group(1)): m.group(0).split("/")[1] for k in p
              if (m := re.fullmatch(r"synthesis/ToRGB_lod(\d+)/weight", k))}
     config = GeneratorConfig(
-        flavour="adain", z_dim=p["mapping/Dense0/weight"].shape[0], w_dim=p[f"mapping/Dense{layers[-1]}/weight"].shape[1],
+        arch="stylegan1", z_dim=p["mapping/Dense0/weight"].shape[0], w_dim=p[f"mapping/Dense{layers[-1]}/weight"].shape[1],
         img_resolution=res, img_channels=p[f"synthesis/{torgb[res]}/weight"].shape[3], mapping_layers=len(layers),
         mapping_lr_multiplier=float(kw.get("mapping_lrmul", 0.01)), channel_base=base, channel_max=cmax,
         use_noise="synthesis/4x4/Const/Noise/weight" in p)

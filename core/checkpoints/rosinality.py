@@ -32,7 +32,7 @@ def from_rosinality(data: dict) -> NetworkFile:
     base, cmax = _fit_channels(channels)
     w_dim = g[f"style.{mlp[-1]}.weight"].shape[0]
     lr_mul = 0.01
-    config = GeneratorConfig(flavour="demod", z_dim=g["style.1.weight"].shape[1], w_dim=w_dim, img_resolution=res,
+    config = GeneratorConfig(arch="stylegan2", z_dim=g["style.1.weight"].shape[1], w_dim=w_dim, img_resolution=res,
                              img_channels=g["to_rgb1.conv.weight"].shape[1], mapping_layers=len(mlp),
                              mapping_lr_multiplier=lr_mul, channel_base=base, channel_max=cmax, architecture="skip",
                              resample_filter=[1, 3, 3, 1])
@@ -75,7 +75,7 @@ def rosinality_channel_multiplier(cfg: GeneratorConfig) -> int:
     and channels {4..32: 512, 64: 256 m, 128: 128 m, ...}: channel_max 512, channel_base 16384 m.
     """
     problems = []
-    if cfg.flavour != "demod":
+    if cfg.arch != "stylegan2":
         problems.append("it is a StyleGAN1 (AdaIN) generator")
     if cfg.architecture != "skip":
         problems.append(f"architecture {cfg.architecture!r} (rosinality has 'skip' only)")

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     cfg = G.config
-    print(f"wrote {dst} ({target}) from {kind}: {cfg.flavour} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
+    print(f"wrote {dst} ({target}) from {kind}: {cfg.arch} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
           f"{cfg.img_channels}, {G.num_ws} W+ layers, {sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
     return 0
 

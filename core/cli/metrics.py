@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"metric": f"real-vs-real {args.real_vs_real}", "value": value, "seconds": time.time() - t})
         else:
             kwargs = {}
-            if G.config.flavour == "adain":
+            if G.config.arch == "stylegan1":
                 kwargs = dict(resolution=G.img_resolution, alpha=1.0)
             for name, n in zip(names, sizes):
                 t = time.time()

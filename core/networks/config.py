@@ -10,7 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-FLAVOURS = ("demod", "adain")
+ARCHS = ("stylegan2", "stylegan1")  # which StyleGAN (the synthesis network); see GeneratorConfig
+_OLD_FLAVOURS = {"demod": "stylegan2", "adain": "stylegan1"}  # configs saved before the rename
 G_ARCHITECTURES = ("orig", "skip", "resnet")
 D_ARCHITECTURES = ("orig", "skip", "resnet", "progressive")
 
@@ -30,10 +31,12 @@ def _check_resolution(res: int) -> None:
 
 @dataclass
 class GeneratorConfig:
-    """Generator hyper-parameters. `flavour` picks the synthesis network:
-    'demod' = StyleGAN2 (modulated conv + demodulation), 'adain' = StyleGAN1 (AdaIN, progressive)."""
+    """Generator hyper-parameters. `arch` picks the synthesis network: 'stylegan2' (modulated conv +
+    demodulation; Karras et al. 2020) or 'stylegan1' (AdaIN, progressive growing; Karras et al. 2019).
+    `architecture` is NVIDIA's orig / skip / resnet choice within StyleGAN2. Configs saved with the
+    old `flavour` key ('demod' / 'adain') still load (from_dict)."""
 
-    flavour: str = "demod"
+    arch: str = "stylegan2"
     z_dim: int = 512
     w_dim: int = 512
     c_dim: int = 0
@@ -55,8 +58,8 @@ class GeneratorConfig:
     resample_filter: list = field(default_factory=lambda: [1, 3, 3, 1])
 
     def __post_init__(self):
-        if self.flavour not in FLAVOURS:
-            raise ValueError(f"flavour must be one of {FLAVOURS}, got {self.flavour!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.architecture not in G_ARCHITECTURES:
             raise ValueError(f"architecture must be one of {G_ARCHITECTURES}, got {self.architecture!r}")
         _check_resolution(self.img_resolution)
@@ -79,6 +82,12 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
+        d = dict(d)
+        if "flavour" in d and "arch" not in d:  # written before StyleGAN1/StyleGAN2 became the names
+            flavour = d.pop("flavour")
+            if flavour not in _OLD_FLAVOURS:
+                raise ValueError(f"flavour must be one of {tuple(_OLD_FLAVOURS)}, got {flavour!r}")
+            d["arch"] = _OLD_FLAVOURS[flavour]
         return _from_dict(cls, d)
 
 

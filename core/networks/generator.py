@@ -20,7 +20,7 @@ class Generator(nn.Module):
         self.w_dim = config.w_dim
         self.img_resolution = config.img_resolution
         self.img_channels = config.img_channels
-        if config.flavour == "demod":
+        if config.arch == "stylegan2":
             self.synthesis = SynthesisNetwork(
                 config.w_dim, config.img_resolution, config.img_channels,
                 channel_base=config.channel_base, channel_max=config.channel_max,

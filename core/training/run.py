@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from core.checkpoints.ours import FORMAT, VERSION, atomic_save
 from core.networks.build import load_state
+from core.networks.config import GeneratorConfig
 from core.errors import CheckpointError
 from core.training.dataset import ImageDataset
 from core.images import grid, save_png, to_uint8
@@ -160,7 +161,12 @@ class TrainingRun:
         count start fresh: this is a new run, not a continuation (that is --resume).
         Returns a few words saying what was taken."""
         tr = self.trainer
-        check_same_config("generator", tr.G.config.to_dict(), data["G_config"], source)
+        stored = data["G_config"]
+        try:  # configs saved before the StyleGAN1/StyleGAN2 rename say `flavour`: compare like with like
+            stored = GeneratorConfig.from_dict(stored).to_dict()
+        except (TypeError, ValueError):
+            pass  # compared as stored: the difference is then named in the error
+        check_same_config("generator", tr.G.config.to_dict(), stored, source)
         nets = data.get("training") or data.get("networks")
         load_state(tr.G_ema, data["G_ema"], source)
         load_state(tr.G, nets["G"] if nets else data["G_ema"], source)

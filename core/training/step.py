@@ -67,7 +67,7 @@ def progressive_stage(nimg: float, start_res: int, final_res: int, phase_kimg: f
 
 def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
     g_cfg = GeneratorConfig(
-        flavour="adain" if cfg.arch == "stylegan1" else "demod", z_dim=cfg.z_dim, w_dim=cfg.w_dim,
+        arch=cfg.arch, z_dim=cfg.z_dim, w_dim=cfg.w_dim,
         c_dim=c_dim, img_resolution=resolution, img_channels=channels, mapping_layers=cfg.map_layers,
         channel_base=cfg.cbase, channel_max=cfg.cmax, architecture=cfg.g_arch,
         num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp)

@@ -27,7 +27,7 @@ class NetworkWidget:
                 app.open_model(choice)
         model = app.model
         if model is not None:
-            imgui.text(f"{model.flavour} · {model.resolution}² · {model.num_ws} W+ layers · w_dim {model.w_dim}")
+            imgui.text(f"{model.arch} · {model.resolution}² · {model.num_ws} W+ layers · w_dim {model.w_dim}")
             imgui.text_disabled(model.path)
         elif app.loading:
             imgui.text("loading…")
