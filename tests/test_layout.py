@@ -11,7 +11,7 @@ from conftest import REPO
 # A module may import only from its own room or a room further down this list.
 RANKS = [
     ("kernels", 0),
-    ("core.errors", 1), ("core.files", 1), ("core.noise", 1), ("core.images", 1),
+    ("core.errors", 1), ("core.files", 1), ("core.devices", 1), ("core.noise", 1), ("core.images", 1),
     ("core.latents", 2),
     ("core.networks", 3),
     ("core.checkpoints", 4),

@@ -9,10 +9,10 @@ import re
 import sys
 from typing import Callable
 
-import torch
 
 from kernels.dispatch import KernelError
 
+from core.devices import resolve_device  # noqa: F401  (re-exported for the commands and the explorer)
 from core.errors import ToolkitError, UsageError, first_line  # noqa: F401  (UsageError: re-exported for the commands)
 
 
@@ -94,16 +94,6 @@ def parse_megapixels(text: str) -> float:
     if not (value > 0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a positive number of megapixels, got {text}")
     return value
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not {name!r}")
-    return torch.device(name)
 
 
 def tune_cpu_allocator() -> None:

@@ -12,23 +12,17 @@ A preset (--preset, NVIDIA's --cfg) fills every option; each option given overri
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 import torch
 
 from kernels.dispatch import KernelError
 
-from core.checkpoints.ours import read_checkpoint
-from core.checkpoints.read import read_networks
-from core.training.dataset import ImageDataset, Preparation
-from core.errors import DatasetError
-from core.training.config import ARCHS, AUG_MODES, PRESETS, TrainConfig, preset
-from core.training.run import TrainingRun, latest_snapshot, new_run_dir
+from core.training.config import ARCHS, AUG_MODES, PRESETS
+from core.training.distributed import init_distributed
+from core.training.start import StartRequest, start_run
 from core.errors import TrainingDiverged
-from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, parse_resolution, resolve_device, tune_cpu_allocator
-from core.errors import UsageError
+from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, parse_resolution, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
@@ -76,7 +70,6 @@ OPTIONS = {
     "--metrics": ("metrics", str, "comma-separated metrics at snapshots, e.g. fid1k ('none': none)"),
     "--minutes": ("minutes", float, "stop with a snapshot after this much training time (all sessions)"),
 }
-CHANGEABLE_ON_RESUME = {"kimg", "snap", "tick_kimg", "metrics", "minutes"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,135 +109,20 @@ def given_options(args) -> dict:
     return out
 
 
-def init_distributed(device_name: str):
-    """(rank, world, device) — torchrun sets WORLD_SIZE/RANK/LOCAL_RANK."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, resolve_device(device_name)
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device_name != "cpu" and torch.cuda.is_available()
-    torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
-    if use_cuda:
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    return rank, world, torch.device("cpu")
-
-
-def load_dataset(cfg: TrainConfig, rank: int) -> ImageDataset:
-    def skipped(name, error):
-        if rank == 0:
-            print(f"{PROG}: skipped {name}: {error}", file=sys.stderr)
-    try:
-        return ImageDataset(cfg.data, Preparation(resolution=cfg.resolution or None, max_megapixels=cfg.max_megapixels),
-                            on_skip=skipped,
-                            use_labels=cfg.cond)
-    except DatasetError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def find_resume_data(cfg: TrainConfig, given: str | None, run_dir: Path) -> str:
-    """The dataset a resumed run reads: --data when given (checked against the run's fingerprint
-    once loaded), else the stored path — absolute since runs record it so; a relative one (older
-    runs) is looked up from here, then from the run's parent folders."""
-    if given:
-        return str(Path(given).resolve())
-    stored = Path(cfg.data)
-    if stored.is_absolute():
-        if not stored.exists():
-            raise UsageError(f"this run's dataset {stored} is gone; give its new place with --data")
-        return str(stored)
-    for base in (Path.cwd(), run_dir.parent, run_dir.parent.parent):
-        if (base / stored).exists():
-            return str((base / stored).resolve())
-    raise UsageError(f"this run's dataset {stored} (a path relative to where the run was started) is not "
-                     f"here or beside {run_dir}; give it with --data")
-
-
-def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, fingerprint: str, snapshot: dict) -> None:
-    """Refuse, by name, a dataset other than the one the run trained on (`fingerprint`: the
-    dataset's, as the run records it)."""
-    G = snapshot.get("G_config", {})
-    if cfg.cond and dataset.c_dim != G.get("c_dim"):
-        raise UsageError(f"{cfg.data} has {dataset.c_dim} label dimensions; this run's networks take {G.get('c_dim')}")
-    if cfg.data_fingerprint:
-        if fingerprint != cfg.data_fingerprint:
-            raise UsageError(f"{cfg.data} is not the dataset this run trained on (its prepared images"
-                             f"{' or labels' if cfg.cond else ''} differ: {fingerprint} vs {cfg.data_fingerprint})")
-    elif (G.get("img_resolution"), G.get("img_channels")) != (dataset.resolution, dataset.channels):
-        raise UsageError(f"{cfg.data} holds {dataset.resolution}x{dataset.resolution} {dataset.channels}-channel images; "
-                         f"this run trained on {G.get('img_resolution')}x{G.get('img_resolution')} "
-                         f"{G.get('img_channels')}-channel ones")
-
-
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     given = given_options(args)
     rank, world, device = init_distributed(args.device)
-    init = None
     try:
         if device.type == "cpu":
             tune_cpu_allocator()
-        if args.resume and args.init:
-            raise UsageError("--init starts a new run; --resume continues one: give one of them")
-        if args.resume:
-            snapshot = latest_snapshot(Path(args.resume))
-            data = read_checkpoint(snapshot)
-            if "training" not in data:
-                raise UsageError(f"{snapshot}: holds no training state (no optimisers); start a new run from it "
-                                 "with --data ... --init instead")
-            cfg = TrainConfig.from_dict(data["training"]["config"])
-            fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
-            if fixed or args.preset:
-                raise UsageError("only --kimg, --minutes, --snap, --tick, --metrics (and --data for the same "
-                                 f"dataset moved elsewhere) can change when resuming (got {', '.join(fixed) or '--preset'})")
-            for k, v in given.items():
-                setattr(cfg, k, v)
-            run_dir = snapshot.resolve().parent
-            cfg.data = find_resume_data(cfg, args.data, run_dir)
-        else:
-            if not args.data:
-                raise UsageError("give --data (or --resume)")
-            cfg = TrainConfig(data=args.data, resolution=given.get("resolution", 0), cond=given.get("cond", False),
-                              max_megapixels=given.get("max_megapixels", TrainConfig.max_megapixels))
-            data = None
-        dataset = load_dataset(cfg, rank)
-        fingerprint = dataset.fingerprint(with_labels=cfg.cond)  # (hashes every pixel: once)
-        if args.resume:
-            check_resume_data(cfg, dataset, fingerprint, data)
-        else:
-            cfg.data = str(Path(cfg.data).resolve())  # so --resume works from any folder
-        cfg.data_fingerprint = fingerprint
-        if not args.resume:
-            values = preset(args.preset or ("stylegan1" if given.get("arch") == "stylegan1" else "auto"),
-                            given.get("resolution") or dataset.resolution, world)
-            for k, v in {**values, **given}.items():
-                setattr(cfg, k, v)
-            cfg.preset = args.preset or ("stylegan1" if cfg.arch == "stylegan1" else "auto")
-            if cfg.cond and dataset.c_dim == 0:
-                raise UsageError(f"--cond: {cfg.data} has no labels (dataset.json)")
-            cfg.validate()
-            init = read_networks(args.init) if args.init else None
-            if init is not None and cfg.arch == "stylegan1":
-                raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")
-            desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{args.desc}" if args.desc else "")
-            names = [None]
-            if rank == 0:
-                names[0] = str(new_run_dir(Path(args.outdir), desc))
-            if world > 1:
-                torch.distributed.broadcast_object_list(names, src=0)
-            run_dir = Path(names[0])
-        run = TrainingRun(cfg, dataset, device, run_dir, rank, world, resume=data)
-        taken = None
-        if init is not None:
-            try:
-                taken = run.init_networks(init, args.init, keep_ada_p="p" not in given)
-            except Exception:
-                if rank == 0:
-                    run_dir.rmdir()  # nothing was written yet: leave no empty run folder behind
-                raise
+        req = StartRequest(data=args.data, resume=args.resume, init=args.init, preset=args.preset,
+                           outdir=args.outdir, desc=args.desc, given=given)
+        started = start_run(req, rank, world, device,
+                            on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
+        run, cfg, dataset, data, taken = started.run, started.run.cfg, started.run.dataset, started.resumed, started.taken
+        run_dir = run.run_dir
         if rank == 0:
             where = "resuming" if data else "training"
             run.log(f"{where} {cfg.arch} at {dataset.resolution}x{dataset.resolution} on {len(dataset)} images "

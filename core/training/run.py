@@ -129,7 +129,7 @@ class TrainingRun:
         return {"format": FORMAT, "version": VERSION, "G_config": tr.G.config.to_dict(), "G_ema": g_ema,
                 "D_config": state.pop("D_config"),
                 "meta": {"kimg": tr.nimg / 1000, "dataset": str(self.dataset.path), "run": self.run_dir.name,
-                         "arch": self.cfg.arch, "stage": list(tr.stage)},
+                         "arch": self.cfg.arch, "stage": tr.stage.to_list()},
                 "training": {**state, "tick": self.tick, "time_s": self.time_s}}
 
     def save_snapshot(self) -> Path:
@@ -206,10 +206,10 @@ class TrainingRun:
         kwargs = {}
         G = self.trainer.G_ema
         if self.cfg.arch == "stylegan1":
-            kwargs = dict(resolution=self.trainer.stage[0], alpha=self.trainer.stage[1])
+            kwargs = self.trainer.stage.g_kwargs
         for name in self.cfg.metrics:
             t = time.time()
-            if self.cfg.arch == "stylegan1" and self.trainer.stage[0] != self.dataset.resolution:
+            if self.cfg.arch == "stylegan1" and self.trainer.stage.resolution != self.dataset.resolution:
                 continue  # FID compares at the dataset's resolution: only once fully grown
             value = fid(G, self.dataset, parse_metric(name), self.device, inception, **kwargs)
             results[name] = value
@@ -279,7 +279,7 @@ class TrainingRun:
                 record = {"kimg": tr.nimg / 1000, "tick": self.tick, "time_s": round(self.time_s, 1),
                           "sec_per_kimg": round(sec_per_kimg, 2), **stats, "ada_p": round(tr.ada.p, 4),
                           "ada_rt": round(tr.ada.rt, 4), "pl_mean": round(tr.pl_mean, 5),
-                          "stage_res": tr.stage[0], "alpha": round(tr.stage[1], 4)}
+                          "stage_res": tr.stage.resolution, "alpha": round(tr.stage.alpha, 4)}
                 if self.is_main:
                     self._append_jsonl("stats.jsonl", record)
                     if self.tensorboard is not None:
@@ -288,7 +288,7 @@ class TrainingRun:
                                 self.tensorboard.add_scalar(k, v, global_step=int(tr.nimg / 1000))
                 bar.set_postfix_str(f"{sec_per_kimg:.1f} s/kimg, G {stats.get('loss_G', math.nan):.3f}, "
                                     f"D {stats.get('loss_D_real', math.nan) + stats.get('loss_D_fake', math.nan):.3f}, "
-                                    f"p {tr.ada.p:.3f}" + (f", {tr.stage[0]}² a{tr.stage[1]:.2f}" if tr.progressive else ""))
+                                    f"p {tr.ada.p:.3f}" + (f", {tr.stage.resolution}² a{tr.stage.alpha:.2f}" if tr.stage.progressive else ""))
                 self.log(f"tick {self.tick} kimg {tr.nimg / 1000:.1f} time {self.time_s:.0f}s "
                          f"sec/kimg {sec_per_kimg:.2f} " + " ".join(f"{k} {v:.4g}" for k, v in stats.items())
                          + f" ada_p {tr.ada.p:.3f}")

@@ -16,7 +16,6 @@ result as one process doing the same chunks in N rounds.
 from __future__ import annotations
 
 import copy
-import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kernels import no_weight_gradients
 
 from core.training.augment import AdaController, AugmentPipe
 from core.networks.build import build_discriminator
@@ -35,6 +33,9 @@ from core.networks.generator import Generator
 from core.training.config import TrainConfig
 from core.noise import NoiseControl
 from core.errors import TrainingDiverged
+from core.training.distributed import all_reduce_grads, all_reduce_scalars
+from core.training.losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty
+from core.training.stage import Stage
 
 
 @dataclass
@@ -49,20 +50,6 @@ class StepStats:
 
     def means(self) -> dict:
         return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k]}
-
-
-def progressive_stage(nimg: float, start_res: int, final_res: int, phase_kimg: float) -> tuple[int, float]:
-    """StyleGAN1's schedule: stabilise at start_res for one phase, then for each new resolution a
-    fade-in phase (alpha 0 -> 1) and a stabilisation phase; stay at final_res afterwards."""
-    t = nimg / (phase_kimg * 1000)
-    steps = int(round(math.log2(final_res / start_res)))
-    if t < 1 or steps == 0:
-        return start_res, 1.0
-    k = int((t - 1) // 2) + 1  # which new resolution
-    if k > steps:
-        return final_res, 1.0
-    into = (t - 1) - 2 * (k - 1)
-    return start_res * 2 ** k, float(min(into, 1.0))
 
 
 def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
@@ -111,6 +98,7 @@ class Trainer:
         self.timings = {name: 0.0 for name in self.PHASES}
         self.progressive = cfg.arch == "stylegan1"
         self.stage = self.current_stage()
+        self._step: dict = {}  # what one step's phases hand each other (batch, sums for w_avg/pl_mean/ADA)
 
     # ----------------------------------------------------------------------- randomness ---
     def rng(self, *key) -> torch.Generator:
@@ -140,10 +128,8 @@ class Trainer:
         return z, c
 
     # ------------------------------------------------------------------------ networks ---
-    def current_stage(self) -> tuple[int, float]:
-        if not self.progressive:
-            return self.dataset.resolution, 1.0
-        return progressive_stage(self.nimg, self.cfg.start_res, self.dataset.resolution, self.cfg.phase_kimg)
+    def current_stage(self) -> Stage:
+        return Stage.at(self.nimg, self.dataset.resolution, self.progressive, self.cfg.start_res, self.cfg.phase_kimg)
 
     def run_G(self, z, c, gen: torch.Generator, G=None):
         """-> (images, W+ after style mixing, W of z). w_avg is updated once per step, not here."""
@@ -156,22 +142,19 @@ class Trainer:
                 z2 = torch.randn(z.shape, generator=gen).to(z.device)
                 ws = torch.cat([ws[:, :cutoff], G.mapping(z2, c, update_w_avg=False)[:, cutoff:]], dim=1)
         noise = NoiseControl(mode="random", seed=int(torch.randint(2 ** 31, (), generator=gen)))
-        kwargs = dict(resolution=self.stage[0], alpha=self.stage[1]) if self.progressive else {}
-        return G.synthesis(ws, noise=noise, **kwargs), ws, w
+        return G.synthesis(ws, noise=noise, **self.stage.g_kwargs), ws, w
 
     def run_D(self, img, c, gen: torch.Generator | None):
         if self.augment is not None and self.ada.p > 0:
             img = self.augment(img, self.ada.p, gen)
-        if self.progressive:
-            return self.D(img, c, alpha=self.stage[1])
-        return self.D(img, c)
+        return self.D(img, c, **self.stage.d_kwargs)
 
     def real_images(self, indices: torch.Tensor):
         x, c = self.dataset.batch(indices, self.device)
-        res, alpha = self.stage
+        res, alpha = self.stage.resolution, self.stage.alpha
         if res < x.shape[-1]:
             x = F.avg_pool2d(x, x.shape[-1] // res)
-        if self.progressive and alpha < 1 and res > self.cfg.start_res:
+        if self.stage.progressive and alpha < 1 and res > self.cfg.start_res:
             # Fade the reals like G's output: the lower resolution, upsampled, blended in.
             x = torch.lerp(F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest"), x, alpha)
         return x, (c if self.G.c_dim else None)
@@ -190,74 +173,89 @@ class Trainer:
         return start
 
     def step(self) -> None:
+        """One iteration: the phases below in order, each over this process's chunks of the batch
+        (timed per phase when `timed`). An optimiser update (no name) is timed with the next phase."""
         cfg, it = self.cfg, self.iteration
         self.stage = self.current_stage()
-        if self.progressive:
-            self.G.synthesis.set_stage(*self.stage)
-            self.G_ema.synthesis.set_stage(*self.stage)
-        indices = self.batch_indices()
-        chunk = self.batch_gpu
+        self.stage.set_on(self.G, self.G_ema)
+        self._step = {"indices": self.batch_indices()}
+        phases = [("G main", self.g_main, True),
+                  ("G reg (PL)", self.g_path_length, cfg.pl_weight > 0 and it % cfg.pl_interval == 0),
+                  (None, self.g_update, True),
+                  ("D main", self.d_main, True),
+                  ("D reg (R1)", self.d_r1, cfg.gamma > 0 and it % cfg.r1_interval == 0),
+                  (None, self.d_update, True),
+                  ("EMA", self.ema, True),
+                  ("ADA", self.ada_update, True)]
         t = time.perf_counter()
+        for name, run, active in phases:
+            if active:
+                run()
+                if name is not None:
+                    t = self._tick(name, t)
 
-        # ---- generator ----
+    def g_main(self) -> None:
+        """G's non-saturating loss on D(augment(G(z))), with style mixing; sums W for w_avg."""
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        do_pl = cfg.pl_weight > 0 and it % cfg.pl_interval == 0
-        pl_sum, pl_count = 0.0, 0
-        w_sum = torch.zeros(cfg.w_dim, dtype=torch.float64)
+        w_sum = torch.zeros(self.cfg.w_dim, dtype=torch.float64)
         for j in self.my_chunks():
-            gen = self.rng(it, j, "G")
-            z, c = self.sample_zc(chunk, gen)
+            gen = self.rng(self.iteration, j, "G")
+            z, c = self.sample_zc(self.batch_gpu, gen)
             img, _, w = self.run_G(z, c, gen)
             w_sum += w.detach().double().sum(0).cpu()
-            loss = F.softplus(-self.run_D(img, c, gen)).mean()
+            loss = g_nonsaturating_loss(self.run_D(img, c, gen))
             self._check(loss, "G loss")
             (loss / self.chunks).backward()
             self.stats.add("loss_G", float(loss.detach()))
-        t = self._tick("G main", t)
-        if do_pl:
-            for j in self.my_chunks():
-                gen = self.rng(it, j, "PL")
-                n = max(chunk // cfg.pl_batch_shrink, 1)
-                z, c = self.sample_zc(n, gen)
-                img, ws, _ = self.run_G(z, c, gen)
-                noise = torch.randn(img.shape, generator=gen).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
-                with no_weight_gradients():  # only d img / d ws here; the weights' come from penalty.backward()
-                    (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-                lengths = grads.square().sum(2).mean(1).sqrt()
-                penalty = (lengths - self.pl_mean).square().mean()
-                self._check(penalty, "path-length penalty")
-                (penalty * cfg.pl_weight * cfg.pl_interval / self.chunks).backward()
-                pl_sum += float(lengths.detach().sum())
-                pl_count += len(lengths)
-                self.stats.add("pl_penalty", float(penalty.detach()))
-            t = self._tick("G reg (PL)", t)
-        self._all_reduce_grads(self.G)
+        self._step["w_sum"] = w_sum
+
+    def g_path_length(self) -> None:
+        """Path-length regularisation (lazy: every pl_interval steps, weight x interval)."""
+        cfg = self.cfg
+        pl_sum, pl_count = 0.0, 0
+        for j in self.my_chunks():
+            gen = self.rng(self.iteration, j, "PL")
+            z, c = self.sample_zc(max(self.batch_gpu // cfg.pl_batch_shrink, 1), gen)
+            img, ws, _ = self.run_G(z, c, gen)
+            penalty, lengths = path_length_penalty(img, ws, self.pl_mean, gen)
+            self._check(penalty, "path-length penalty")
+            (penalty * cfg.pl_weight * cfg.pl_interval / self.chunks).backward()
+            pl_sum += float(lengths.detach().sum())
+            pl_count += len(lengths)
+            self.stats.add("pl_penalty", float(penalty.detach()))
+        self._step["pl"] = (pl_sum, pl_count)
+
+    def g_update(self) -> None:
+        """G's optimiser step (gradients summed over processes); w_avg and the path-length mean."""
+        all_reduce_grads(self.G, self.world)
         self.opt_G.step()
-        w_mean = torch.tensor(self._all_reduce_scalars(*w_sum.tolist())) / cfg.batch
+        w_mean = torch.tensor(all_reduce_scalars(self._step["w_sum"].tolist(), self.world, self.device)) / self.cfg.batch
         with torch.no_grad():  # w_avg tracks the mean of W (beta 0.995 per step), as in the mapping
             beta = self.G.mapping.w_avg_beta
             self.G.mapping.w_avg.copy_(w_mean.to(self.G.mapping.w_avg).lerp(self.G.mapping.w_avg, beta))
-        if do_pl:
-            total, count = self._all_reduce_scalars(pl_sum, pl_count)
-            self.pl_mean += (total / count - self.pl_mean) * cfg.pl_decay  # lerp(pl_mean, mean, decay)
+        if "pl" in self._step:
+            total, count = all_reduce_scalars(list(self._step["pl"]), self.world, self.device)
+            self.pl_mean += (total / count - self.pl_mean) * self.cfg.pl_decay  # lerp(pl_mean, mean, decay)
 
-        # ---- discriminator ----
+    def d_main(self) -> None:
+        """D's logistic loss on generated and real images (both augmented); the signs of D's real
+        logits for ADA."""
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
-        do_r1 = cfg.gamma > 0 and it % cfg.r1_interval == 0
+        chunk, indices = self.batch_gpu, self._step["indices"]
         sign_sum, sign_count = 0.0, 0
         for j in self.my_chunks():
-            gen = self.rng(it, j, "D")
+            gen = self.rng(self.iteration, j, "D")
             z, c = self.sample_zc(chunk, gen)
             with torch.no_grad():
                 fake, _, _ = self.run_G(z, c, gen)
             real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
-            loss_fake = F.softplus(self.run_D(fake, c, gen)).mean()
+            fake_logits = self.run_D(fake, c, gen)
             real_logits = self.run_D(real, c_real, gen)
-            loss_real = F.softplus(-real_logits).mean()
+            loss_fake, loss_real = d_logistic_loss(fake_logits, real_logits)
             self._check(loss_fake + loss_real, "D loss")
             ((loss_fake + loss_real) / self.chunks).backward()
             sign_sum += float(real_logits.detach().sign().sum())
@@ -265,36 +263,39 @@ class Trainer:
             self.stats.add("loss_D_fake", float(loss_fake.detach()))
             self.stats.add("loss_D_real", float(loss_real.detach()))
             self.stats.add("D_real_logit", float(real_logits.detach().mean()))
-        t = self._tick("D main", t)
-        if do_r1:
-            for j in self.my_chunks():
-                gen = self.rng(it, j, "R1")
-                real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
-                # R1 is the gradient w.r.t. the real images themselves, before augmentation, through
-                # the same run_D (NVIDIA's loss): the augment pipe is differentiable, grid_sample too.
-                real = real.detach().requires_grad_(True)
-                logits = self.run_D(real, c_real, gen)
-                with no_weight_gradients():
-                    (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
-                penalty = grads.square().sum([1, 2, 3]).mean()
-                self._check(penalty, "R1 penalty")
-                (penalty * (cfg.gamma / 2) * cfg.r1_interval / self.chunks).backward()
-                self.stats.add("r1_penalty", float(penalty.detach()))
-            t = self._tick("D reg (R1)", t)
-        self._all_reduce_grads(self.D)
+        self._step["signs"] = (sign_sum, sign_count)
+
+    def d_r1(self) -> None:
+        """R1 on the real images themselves, before augmentation, through the same run_D (NVIDIA's
+        loss: the augment pipe is differentiable, grid_sample too); lazy: every r1_interval steps."""
+        cfg, chunk, indices = self.cfg, self.batch_gpu, self._step["indices"]
+        for j in self.my_chunks():
+            gen = self.rng(self.iteration, j, "R1")
+            real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
+            real = real.detach().requires_grad_(True)
+            penalty = r1_penalty(self.run_D(real, c_real, gen), real)
+            self._check(penalty, "R1 penalty")
+            (penalty * (cfg.gamma / 2) * cfg.r1_interval / self.chunks).backward()
+            self.stats.add("r1_penalty", float(penalty.detach()))
+
+    def d_update(self) -> None:
+        all_reduce_grads(self.D, self.world)
         self.opt_D.step()
 
-        # ---- EMA of G, ADA ----
-        self.nimg += cfg.batch
+    def ema(self) -> None:
+        """The step is done: count its images, then move G_ema towards G."""
+        self.nimg += self.cfg.batch
         self.iteration += 1
         self.update_ema()
-        t = self._tick("EMA", t)
-        if cfg.aug == "ada":
-            total, count = self._all_reduce_scalars(sign_sum, sign_count)
-            self.ada.accumulate(total, int(count))
-            if self.iteration % cfg.ada_interval == 0:
-                self.ada.update(cfg.batch)
-        self._tick("ADA", t)
+
+    def ada_update(self) -> None:
+        """ADA's overfitting heuristic r_t = E[sign(D(real))], p adjusted every ada_interval steps."""
+        if self.cfg.aug != "ada":
+            return
+        total, count = all_reduce_scalars(list(self._step["signs"]), self.world, self.device)
+        self.ada.accumulate(total, int(count))
+        if self.iteration % self.cfg.ada_interval == 0:
+            self.ada.update(self.cfg.batch)
 
     def update_ema(self) -> None:
         ema_nimg = self.cfg.ema_kimg * 1000
@@ -311,25 +312,6 @@ class Trainer:
         if not torch.isfinite(value).all():
             raise TrainingDiverged(f"{what} became {float(value.detach())} at {self.nimg / 1000:.1f} kimg")
 
-    # --------------------------------------------------------------------- distributed ---
-    def _all_reduce_grads(self, module: torch.nn.Module) -> None:
-        if self.world == 1:
-            return
-        params = [p for p in module.parameters() if p.grad is not None]
-        if not params:
-            return
-        flat = torch.cat([p.grad.flatten() for p in params])
-        torch.distributed.all_reduce(flat)
-        for p, g in zip(params, flat.split([p.numel() for p in params])):
-            p.grad.copy_(g.view_as(p))
-
-    def _all_reduce_scalars(self, *values: float) -> list[float]:
-        if self.world == 1:
-            return list(values)
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        torch.distributed.all_reduce(t)
-        return t.tolist()
-
     # --------------------------------------------------------------------------- state ---
     def state(self) -> dict:
         """Everything needed to continue exactly (plain tensors and numbers: weights_only-safe)."""
@@ -340,7 +322,7 @@ class Trainer:
             "D_config": self.D.config.to_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "ada": self.ada.state(), "nimg": self.nimg, "iteration": self.iteration,
-            "pl_mean": self.pl_mean, "stage": list(self.stage),
+            "pl_mean": self.pl_mean, "stage": self.stage.to_list(),
         }
 
     def load_state(self, state: dict) -> None:
@@ -353,6 +335,4 @@ class Trainer:
         self.nimg, self.iteration = int(state["nimg"]), int(state["iteration"])
         self.pl_mean = float(state["pl_mean"])
         self.stage = self.current_stage()
-        if self.progressive:
-            self.G.synthesis.set_stage(*self.stage)
-            self.G_ema.synthesis.set_stage(*self.stage)
+        self.stage.set_on(self.G, self.G_ema)
