@@ -12,7 +12,7 @@ from core.networks.build import build_generator, estimate_w_avg
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", notes: list | None = None) -> Generator:
-    """Open a generator from any supported file (see core/formats.py), ready for inference.
+    """Open a generator from any supported file (see core/checkpoints/read.py), ready for inference.
 
     `notes` (a list) receives remarks about the conversion, e.g. that w_avg had to be computed.
     """
