@@ -1,22 +1,26 @@
-"""(generator, state) -> W+ and noise settings, composed only of core.latents.wplus functions.
+"""(generator, state) -> W+ and noise settings.
 
-Order: base latent (seed blend, walk or loaded W/W+) -> truncation -> style mixing (sources
-truncated alike) -> directions. For a plain seed this is exactly what stylegan-generate does, so
-the explorer and the CLI show identical pixels.
+What is interactive lives here: the position in seed space (a bilinear blend of the four
+neighbouring seeds' W), walks, and the caches of mapped seeds and loaded W files. The rest — truncation
+(ψ, per group, cutoff), style mixing (sources truncated alike), directions — is the shared latent
+recipe: the state becomes a core.latents.recipe.LatentRecipe and build_ws makes the W+, exactly as
+stylegan-generate does, so the explorer and the CLI show identical pixels. W files are read by
+core.latents.wfile and used as saved (a file written with --trunc 0.7 is not truncated again).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from core.latents import wplus
-from core.noise import NoiseControl
 from core.latents.directions import Directions
+from core.latents.recipe import DirectionStep, LatentRecipe, StyleMix, build_ws
+from core.latents.recipe import map_z as map_z_to_ws
+from core.latents.wfile import read_ws_file
+from core.noise import NoiseControl
 
 from .state import ExplorerState
 
@@ -57,11 +61,7 @@ class LatentComposer:
     @torch.inference_mode()
     def map_z(self, z: torch.Tensor) -> torch.Tensor:
         """z [1, z_dim] -> untruncated W+ [1, num_ws, w_dim] (class 0 for conditional models)."""
-        c = None
-        if self.G.c_dim:
-            c = torch.zeros([1, self.G.c_dim], device=self.device)
-            c[0, 0] = 1
-        return self.G.mapping(z, c)
+        return map_z_to_ws(self.G, z, 0 if self.G.c_dim else None)
 
     def w(self, seed: int) -> torch.Tensor:
         """Untruncated W+ of a seed [1, num_ws, w_dim], cached."""
@@ -76,30 +76,12 @@ class LatentComposer:
         return ws
 
     def load_w_file(self, path: str) -> torch.Tensor:
-        """W [N, w_dim] or W+ [N, num_ws, w_dim] from a .npz (key 'w' or 'ws'), as W+."""
+        """The final W+ [N, num_ws, w_dim] of a W / W+ .npz (core.latents.wfile), cached per path."""
         if path not in self._files:
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    key = "w" if "w" in z.files else "ws" if "ws" in z.files else None
-                    if key is None:
-                        raise ValueError(f"{path}: no 'w' array")
-                    arr = z[key].astype(np.float32)
-                    seeds = z["seed"].reshape(-1).tolist() if "seed" in z.files else None
-            except FileNotFoundError:
-                raise ValueError(f"{path}: no such file") from None
-            except (OSError, EOFError) as exc:
-                raise ValueError(f"{path}: not a readable .npz ({exc})") from None
-            if arr.ndim == 1:
-                arr = arr[None]
-            if arr.ndim == 2:
-                arr = np.repeat(arr[:, None], self.G.num_ws, axis=1)
-            if arr.ndim != 3 or arr.shape[1:] != (self.G.num_ws, self.G.w_dim):
-                raise ValueError(f"{Path(path).name}: W of shape {list(arr.shape)} does not fit this "
-                                 f"model ([N, {self.G.num_ws}, {self.G.w_dim}])")
-            self._files[path] = torch.from_numpy(arr).to(self.device)
+            wfile = read_ws_file(path, self.G.num_ws, self.G.w_dim)
+            self._files[path] = wfile.ws.to(self.device)
             # Noise keys: the seeds stylegan-generate --save-ws stored with the W, else row numbers.
-            self._file_keys[path] = [int(k) for k in seeds] if seeds is not None and len(seeds) == len(arr) \
-                else list(range(len(arr)))
+            self._file_keys[path] = wfile.keys
         return self._files[path]
 
     def image_key(self, state: ExplorerState) -> int:
@@ -143,6 +125,8 @@ class LatentComposer:
         return self.map_z(wplus.slerp(self.z(a), self.z(b), frac))
 
     def base_ws(self, state: ExplorerState) -> torch.Tensor:
+        """The state's base W+ [1, num_ws, w_dim]: untruncated for a walk or a seed position, final
+        (as saved) for a W file."""
         if state.walk.active:
             return self.walk_ws(state)
         if state.latent.w_file:
@@ -154,40 +138,27 @@ class LatentComposer:
         return sum(wgt * self.w(seed) for seed, wgt in parts)
 
     # --------------------------------------------------------------------------- composition ---
-    def truncate(self, ws: torch.Tensor, state: ExplorerState) -> torch.Tensor:
+    def recipe(self, state: ExplorerState) -> LatentRecipe:
+        """The state as the shared latent recipe (the base, sources and directions already looked up)."""
         tr = state.trunc
-        w_avg = self.G.mapping.w_avg
-        if not tr.per_group:
-            if tr.psi == 1:  # (lerp with weight 1 is exactly ws, so this matches the CLI bit for bit)
-                return ws
-            return wplus.truncate(ws, w_avg, float(tr.psi), tr.cutoff)
-        groups = wplus.layer_groups(self.G.num_ws)
-        psi = [0.0] * self.G.num_ws
-        for name, layers in groups.items():
-            for i in layers:
-                psi[i] = float(tr.group_psi.get(name, 1.0))
-        return wplus.truncate(ws, w_avg, psi, tr.cutoff)
-
-    def ws(self, state: ExplorerState) -> torch.Tensor:
-        """The W+ [1, num_ws, w_dim] a state renders."""
-        ws = self.truncate(self.base_ws(state), state)
-        sources = [s for s in state.styles if any(w != 0 for w in s.weights)]
-        if sources:
-            num_ws = self.G.num_ws
-            weights = torch.zeros(len(sources), num_ws)
-            for i, s in enumerate(sources):
-                vals = list(s.weights)[:num_ws]
-                weights[i, :len(vals)] = torch.tensor(vals, dtype=torch.float32)
-            src = [self.truncate(self.w(s.seed), state) for s in sources]
-            ws = wplus.mix(ws, src, weights.to(self.device))
+        from_file = bool(state.latent.w_file) and not state.walk.active
+        base = {"ws": self.base_ws(state)} if from_file else {"w": self.base_ws(state)}
+        mix = [StyleMix(weights=s.weights, w=self.w(s.seed)) for s in state.styles
+               if any(w != 0 for w in s.weights)]
+        directions = []
         if self.directions is not None:
             for e in state.directions.entries:
                 if e.amount == 0 or not 0 <= e.index < len(self.directions.vectors):
                     continue
                 last = self.G.num_ws - 1 if e.last_layer is None else min(e.last_layer, self.G.num_ws - 1)
-                layers = range(max(e.first_layer, 0), last + 1)
-                ws = wplus.add_direction(ws, self.directions.vectors[e.index], e.amount, layers)
-        return ws
+                directions.append(DirectionStep(self.directions.vectors[e.index], e.amount,
+                                                range(max(e.first_layer, 0), last + 1)))
+        return LatentRecipe(**base, psi=dict(tr.group_psi) if tr.per_group else float(tr.psi),
+                            cutoff=tr.cutoff, mix=mix, directions=directions)
+
+    def ws(self, state: ExplorerState) -> torch.Tensor:
+        """The W+ [1, num_ws, w_dim] a state renders."""
+        return build_ws(self.G, self.recipe(state))
 
     def noise(self, state: ExplorerState) -> NoiseControl:
         n = state.noise

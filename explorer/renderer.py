@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.errors import first_line
 from core.checkpoints.load import load_generator
-from core.errors import CheckpointError
+from core.errors import CheckpointError, ToolkitError, first_line
 from core.latents.directions import Directions, cached_pca_directions, load_directions
 from core.images import to_uint8
 from kernels import to_rgba
@@ -201,7 +200,7 @@ class Renderer:
             else:
                 d = load_directions(source, self._G.w_dim)
             d = Directions(d.names, d.vectors.to(self.device))
-        except ValueError as exc:
+        except (ValueError, ToolkitError) as exc:
             self._report("error", str(exc))
             d = None
         self._composer.directions = d
@@ -215,7 +214,7 @@ class Renderer:
             self._directions(state)
         try:
             ws = composer.ws(state)
-        except ValueError as exc:  # e.g. a W file that does not fit
+        except (ValueError, ToolkitError) as exc:  # e.g. a W file that does not fit
             self._report("error", str(exc))
             return
         captured = {}

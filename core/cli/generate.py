@@ -1,7 +1,9 @@
 """stylegan-generate: images from seeds, from saved W+, and style-mixing figures.
 
 Seeds mean what they mean in NVIDIA's tools (z = RandomState(seed).randn(1, z_dim)) and pixels are
-converted as theirs, so a seed shows the same image in both.
+converted as theirs, so a seed shows the same image in both. W+ is built by the shared latent
+recipe (core.latents.recipe.build_ws), as in the explorer, and W+ files are read and written by
+core.latents.wfile.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.latents import wplus
-from core.noise import NOISE_MODES, NoiseControl
-from core.checkpoints.load import load_generator
 from core.checkpoints.default_model import default_model_path
-from core.images import grid, save_png, to_uint8
+from core.checkpoints.load import load_generator
 from core.cli.common import ArgumentParser, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
 from core.errors import UsageError
+from core.images import grid, save_png, to_uint8
+from core.latents import wplus
+from core.latents.recipe import LatentRecipe, StyleMix, build_ws
+from core.latents.wfile import read_ws_file, write_ws_file
+from core.noise import NOISE_MODES, NoiseControl
 
 PROG = "stylegan-generate"
 
@@ -39,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")
     what = p.add_argument_group("what to render (one of)")
     what.add_argument("--seeds", metavar="LIST", help="seeds, e.g. 0-7,12: one image per seed")
-    what.add_argument("--ws", metavar="FILE.npz", help="re-render W+ saved with --save-ws (key 'w': [N, num_ws, w_dim])")
+    what.add_argument("--ws", metavar="FILE.npz",
+                      help="render W+ saved with --save-ws or NVIDIA's projector (key 'w': [N, num_ws, w_dim], "
+                           "or one W [w_dim]), as saved: not truncated again")
     what.add_argument("--rows", metavar="LIST", help="style-mixing figure: seeds giving the base image of each row")
     what.add_argument("--cols", metavar="LIST", help="style-mixing figure: seeds whose styles each column copies")
     p.add_argument("--styles", default="coarse", metavar="LAYERS",
@@ -78,23 +84,19 @@ class ImageMaker:
                                         strength=1.0 if args.noise_strength is None else args.noise_strength,
                                         seed=seed)
         self.batch = args.batch
-        self.c = None
+        self.class_idx = args.class_idx
         if G.c_dim > 0:
             if args.class_idx is None:
                 raise UsageError(f"this network is conditional ({G.c_dim} classes): give --class")
             if not 0 <= args.class_idx < G.c_dim:
                 raise UsageError(f"--class must be in 0..{G.c_dim - 1}")
-            self.c = torch.zeros([1, G.c_dim], device=device)
-            self.c[0, args.class_idx] = 1
         elif args.class_idx is not None:
             raise UsageError("--class given, but this network is not conditional")
 
     @torch.inference_mode()
-    def ws_for_seeds(self, seeds: list[int]) -> torch.Tensor:
-        z = wplus.zs_from_seeds(seeds, self.G.z_dim).to(self.device)
-        c = None if self.c is None else self.c.expand(len(seeds), -1)
-        ws = self.G.mapping(z, c)
-        return wplus.truncate(ws, self.G.mapping.w_avg, self.psi, self.cutoff)
+    def ws(self, **recipe) -> torch.Tensor:
+        """W+ through the shared recipe, with this command's class and truncation."""
+        return build_ws(self.G, LatentRecipe(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, **recipe))
 
     @torch.inference_mode()
     def images(self, ws: torch.Tensor, keys: list[int], progress: bool = True) -> np.ndarray:
@@ -109,41 +111,16 @@ class ImageMaker:
         return np.concatenate(out)
 
 
-def save_ws(path: Path, ws: torch.Tensor, **meta) -> None:
-    np.savez(path, w=ws.cpu().numpy().astype(np.float32),
-             **{k: np.asarray(v) for k, v in meta.items() if v is not None})
-
-
-def load_ws(path: Path, G) -> tuple[torch.Tensor, dict]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise UsageError(f"{path}: not a readable .npz file ({str(exc).splitlines()[0][:80]})") from None
-    key = "w" if "w" in data else "ws" if "ws" in data else None
-    if key is None:
-        raise UsageError(f"{path}: no 'w' array (expected W+ saved by --save-ws)")
-    ws = data.pop(key)
-    if ws.ndim == 2:
-        ws = ws[None]
-    if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise UsageError(f"{path}: W+ of shape {list(ws.shape)} does not fit this network "
-                         f"([N, {G.num_ws}, {G.w_dim}])")
-    return torch.from_numpy(ws.astype(np.float32)), data
-
-
 def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
     seeds = parse_seeds(args.seeds)
-    ws = r.ws_for_seeds(seeds)
+    ws = r.ws(seeds=seeds)
     pixels = r.images(ws, keys=seeds)
     for i, seed in enumerate(seeds):
         save_png(pixels[i], outdir / f"seed{seed:04d}.png")
-        if args.save_ws:
-            save_ws(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
-                    truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
-                    noise_strength=r.noise.strength, noise_seed=r.noise.seed)
+        if args.save_ws:  # the W+ as rendered (truncated): --ws and the explorer use it as is
+            write_ws_file(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
+                          truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
+                          noise_strength=r.noise.strength, noise_seed=r.noise.seed)
     if args.grid:
         save_png(grid(pixels), outdir / "grid.png")
     print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
@@ -151,7 +128,8 @@ def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
 
 def run_ws(r: ImageMaker, args, outdir: Path) -> None:
     path = Path(args.ws)
-    ws, meta = load_ws(path, r.G)
+    wfile = read_ws_file(path, r.G.num_ws, r.G.w_dim)
+    ws, meta = r.ws(ws=wfile.ws), wfile.meta  # final W+: the recipe uses it as saved, not truncated again
     # Noise settings saved with the W+ apply unless given on the command line.
     if "noise_mode" in meta and args.noise_mode is None:
         r.noise = NoiseControl(mode=str(meta["noise_mode"]), strength=r.noise.strength,
@@ -160,9 +138,7 @@ def run_ws(r: ImageMaker, args, outdir: Path) -> None:
         r.noise.strength = float(meta["noise_strength"])
     if "noise_seed" in meta and args.noise_seed is None:
         r.noise.seed = int(meta["noise_seed"])
-    seeds = np.asarray(meta.get("seed", [])).reshape(-1)
-    keys = [int(k) for k in seeds] if len(seeds) == len(ws) else list(range(len(ws)))  # as the images were made
-    pixels = r.images(ws, keys=keys)
+    pixels = r.images(ws, keys=wfile.keys)  # the stored seeds (as the images were made), else row numbers
     names = [path.stem] if len(ws) == 1 else [f"{path.stem}_{i:04d}" for i in range(len(ws))]
     for px, name in zip(pixels, names):
         save_png(px, outdir / f"{name}.png")
@@ -174,10 +150,12 @@ def run_ws(r: ImageMaker, args, outdir: Path) -> None:
 def run_style_mixing(r: ImageMaker, args, outdir: Path) -> None:
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
     layers = wplus.parse_layers(args.styles, r.G.num_ws)
-    row_ws, col_ws = r.ws_for_seeds(rows), r.ws_for_seeds(cols)
-    mask = wplus.layer_weights(layers, r.G.num_ws).to(row_ws.device)
-    mixed = torch.stack([wplus.mix(row_ws[i: i + 1], col_ws[j: j + 1], mask[None])[0]
-                         for i in range(len(rows)) for j in range(len(cols))])
+    row_ws, col_ws = r.ws(seeds=rows), r.ws(seeds=cols)
+    # Cell (i, j): row i's W+ taking column j's styles on `layers` (both already truncated, as NVIDIA's
+    # style_mixing.py truncates both before mixing).
+    mask = wplus.layer_weights(layers, r.G.num_ws)
+    mixed = r.ws(ws=row_ws.repeat_interleave(len(cols), 0),
+                 mix=[StyleMix(weights=mask, ws=col_ws.repeat(len(rows), 1, 1))])
     # A mixed image's noise is its row's (the seed that gives it the coarse styles).
     keys = rows + cols + [rows[i] for i in range(len(rows)) for _ in cols]
     pixels = r.images(torch.cat([row_ws, col_ws, mixed]), keys=keys)

@@ -45,7 +45,7 @@ class LatentWidget:
         if ui.button("Use##wfile") and self.w_path.strip():
             lat.w_file, lat.w_index = self.w_path.strip(), 0
         if lat.w_file:
-            imgui.text_wrapped(f"using {lat.w_file} (its W+ replaces the seed)")
+            imgui.text_wrapped(f"using {lat.w_file} (its W+ replaces the seed, as saved: psi applies to style sources only)")
             _, lat.w_index = ui.input_int("Row##wfile", lat.w_index)
             lat.w_index = max(lat.w_index, 0)
             if ui.button("Back to seeds##wfile"):
