@@ -3,7 +3,7 @@
 Steps (each a subprocess with its own log, under one overall deadline; a failed step is recorded
 and the next one runs):
   1. build the CUDA kernels and run their self-test (stylegan-kernels)
-  2. the `cuda` tests (tests/test_cuda.py, tests/test_cuda_kernels.py; no -x)
+  2. the `cuda` tests (tests/kernels/test_cuda.py, tests/kernels/test_cuda_kernels.py; no -x)
   3. stylegan-train on CUDA with the default kernel mode, 2 kimg, then stylegan-generate from it
   4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4: kernels (auto) and
      reference (ref), per-phase split, each with a profile of every phase's top kernels
@@ -117,7 +117,7 @@ def main() -> int:
 
     # 2. The cuda tests (the dry run collects them: they skip without a GPU).
     r = c.run("cuda_tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs",
-                             "tests/test_cuda.py", "tests/test_cuda_kernels.py"], 240)
+                             "tests/kernels/test_cuda.py", "tests/kernels/test_cuda_kernels.py"], 240)
     if r is not None:
         c.report["cuda_tests"] = (r.stdout.strip().splitlines() or [""])[-1]
 

@@ -1,13 +1,13 @@
 """Open the explorer in a real window (run under xvfb-run), run some frames, press a key through
 GLFW's own callback, save the window, exit. Used by test_explorer_window.py and for screenshots:
 
-    xvfb-run -a -s "-screen 0 1280x800x24" python tests/window_smoke.py MODEL OUT.png [FRAMES]
+    xvfb-run -a -s "-screen 0 1280x800x24" python tests/explorer/window_smoke.py MODEL OUT.png [FRAMES]
 """
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 from imgui_bundle import imgui  # noqa: E402,F401  (before glfw)

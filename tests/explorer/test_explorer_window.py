@@ -18,7 +18,7 @@ def test_real_window(skip_pt, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
     env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(tmp_path / "config"))
     r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable,
-                        str(REPO / "tests" / "window_smoke.py"), str(skip_pt), str(out), "20"],
+                        str(REPO / "tests" / "explorer" / "window_smoke.py"), str(skip_pt), str(out), "20"],
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "seed 1;" in r.stdout  # the right-arrow key went through GLFW's callback
