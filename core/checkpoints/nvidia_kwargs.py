@@ -19,9 +19,48 @@ SYNTHESIS_KEYS = ("channel_base", "channel_max", "num_fp16_res", "conv_clamp", "
                   "use_noise", "activation", "kernel_size", "fp16_channels_last", "fused_modconv_default")
 
 
+# Settings only StyleGAN3's generator (training/networks_stylegan3.py) takes, flat in its kwargs.
+STYLEGAN3_KEYS = ("conv_kernel", "use_radial_filters", "magnitude_ema_beta", "num_layers", "num_critical",
+                  "first_cutoff", "first_stopband", "last_stopband_rel", "margin_size", "output_scale",
+                  "filter_size", "lrelu_upsampling", "channel_base", "channel_max", "num_fp16_res", "conv_clamp")
+_STYLEGAN3_FIXED = {"num_layers": 14, "num_critical": 2, "first_cutoff": 2, "first_stopband": 2 ** 2.1,
+                    "last_stopband_rel": 2 ** 0.3, "margin_size": 10, "output_scale": 0.25, "filter_size": 6,
+                    "lrelu_upsampling": 2}
+
+
+def is_stylegan3_kwargs(kw: dict) -> bool:
+    """Whether Generator(**kw) is StyleGAN3's (training/networks_stylegan3.py)."""
+    sk = {**kw, **dict(kw.get("synthesis_kwargs") or {})}
+    return any(k in sk for k in ("conv_kernel", "use_radial_filters", "magnitude_ema_beta"))
+
+
+def stylegan3_config_from_nvidia(kw: dict) -> GeneratorConfig:
+    """Generator(**kw) of the stylegan3 repository's training/networks_stylegan3.py (synthesis
+    settings flat or under synthesis_kwargs) -> GeneratorConfig (arch 'stylegan3')."""
+    mk = dict(kw.get("mapping_kwargs") or {})
+    sk = {**{k: kw[k] for k in STYLEGAN3_KEYS if k in kw}, **dict(kw.get("synthesis_kwargs") or {})}
+    for k, default in _STYLEGAN3_FIXED.items():
+        _require(abs(float(sk.get(k, default)) - float(default)) < 1e-9, k, sk.get(k))
+    return GeneratorConfig(
+        arch="stylegan3",
+        z_dim=int(kw["z_dim"]), w_dim=int(kw["w_dim"]), c_dim=int(kw.get("c_dim", 0)),
+        img_resolution=int(kw["img_resolution"]), img_channels=int(kw["img_channels"]),
+        mapping_layers=int(mk.get("num_layers", 2)),
+        mapping_lr_multiplier=float(mk.get("lr_multiplier", 0.01)),
+        w_avg_beta=float(mk.get("w_avg_beta", 0.998)),
+        channel_base=int(sk.get("channel_base", 32768)), channel_max=int(sk.get("channel_max", 512)),
+        num_fp16_res=int(sk.get("num_fp16_res", 4)), conv_clamp=sk.get("conv_clamp", 256),
+        use_noise=False, conv_kernel=int(sk.get("conv_kernel", 3)),
+        use_radial_filters=bool(sk.get("use_radial_filters", False)),
+        magnitude_ema_beta=float(sk.get("magnitude_ema_beta", 0.999)))
+
+
 def generator_config_from_nvidia(kw: dict) -> GeneratorConfig:
     """Generator(**kw) of stylegan2-ada-pytorch's training/networks.py, or of the stylegan3
-    repository's training/networks_stylegan2.py (synthesis settings flat) -> GeneratorConfig."""
+    repository's training/networks_stylegan2.py (synthesis settings flat) or networks_stylegan3.py
+    -> GeneratorConfig."""
+    if is_stylegan3_kwargs(kw):
+        return stylegan3_config_from_nvidia(kw)
     mk = dict(kw.get("mapping_kwargs") or {})
     sk = {**{k: kw[k] for k in SYNTHESIS_KEYS if k in kw}, **dict(kw.get("synthesis_kwargs") or {})}
     _require(mk.get("activation", "lrelu") == "lrelu", "mapping activation", mk.get("activation"))

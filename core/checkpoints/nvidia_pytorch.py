@@ -1,4 +1,4 @@
-"""NVIDIA's PyTorch network pickles (stylegan2-ada-pytorch, stylegan3 with --cfg=stylegan2):
+"""NVIDIA's PyTorch network pickles (stylegan2-ada-pytorch; stylegan3: -T, -R and --cfg=stylegan2):
 the generator (from_nvidia_pytorch) and, for --init, whole networks (G, D, G_ema, augment_pipe's p).
 Read through core/checkpoints/safe_unpickle.py: no code from the pickle runs; the init kwargs it
 stores are checked against the tensors' shapes.
@@ -14,7 +14,8 @@ import torch
 from core.errors import first_line
 from core.errors import CheckpointError
 from core.networks.config import GeneratorConfig
-from core.checkpoints.nvidia_kwargs import generator_config_from_nvidia
+from core.checkpoints.nvidia_kwargs import generator_config_from_nvidia, stylegan3_config_from_nvidia
+from core.networks.generator import Generator
 from core.checkpoints.safe_unpickle import PersistentObject
 from core.networks.config import DiscriminatorConfig
 from core.checkpoints.network_file import NetworkFile, _fit_channels
@@ -39,10 +40,10 @@ def _module_state(obj, prefix: str = "") -> dict:
 
 def from_nvidia_pytorch(G: PersistentObject) -> NetworkFile:
     state = _module_state(G)
-    if any(k.startswith("synthesis.input.") for k in state) or "SynthesisInput" in G.module_src:
-        raise CheckpointError("this is a StyleGAN3 (-T/-R) network: recognised, but not supported yet")
     kwargs = dict(G.state.get("_init_kwargs") or {})
     kwargs.pop("class_name", None)
+    if any(k.startswith("synthesis.input.") for k in state) or "SynthesisInput" in G.module_src:
+        return _from_stylegan3(state, kwargs)
     inferred = infer_demod_config(state)
     if "z_dim" not in kwargs:
         return NetworkFile("nvidia-pytorch", inferred, state)
@@ -52,6 +53,27 @@ def from_nvidia_pytorch(G: PersistentObject) -> NetworkFile:
         raise CheckpointError(f"its stored settings are unreadable ({first_line(exc)})") from None
     check_against_tensors(config, inferred)
     return NetworkFile("nvidia-pytorch", config, state)
+
+
+def _from_stylegan3(state: dict, kwargs: dict) -> NetworkFile:
+    """StyleGAN3 (-T/-R, training/networks_stylegan3.py): its stored init kwargs give the config
+    (the layer schedule cannot be read off the tensors alone); every tensor must then have the name
+    and shape our network gives it."""
+    if "z_dim" not in kwargs:
+        raise CheckpointError("a StyleGAN3 network without its stored settings (init kwargs): cannot rebuild it")
+    try:
+        config = stylegan3_config_from_nvidia(kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"its stored settings are unreadable ({first_line(exc)})") from None
+    ours = {k: v.shape for k, v in Generator(config).state_dict().items()}
+    wrong = sorted(k for k in set(ours) | set(state) if k not in state or k not in ours or ours[k] != state[k].shape)
+    if wrong:
+        k = wrong[0]
+        have = list(state[k].shape) if k in state else "missing"
+        need = list(ours[k]) if k in ours else "not in the network"
+        raise CheckpointError(f"its stored settings do not fit its weights: {k} is {have}, the settings give {need}"
+                              + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
+    return NetworkFile("nvidia-pytorch-stylegan3", config, state)
 
 
 def check_against_tensors(stored: GeneratorConfig, inferred: GeneratorConfig) -> None:

@@ -4,7 +4,7 @@ networks (G, G_ema, D, ADA p) for `stylegan-train --init` and `stylegan-convert 
 
     ours                  .pt, {"format": "stylegan-toolkit", ...} (torch.load weights_only)
     nvidia-npz            NVIDIA-named state dict + config_json (.npz)
-    nvidia-pytorch        stylegan2-ada-pytorch / stylegan3 network pickle (.pkl; StyleGAN3 refused)
+    nvidia-pytorch        stylegan2-ada-pytorch / stylegan3 network pickle (.pkl; StyleGAN3-T/-R too)
     nvidia-tf-stylegan2   TensorFlow pickle (G, D, Gs) of NVIDIA's stylegan2 / stylegan2-ada
     nvidia-tf-stylegan1   TensorFlow pickle (G, D, Gs) of NVIDIA's stylegan (version 3 pickles)
     rosinality            rosinality/stylegan2-pytorch checkpoint (.pt with g_ema)

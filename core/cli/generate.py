@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed for --noise-mode random (default: a new one each run, saved by --save-ws)")
     p.add_argument("--class", dest="class_idx", type=int, default=None, metavar="N",
                    help="class label for conditional networks")
+    p.add_argument("--translate", type=parse_translate, default=None, metavar="X,Y",
+                   help="StyleGAN3: translate the image by X,Y (image widths), as NVIDIA's gen_images.py")
+    p.add_argument("--rotate", type=float, default=None, metavar="DEG",
+                   help="StyleGAN3: rotate the image by DEG degrees, as NVIDIA's gen_images.py")
     p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
     p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
     p.add_argument("--save-ws", action="store_true", help="also save each seed's W+ as seedNNNN.npz")
@@ -171,6 +175,15 @@ def run_style_mixing(r: ImageMaker, args, outdir: Path) -> None:
           f"{','.join(map(str, layers))}) to {outdir / 'stylemix.png'}")
 
 
+def parse_translate(text: str) -> tuple[float, float]:
+    """'0.12,-0.07' -> (0.12, -0.07)."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be X,Y (two numbers), got {text!r}") from None
+    return x, y
+
+
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -190,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cpu":
         tune_cpu_allocator()
     G = load_generator(args.pkl or default_model_path(), device)
+    if args.translate is not None or args.rotate is not None:
+        if G.config.arch != "stylegan3":
+            raise UsageError(f"--translate/--rotate move StyleGAN3's input; this is a {G.config.arch} network")
+        G.synthesis.set_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
     r = ImageMaker(G, device, args)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)

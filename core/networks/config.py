@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-ARCHS = ("stylegan2", "stylegan1")  # which StyleGAN (the synthesis network); see GeneratorConfig
+ARCHS = ("stylegan2", "stylegan1", "stylegan3")  # which StyleGAN (the synthesis network); see GeneratorConfig
 _OLD_FLAVOURS = {"demod": "stylegan2", "adain": "stylegan1"}  # configs saved before the rename
 G_ARCHITECTURES = ("orig", "skip", "resnet")
 D_ARCHITECTURES = ("orig", "skip", "resnet", "progressive")
@@ -32,7 +32,9 @@ def _check_resolution(res: int) -> None:
 @dataclass
 class GeneratorConfig:
     """Generator hyper-parameters. `arch` picks the synthesis network: 'stylegan2' (modulated conv +
-    demodulation; Karras et al. 2020) or 'stylegan1' (AdaIN, progressive growing; Karras et al. 2019).
+    demodulation; Karras et al. 2020), 'stylegan1' (AdaIN, progressive growing; Karras et al. 2019)
+    or 'stylegan3' (alias-free; Karras et al. 2021: -T with conv_kernel 3, -R with conv_kernel 1 and
+    radial filters).
     `architecture` is NVIDIA's orig / skip / resnet choice within StyleGAN2. Configs saved with the
     old `flavour` key ('demod' / 'adain') still load (from_dict)."""
 
@@ -56,6 +58,10 @@ class GeneratorConfig:
     conv_clamp: float | None = None
     use_noise: bool = True
     resample_filter: list = field(default_factory=lambda: [1, 3, 3, 1])
+    # StyleGAN3 only.
+    conv_kernel: int = 3  # 3: StyleGAN3-T, 1: StyleGAN3-R
+    use_radial_filters: bool = False  # StyleGAN3-R
+    magnitude_ema_beta: float = 0.999
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -74,7 +80,10 @@ class GeneratorConfig:
     @property
     def num_ws(self) -> int:
         """Number of W+ rows. StyleGAN1: one per styled layer (two per resolution). StyleGAN2: one
-        per conv layer plus one for the last ToRGB — the same count, 2*log2(res) - 2."""
+        per conv layer plus one for the last ToRGB — the same count, 2*log2(res) - 2. StyleGAN3: the
+        input, 14 layers and ToRGB — 16 at every resolution."""
+        if self.arch == "stylegan3":
+            return 16
         return 2 * int(math.log2(self.img_resolution)) - 2
 
     def to_dict(self) -> dict:

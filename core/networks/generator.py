@@ -9,6 +9,7 @@ from core.networks.config import GeneratorConfig
 from core.networks.mapping import MappingNetwork
 from core.networks.synthesis_stylegan1 import AdaINSynthesisNetwork
 from core.networks.synthesis_stylegan2 import SynthesisNetwork
+from core.networks.synthesis_stylegan3 import SynthesisNetwork3
 
 
 class Generator(nn.Module):
@@ -27,6 +28,13 @@ class Generator(nn.Module):
                 num_fp16_res=config.num_fp16_res, architecture=config.architecture,
                 resample_filter=config.resample_filter, conv_clamp=config.conv_clamp,
                 use_noise=config.use_noise)
+        elif config.arch == "stylegan3":
+            self.synthesis = SynthesisNetwork3(
+                config.w_dim, config.img_resolution, config.img_channels,
+                channel_base=config.channel_base, channel_max=config.channel_max,
+                num_fp16_res=config.num_fp16_res, conv_kernel=config.conv_kernel,
+                use_radial_filters=config.use_radial_filters, conv_clamp=config.conv_clamp,
+                magnitude_ema_beta=config.magnitude_ema_beta)
         else:
             self.synthesis = AdaINSynthesisNetwork(
                 config.w_dim, config.img_resolution, config.img_channels,

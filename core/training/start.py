@@ -84,6 +84,14 @@ def check_resume_data(cfg: TrainConfig, dataset: ImageDataset, fingerprint: str,
                          f"{G.get('img_channels')}-channel ones")
 
 
+def _check_metrics(cfg: TrainConfig) -> None:
+    """FID's package is optional: with --metrics, say what to install now (MissingDependencyError),
+    not at the first snapshot."""
+    if cfg.metrics:
+        from core.training.metrics import inception_path
+        inception_path()
+
+
 def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on_skip=lambda name, error: None) -> Started:
     """Everything before the first step. Errors are UsageError / CheckpointError / DatasetError
     (one line each); a failed --init leaves no empty run folder behind."""
@@ -104,6 +112,7 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
                              f"dataset moved elsewhere) can change when resuming (got {', '.join(fixed) or '--preset'})")
         for k, v in given.items():
             setattr(cfg, k, v)
+        _check_metrics(cfg)
         run_dir = snapshot.resolve().parent
         cfg.data = find_resume_data(cfg, req.data, run_dir)
     else:
@@ -128,6 +137,7 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         if cfg.cond and dataset.c_dim == 0:
             raise UsageError(f"--cond: {cfg.data} has no labels (dataset.json)")
         cfg.validate()
+        _check_metrics(cfg)
         init = read_networks(req.init) if req.init else None
         if init is not None and cfg.arch == "stylegan1":
             raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")

