@@ -8,6 +8,7 @@ random init (speed does not depend on the weights).
     python benchmarks/generator.py --res 256 --batch 1  # one point
     python benchmarks/generator.py --profile --res 256  # where the time goes (torch profiler)
     python benchmarks/generator.py --cli --res 256      # stylegan-generate over many seeds, end to end
+    python benchmarks/generator.py --arch stylegan3-t --res 256 1024 --batch 1   # StyleGAN3 (-t / -r)
 """
 
 from __future__ import annotations
@@ -31,23 +32,36 @@ NETWORKS = {  # resolution -> (channel_base, channel_max)
 }
 
 
-def build(res: int, device: str):
+ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+
+def build(res: int, device: str, arch: str = "stylegan2"):
+    """NVIDIA's configurations: StyleGAN2 (8 mapping layers), StyleGAN3-T (2 mapping layers, 3x3
+    convs) and -R (1x1 convs, radial filters, twice the channels), at the channel counts above."""
     import torch
     from core import Generator, GeneratorConfig
     torch.manual_seed(0)
     base, cmax = NETWORKS[res]
-    G = Generator(GeneratorConfig(img_resolution=res, channel_base=base, channel_max=cmax))
+    if arch == "stylegan2":
+        cfg = GeneratorConfig(img_resolution=res, channel_base=base, channel_max=cmax)
+    else:
+        r = arch == "stylegan3-r"
+        cfg = GeneratorConfig(arch="stylegan3", img_resolution=res, channel_base=base * (2 if r else 1),
+                              channel_max=cmax * (2 if r else 1), mapping_layers=2, w_avg_beta=0.998,
+                              conv_kernel=1 if r else 3, use_radial_filters=r, use_noise=False, conv_clamp=256,
+                              num_fp16_res=4)
+    G = Generator(cfg)
     return G.eval().requires_grad_(False).to(device)
 
 
-def worker(res: int, batch: int, device: str, iters: int, tuned: bool) -> dict:
+def worker(res: int, batch: int, device: str, iters: int, tuned: bool, arch: str = "stylegan2") -> dict:
     """One measurement in this process: median wall time of `iters` forward passes."""
     import torch
     from core import NoiseControl
     from core.cli.common import tune_cpu_allocator
     if tuned and device == "cpu":
         tune_cpu_allocator()
-    G = build(res, device)
+    G = build(res, device, arch)
     z = torch.randn(batch, G.z_dim, device=device)
     noise = NoiseControl("const")
     times = []
@@ -143,12 +157,13 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="profile one point instead of timing")
     p.add_argument("--cli", action="store_true", help="time stylegan-generate over --seeds seeds instead")
     p.add_argument("--seeds", type=at_least(2), default=32, help="seeds for --cli (default 32)")
+    p.add_argument("--arch", choices=ARCHS, default="stylegan2", help="which generator (default stylegan2)")
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
 
     if args.worker:
-        print(json.dumps(worker(args.res[0], args.batch[0], args.device[0], args.iters, not args.untuned)))
+        print(json.dumps(worker(args.res[0], args.batch[0], args.device[0], args.iters, not args.untuned, args.arch)))
         return
     import torch
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
@@ -177,16 +192,16 @@ def main() -> None:
                 runs = []
                 for _ in range(args.runs):
                     cmd = [sys.executable, __file__, "--worker", "--res", str(res), "--batch", str(batch),
-                           "--device", device, "--iters", str(iters)] + (["--untuned"] if args.untuned else [])
+                           "--device", device, "--iters", str(iters), "--arch", args.arch] + (["--untuned"] if args.untuned else [])
                     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
                     runs.append(json.loads(out.strip().splitlines()[-1]))
                 ms = statistics.median(r["ms_per_img"] for r in runs)
-                row = {"device": device, "res": res, "batch": batch, "ms_per_img": round(ms, 1),
+                row = {"arch": args.arch, "device": device, "res": res, "batch": batch, "ms_per_img": round(ms, 1),
                        "img_per_s": round(1e3 / ms, 2),
                        "runs_ms_per_img": [round(r["ms_per_img"], 1) for r in runs]}
                 results.append(row)
                 per_run = ", ".join(f"{r['ms_per_img']:.1f}" for r in runs)
-                print(f"{device:4s} {res:5d}² batch {batch}: {ms:8.1f} ms/img {1e3 / ms:7.2f} img/s   "
+                print(f"{args.arch} {device:4s} {res:5d}² batch {batch}: {ms:8.1f} ms/img {1e3 / ms:7.2f} img/s   "
                       f"(runs: {per_run})", file=sys.stderr)
     report = {"torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu": _cpu_name(), "allocator_tuned": not args.untuned,

@@ -178,9 +178,12 @@ class Renderer:
         syn = G.synthesis
         names = [name for name, m in syn.named_modules() if name.count(".") == 1 and name.split(".")[1]
                  in ("input", "conv0", "conv1")]
+        if G.config.arch == "stylegan3":  # the input and every layer (L0_36_512, ...) but ToRGB
+            names = ["input"] + list(syn.layer_names[:-1])
         info = ModelInfo(path=str(path), arch=G.config.arch, resolution=G.img_resolution,
                          img_channels=G.img_channels, num_ws=G.num_ws, w_dim=G.w_dim,
-                         num_noise_layers=syn.num_layers, layer_info=syn.layer_info(),
+                         num_noise_layers=0 if G.config.arch == "stylegan3" else syn.num_layers,
+                         layer_info=syn.layer_info(),
                          feature_layers=names, conditional=G.c_dim > 0)
         with self._cond:
             self._G = G

@@ -258,6 +258,12 @@ class SynthesisNetwork3(nn.Module):
             setattr(self, name, layer)
             self.layer_names.append(name)
 
+    def layer_info(self) -> list[dict]:
+        """One entry per W+ row (the input, then each layer): the layer it drives and its sampling
+        rate, which the explorer shows as the row's 'resolution'."""
+        info = [{"resolution": self.sampling_rates[0], "layers": ["input"]}]
+        return info + [{"resolution": rate, "layers": [name]} for name, rate in zip(self.layer_names, self.sampling_rates)]
+
     def set_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> None:
         """Translate (image widths) and rotate (degrees) what the network draws (input_transform)."""
         self.input.transform.copy_(input_transform(translate, rotate))

@@ -16,6 +16,9 @@ class NoiseWidget:
 
     def __call__(self) -> None:
         noise, model = self.app.state.noise, self.app.model
+        if model is not None and model.num_noise_layers == 0:
+            imgui.text_wrapped(f"This {model.arch} network has no noise inputs.")
+            return
         _, noise.mode = ui.combo("Mode##noise", noise.mode, list(NOISE_MODES))
         if noise.mode == "random":
             _, noise.seed = ui.input_int("Noise seed", noise.seed)

@@ -10,11 +10,14 @@ from kernels import ACTIVATIONS, bias_act, dispatch
 
 
 def test_lrelu_default_gain_and_bias():
+    torch.manual_seed(57)  # (this draw has an x + b near 0: the check must not depend on luck)
     x = torch.randn(2, 4, 3, 3)
     b = torch.randn(4)
     y = bias_act(x, b, act="lrelu")
     t = x + b.view(1, -1, 1, 1)
-    assert torch.allclose(y, torch.where(t >= 0, t, 0.2 * t) * math.sqrt(2))
+    # The reference computes act(g x + g b): the same up to float32 rounding of the sum (absolute,
+    # not relative, where x + b cancels).
+    assert torch.allclose(y, torch.where(t >= 0, t, 0.2 * t) * math.sqrt(2), rtol=1e-5, atol=1e-6)
 
 
 def test_linear_gain_clamp_and_dim():

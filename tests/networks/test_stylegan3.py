@@ -194,3 +194,22 @@ def test_generate_translate_and_rotate_as_nvidia(tmp_path):
     r = run_cli("stylegan-generate", "--pkl", str(FIXTURES / "G_tiny_skip.npz"), "--seeds", "0", "--rotate", "15",
                 "--outdir", str(tmp_path / "sg2"))
     assert r.returncode == 2 and "StyleGAN3" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_explorer_first_frame_equals_generate(tmp_path):
+    """The explorer opens a StyleGAN3 network: its first frame (--screenshot) is stylegan-generate's
+    image for the same seed and ψ, byte for byte."""
+    import os
+    import subprocess
+    import sys
+    from conftest import run_cli
+    from PIL import Image
+    pkl = str(SG3 / "G_tiny_sg3R.npz")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYOPENGL_PLATFORM": "egl",
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "explorer", "--pkl", pkl, "--seed", "2", "--trunc", "0.7",
+                        "--screenshot", str(tmp_path / "shot.png")], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("stylegan-generate", "--pkl", pkl, "--seeds", "2", "--trunc", "0.7", "--outdir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "shot.png")), np.asarray(Image.open(tmp_path / "seed0002.png")))
