@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from core.errors import CheckpointError
-from core.checkpoints.ours import FORMAT, VERSION
+from core.checkpoints.snapshot import networks_dict
 from core.networks.build import build_discriminator, build_generator, estimate_w_avg
 from core.networks.config import GeneratorConfig
 
@@ -63,20 +63,16 @@ def _generator_state(f: NetworkFile, path: Path) -> dict:
 
 def _pack(f: NetworkFile, path: Path, G_ema: dict, G: dict | None = None, D: tuple | None = None,
           ada_p: float | None = None, notes: list | None = None) -> dict:
-    out = {"format": FORMAT, "version": VERSION, "G_config": f.config.to_dict(), "G_ema": G_ema,
-           "meta": {"source_format": f.kind, "converted_from": path.name, "notes": list(notes or f.notes)}}
-    if D is not None:
-        d_config, d_state = D
-        g_cfg = f.config
-        if (d_config.img_resolution, d_config.img_channels, d_config.c_dim) != \
-                (g_cfg.img_resolution, g_cfg.img_channels, g_cfg.c_dim):
-            raise CheckpointError(f"its D takes {d_config.img_resolution}x{d_config.img_resolution}x"
-                                  f"{d_config.img_channels} images (labels {d_config.c_dim}), its G makes "
-                                  f"{g_cfg.img_resolution}x{g_cfg.img_resolution}x{g_cfg.img_channels} (labels {g_cfg.c_dim})")
-        D_net = build_discriminator(d_config, d_state, f"{path} (discriminator)")  # every shape checked
-        out["D_config"] = d_config.to_dict()
-        out["networks"] = {"G": G if G is not None else G_ema,
-                           "D": {k: v.detach().clone() for k, v in D_net.state_dict().items()}}
-        if ada_p is not None:
-            out["networks"]["ada_p"] = float(ada_p)
-    return out
+    meta = {"source_format": f.kind, "converted_from": path.name, "notes": list(notes or f.notes)}
+    if D is None:
+        return networks_dict(f.config.to_dict(), G_ema, meta)
+    d_config, d_state = D
+    g_cfg = f.config
+    if (d_config.img_resolution, d_config.img_channels, d_config.c_dim) != \
+            (g_cfg.img_resolution, g_cfg.img_channels, g_cfg.c_dim):
+        raise CheckpointError(f"its D takes {d_config.img_resolution}x{d_config.img_resolution}x"
+                              f"{d_config.img_channels} images (labels {d_config.c_dim}), its G makes "
+                              f"{g_cfg.img_resolution}x{g_cfg.img_resolution}x{g_cfg.img_channels} (labels {g_cfg.c_dim})")
+    D_net = build_discriminator(d_config, d_state, f"{path} (discriminator)")  # every shape checked
+    return networks_dict(g_cfg.to_dict(), G_ema, meta, d_config.to_dict(), G,
+                         {k: v.detach().clone() for k, v in D_net.state_dict().items()}, ada_p)

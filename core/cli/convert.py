@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.checkpoints.ours import atomic_save, save_generator
 from core.checkpoints.load import load_generator
+from core.checkpoints.snapshot import networks_from
 from core.checkpoints.read import read_network
 from core.checkpoints.rosinality import rosinality_channel_multiplier, to_rosinality
 from core.checkpoints.read import read_networks
@@ -74,20 +75,9 @@ def write_networks(src: Path, dst: Path) -> int:
     """What NVIDIA's network pickles hold (G, D, G_ema, ADA p) without the optimiser state: a third
     of a snapshot's size, and what `stylegan-train --init` needs to start a new run where this one
     was. From a snapshot, a networks file, an NVIDIA .pkl or a rosinality checkpoint."""
-    data = read_networks(src)
-    nets = data.get("networks")
-    training = data.get("training")
-    if training:
-        nets = {"G": training["G"], "D": training["D"], "ada_p": float(training["ada"]["p"])}
-    if not nets:
-        raise UsageError(f"{src}: holds no discriminator this toolkit reads (a generator-only file); --to networks "
-                         "needs a snapshot, an NVIDIA .pkl with D or a rosinality checkpoint with d")
-    out = {k: data[k] for k in ("format", "version", "G_config", "G_ema", "D_config")}
-    out["meta"] = {**data.get("meta", {}), "converted_from": src.name}
-    out["networks"] = nets
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    out = networks_from(read_networks(src), src.name)
     atomic_save(out, dst)
-    p = nets.get("ada_p")
+    p = out["networks"].get("ada_p")
     kimg = out["meta"].get("kimg")
     print(f"wrote {dst} (networks: G, G_ema, D{f', ADA p {p:.3f}' if p is not None else ''}) from {src.name}"
           + (f" at {kimg:.0f} kimg" if kimg is not None else f" ({out['meta'].get('source_format', 'ours')})"))

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.training.dataset import TRANSFORMS, DatasetWriter, ImageSource, Preparation, is_grey, iter_images, label_tensor, parse_colour
-from core.errors import DatasetError
-from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, open_image
+from core.training.dataset import TRANSFORMS, Preparation, parse_colour, prepare_dataset
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, parse_resolution
 from core.errors import UsageError
 
@@ -49,57 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"folder {dest.parent} does not exist")
     prep = Preparation(args.resolution, args.channels, args.transform, parse_colour(args.background),
                        args.max_megapixels)
-    src = ImageSource(Path(args.source))
-    if not src.names:
-        raise DatasetError(f"{args.source}: contains no images")
-    labels = src.labels()
-    channels = prep.channels
-    if channels is None:  # a quick pass over the headers
-        channels = 1
-        for name in src.names:
-            try:
-                if not is_grey(open_image(src.read(name), prep.max_megapixels)):
-                    channels = 3
-                    break
-            except (ImageReadError, Exception):
-                continue  # unreadable: reported in the main pass
-    writer = DatasetWriter(dest)
-    skipped, size, written = 0, None, []
-    try:
-        total = min(len(src.names), args.max_images or len(src.names))
-        for name, img, error in tqdm(iter_images(args.source, prep.max_megapixels), total=len(src.names),
-                                     unit="img", desc="preparing", disable=None):
-            if error is not None:
-                skipped += 1
-                tqdm.write(f"{PROG}: skipped {name}: {error}", file=sys.stderr)
-                continue
-            arr = prep.apply(img, channels)
-            if size is None:
-                size = arr.shape
-                res = arr.shape[0]
-                if res < 4 or res & (res - 1):
-                    raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}: give --resolution "
-                                       "(a power of two) to resize the images")
-            elif arr.shape != size:
-                raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}, the first image was "
-                                   f"{size[1]}x{size[0]}: give --resolution to resize them all")
-            label = labels.get(name) if labels else None
-            if labels and label is None:  # found now, by name, not as a null label later
-                raise DatasetError(f"{args.source}: dataset.json has no label for {name}")
-            writer.add(arr, label)
-            written.append(name)
-            if writer.count >= total:
-                break
-        if writer.count == 0:
-            raise DatasetError(f"{args.source}: none of its {len(src.names)} image files could be read")
-        if labels:
-            label_tensor(written, labels, args.source)  # every label readable as NVIDIA's loader does
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    print(f"wrote {writer.count} images ({size[1]}x{size[0]}, {channels} channel{'s' * (channels > 1)}"
-          f"{', labelled' if labels else ''}) to {dest}" + (f"; skipped {skipped} (named above)" if skipped else ""))
+    with tqdm(unit="img", desc="preparing", disable=None) as bar:
+        done = prepare_dataset(Path(args.source), dest, prep, args.max_images, progress=bar,
+                               on_skip=lambda name, error: tqdm.write(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
+    size, channels, skipped = done.size, done.channels, done.skipped
+    print(f"wrote {done.count} images ({size[1]}x{size[0]}, {channels} channel{'s' * (channels > 1)}"
+          f"{', labelled' if done.labelled else ''}) to {dest}" + (f"; skipped {skipped} (named above)" if skipped else ""))
     return 0
 
 

@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from core.errors import first_line
 from core.errors import DatasetError
 from core.files import atomic_open
-from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, pillow_limit_off, read_image
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, open_image, pillow_limit_off, read_image
 
 IMAGE_EXTENSIONS = image_extensions()  # every format Pillow opens, as NVIDIA's dataset_tool
 TRANSFORMS = ("center-crop", "pad")
@@ -240,7 +240,7 @@ class ImageDataset:
                     raise DatasetError(f"{self.path}: images are {res}x{res}; give a power-of-two resolution")
             elif arr.shape != size:
                 raise DatasetError(f"{self.path}: {name} is {arr.shape[1]}x{arr.shape[0]}, others are "
-                                   f"{size[1]}x{size[0]}; give a resolution to resize them all")
+                                   f"{size[1]}x{size[0]}; give --resolution to resize them all")
             images.append(arr)
             names.append(name)
         self.names = names
@@ -305,3 +305,74 @@ class DatasetWriter:
     def abort(self) -> None:
         self.zip.close()
         self._file.__exit__(InterruptedError, InterruptedError("aborted"), None)
+
+
+@dataclass
+class Prepared:
+    count: int
+    size: tuple  # (height, width, channels) of every image
+    channels: int
+    labelled: bool
+    skipped: int
+
+
+def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int | None = None,
+                    on_skip=lambda name, error: None, progress=None) -> Prepared:
+    """Write `dest` (a zip in NVIDIA's dataset layout, atomically) from the images in `source` (a
+    folder or zip), each made square, resized and converted as `prep` says; unreadable files are
+    skipped and named through on_skip(name, error). `progress`: a tqdm-like bar (reset, update).
+    Channels, when not given, are 1 if every image is grey. DatasetError (one line) when the images
+    disagree in size, a label is missing, or nothing can be read."""
+    src = ImageSource(source)
+    if not src.names:
+        raise DatasetError(f"{source}: contains no images")
+    labels = src.labels()
+    channels = prep.channels
+    if channels is None:  # a quick pass over the headers
+        channels = 1
+        for name in src.names:
+            try:
+                if not is_grey(open_image(src.read(name), prep.max_megapixels)):
+                    channels = 3
+                    break
+            except (ImageReadError, Exception):
+                continue  # unreadable: reported in the main pass
+    writer = DatasetWriter(dest)
+    skipped, size, written = 0, None, []
+    try:
+        total = min(len(src.names), max_images or len(src.names))
+        if progress is not None:
+            progress.reset(total=len(src.names))
+        for name, img, error in iter_images(source, prep.max_megapixels):
+            if progress is not None:
+                progress.update(1)
+            if error is not None:
+                skipped += 1
+                on_skip(name, error)
+                continue
+            arr = prep.apply(img, channels)
+            if size is None:
+                size = arr.shape
+                res = arr.shape[0]
+                if res < 4 or res & (res - 1):
+                    raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}: give --resolution "
+                                       "(a power of two) to resize the images")
+            elif arr.shape != size:
+                raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}, the first image was "
+                                   f"{size[1]}x{size[0]}: give --resolution to resize them all")
+            label = labels.get(name) if labels else None
+            if labels and label is None:  # found now, by name, not as a null label later
+                raise DatasetError(f"{source}: dataset.json has no label for {name}")
+            writer.add(arr, label)
+            written.append(name)
+            if writer.count >= total:
+                break
+        if writer.count == 0:
+            raise DatasetError(f"{source}: none of its {len(src.names)} image files could be read")
+        if labels:
+            label_tensor(written, labels, source)  # every label readable as NVIDIA's loader does
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return Prepared(writer.count, size, channels, bool(labels), skipped)

@@ -20,12 +20,13 @@ import re
 import time
 from pathlib import Path
 
+from core.checkpoints.snapshot import snapshot_dict
 from core.files import atomic_write
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.checkpoints.ours import FORMAT, VERSION, atomic_save
+from core.checkpoints.ours import atomic_save
 from core.networks.build import load_state
 from core.networks.config import GeneratorConfig
 from core.errors import CheckpointError
@@ -126,11 +127,10 @@ class TrainingRun:
         tr = self.trainer
         state = tr.state()
         g_ema = state.pop("G_ema")
-        return {"format": FORMAT, "version": VERSION, "G_config": tr.G.config.to_dict(), "G_ema": g_ema,
-                "D_config": state.pop("D_config"),
-                "meta": {"kimg": tr.nimg / 1000, "dataset": str(self.dataset.path), "run": self.run_dir.name,
-                         "arch": self.cfg.arch, "stage": tr.stage.to_list()},
-                "training": {**state, "tick": self.tick, "time_s": self.time_s}}
+        return snapshot_dict(tr.G.config.to_dict(), g_ema, state.pop("D_config"),
+                             training={**state, "tick": self.tick, "time_s": self.time_s},
+                             meta={"kimg": tr.nimg / 1000, "dataset": str(self.dataset.path), "run": self.run_dir.name,
+                                   "arch": self.cfg.arch, "stage": tr.stage.to_list()})
 
     def save_snapshot(self) -> Path:
         kimg = self.trainer.nimg // 1000
