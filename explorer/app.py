@@ -34,6 +34,7 @@ from .widgets.network import NetworkWidget
 from .widgets.noise import NoiseWidget
 from .widgets.performance import PerformanceWidget
 from .widgets.styles import StylesWidget
+from .widgets.transform import TransformWidget
 from .widgets.truncation import TruncationWidget
 from .widgets.walk import WalkWidget
 
@@ -88,9 +89,9 @@ class Explorer:
         self._change_time: dict[int, float] = {}
         self._loading_path: str | None = None
         self.widgets = [w(self) for w in (NetworkWidget, LatentWidget, TruncationWidget, StylesWidget,
-                                          NoiseWidget, WalkWidget, DirectionsWidget, LayerViewWidget,
+                                          NoiseWidget, TransformWidget, WalkWidget, DirectionsWidget, LayerViewWidget,
                                           CaptureWidget, PerformanceWidget, HelpWidget)]
-        self._open = {w.title: w.title in ("Network", "Latent", "Truncation", "Style mixing", "Noise")
+        self._open = {w.title: w.title in ("Network", "Latent", "Truncation", "Style mixing", "Noise", "Input transform")
                       for w in self.widgets}
         if state.pkl:
             self.open_model(state.pkl)
@@ -240,6 +241,11 @@ class Explorer:
             s.latent.x += s.latent.speed * dt
         if s.noise.animate and s.noise.mode == "random":
             s.noise.seed = int(s.noise.seed + max(1, round(NOISE_SEEDS_PER_SECOND * dt)))
+        tf = s.transform
+        if tf.animate_translate:
+            tf.translate_x = (tf.translate_x + tf.translate_speed * dt + 1) % 2 - 1  # wraps within ±1 width
+        if tf.animate_rotate:
+            tf.rotate = (tf.rotate + tf.rotate_speed * dt + 180) % 360 - 180
         w = s.walk
         if w.active and w.playing:
             segments = len(w.keyframes) if w.loop or w.mode == "noise" else len(w.keyframes) - 1

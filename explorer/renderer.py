@@ -137,6 +137,7 @@ class Renderer:
         if G is None:
             raise RuntimeError("no model loaded")
         with torch.inference_mode():
+            set_input_transform(G, state)
             img = G.synthesis(composer.ws(state), noise=composer.noise(state))
         return rgba(to_uint8(img)[0])
 
@@ -228,6 +229,7 @@ class Renderer:
                 lambda m, i, o: captured.__setitem__("x", o))
         try:
             with torch.inference_mode():
+                set_input_transform(G, state)
                 img = G.synthesis(ws, noise=composer.noise(state))
         finally:
             if hook is not None:
@@ -251,6 +253,14 @@ class Renderer:
             self.stats.rendered += 1
             self.stats.last_render_ms = ms
         self.frame_ready.set()
+
+
+def set_input_transform(G, state: ExplorerState) -> None:
+    """StyleGAN3: the state's translate/rotate into the input's transform buffer (as stylegan-generate
+    --translate/--rotate sets it); other networks have no input transform."""
+    if G.config.arch == "stylegan3":
+        t = state.transform
+        G.synthesis.set_transform((t.translate_x, t.translate_y), t.rotate)
 
 
 def rgba(pixels: np.ndarray) -> np.ndarray:

@@ -87,6 +87,20 @@ class DirectionsState:
 
 
 @dataclass
+class TransformState:
+    """StyleGAN3's input transform: what the network draws, translated (in image widths) and rotated
+    (degrees) as `stylegan-generate --translate X,Y --rotate DEG` does; with animation, a steady
+    drift in x and/or a steady turn, to show the equivariance."""
+    translate_x: float = 0.0
+    translate_y: float = 0.0
+    rotate: float = 0.0
+    animate_translate: bool = False
+    animate_rotate: bool = False
+    translate_speed: float = 0.1  # image widths per second
+    rotate_speed: float = 15.0  # degrees per second
+
+
+@dataclass
 class ViewState:
     mode: str = "fit"
     zoom: float = 1.0
@@ -105,6 +119,7 @@ class ExplorerState:
     walk: WalkState = field(default_factory=WalkState)
     directions: DirectionsState = field(default_factory=DirectionsState)
     view: ViewState = field(default_factory=ViewState)
+    transform: TransformState = field(default_factory=TransformState)
 
     def copy(self) -> "ExplorerState":
         return copy.deepcopy(self)
