@@ -240,7 +240,7 @@ class ImageDataset:
                     raise DatasetError(f"{self.path}: images are {res}x{res}; give a power-of-two resolution")
             elif arr.shape != size:
                 raise DatasetError(f"{self.path}: {name} is {arr.shape[1]}x{arr.shape[0]}, others are "
-                                   f"{size[1]}x{size[0]}; give --resolution to resize them all")
+                                   f"{size[1]}x{size[0]}; give a resolution to resize them all")
             images.append(arr)
             names.append(name)
         self.names = names
