@@ -17,12 +17,12 @@ PROG = "stylegan-explorer"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli.common import ArgumentParser  # (one-line errors; imported here: --help stays quick)
+    from core.cli.common import ArgumentParser, number  # (one-line errors; imported here: --help stays quick)
     p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", metavar="PATH", help="model file: ours, NVIDIA .pkl/.npz, rosinality .pt (default: the bundled emoji model)")
-    p.add_argument("--seed", type=int, metavar="N", help="starting seed (default 0)")
-    p.add_argument("--trunc", type=float, metavar="PSI", help="starting truncation psi, -1..2 (default 1)")
+    p.add_argument("--seed", type=number(int, minimum=0), metavar="N", help="starting seed (default 0)")
+    p.add_argument("--trunc", type=number(float, minimum=-1, maximum=2), metavar="PSI", help="starting truncation psi, -1..2 (default 1)")
     p.add_argument("--session", metavar="FILE", help="start from a saved session (JSON)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--size", default="1280x800", metavar="WxH", help="window size (default 1280x800)")
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render headless (no window), save the network image read back from the texture, exit")
     p.add_argument("--window-shot", metavar="OUT.png", help="render headless, save the whole window, exit")
-    p.add_argument("--frames", type=int, default=1, metavar="N",
+    p.add_argument("--frames", type=number(int, minimum=1), default=1, metavar="N",
                    help="UI frames to run before a screenshot (animations advance 1/30 s per frame)")
     return p
 

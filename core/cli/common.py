@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
+import math
 import re
 import sys
 from typing import Callable
@@ -83,6 +84,26 @@ def parse_resolution(text: str) -> int:
     if w != h:
         raise argparse.ArgumentTypeError(f"{text}: StyleGAN trains on squares; give equal sides like {w}x{w}")
     return w
+
+
+def number(kind: type = float, minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None, below: float | None = None):
+    """An argparse type for a numeric option: an int or a finite float within bounds (minimum and
+    maximum inclusive, above and below exclusive). A value outside is refused as `prog: error:
+    argument --x: must be ..., got ...` (exit 2), never used: NaN, inf, a negative gamma or count."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        for bound, ok, word in ((minimum, lambda b: value >= b, ">="), (maximum, lambda b: value <= b, "<="),
+                                (above, lambda b: value > b, ">"), (below, lambda b: value < b, "<")):
+            if bound is not None and not ok(bound):
+                raise argparse.ArgumentTypeError(f"must be {word} {bound:g}, got {text}")
+        return value
+    return parse
 
 
 def parse_megapixels(text: str) -> float:

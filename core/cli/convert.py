@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("input", help="network file: ours, NVIDIA .pkl/.npz (PyTorch or TensorFlow), rosinality .pt")
     p.add_argument("output", help="file to write")
     p.add_argument("--to", choices=TARGETS, help="output format (default: npz for .npz, else ours)")
+    p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
     args = p.parse_args(argv)
     src, dst = Path(args.input), Path(args.output)
     target = args.to or ("npz" if dst.suffix.lower() == ".npz" else "ours")
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--to {target} writes a .pt file")
     if dst.exists() and dst.resolve() == src.resolve():
         raise UsageError("input and output are the same file")
+    if dst.is_dir():
+        raise UsageError(f"{dst} is a folder; give the file to write")
+    if dst.exists() and not args.force:
+        raise UsageError(f"{dst} exists ({dst.stat().st_size / 1e6:.1f} MB); give --force to replace it")
     if target == "networks":
         return write_networks(src, dst)
     notes: list[str] = []

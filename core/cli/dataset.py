@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from core.training.dataset import TRANSFORMS, Preparation, parse_colour, prepare_dataset
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
-from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, parse_resolution
+from core.cli.common import ArgumentParser, cli_entry, number, parse_megapixels, parse_resolution
 from core.errors import UsageError
 
 PROG = "stylegan-dataset"
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="make non-square images square by cropping the middle or padding (default center-crop)")
     p.add_argument("--background", default="white", help="colour behind transparent pixels (default white)")
     p.add_argument("--channels", type=int, choices=[1, 3], help="1 (grey) or 3 (RGB); default: 1 if every image is grey")
-    p.add_argument("--max-images", type=int, help="stop after this many images")
+    p.add_argument("--max-images", type=number(int, minimum=1), help="stop after this many images")
     p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,
                    help=f"skip (and name) files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g}: "
                         "guards against decompression bombs and damaged headers)")

@@ -9,6 +9,7 @@ core.latents.wfile.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from core.checkpoints.default_model import default_model_path
 from core.checkpoints.load import load_generator
-from core.cli.common import ArgumentParser, cli_entry, parse_seeds, resolve_device, tune_cpu_allocator
+from core.cli.common import ArgumentParser, cli_entry, number, parse_seeds, resolve_device, tune_cpu_allocator
 from core.errors import UsageError
 from core.images import grid, save_png, to_uint8
 from core.latents import wplus
@@ -50,25 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--cols", metavar="LIST", help="style-mixing figure: seeds whose styles each column copies")
     p.add_argument("--styles", default="coarse", metavar="LAYERS",
                    help="layers the columns copy: coarse, middle, fine or e.g. 0-3 (default coarse)")
-    p.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
-    p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
+    p.add_argument("--trunc", type=number(float, minimum=-10, maximum=10), default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
+    p.add_argument("--trunc-cutoff", type=number(int, minimum=0), default=None, metavar="N",
                    help="truncate only layers below N (default all)")
     p.add_argument("--noise-mode", choices=NOISE_MODES, default=None,
                    help="default const (or what a --ws file was saved with)")
-    p.add_argument("--noise-strength", type=float, default=None, metavar="S",
+    p.add_argument("--noise-strength", type=number(float, minimum=0, maximum=100), default=None, metavar="S",
                    help="scale of all noise (default 1, or what a --ws file was saved with)")
-    p.add_argument("--noise-seed", type=int, default=None, metavar="N",
+    p.add_argument("--noise-seed", type=number(int, minimum=0, below=2 ** 32), default=None, metavar="N",
                    help="seed for --noise-mode random (default: a new one each run, saved by --save-ws)")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, metavar="N",
+    p.add_argument("--class", dest="class_idx", type=number(int, minimum=0), default=None, metavar="N",
                    help="class label for conditional networks")
     p.add_argument("--translate", type=parse_translate, default=None, metavar="X,Y",
                    help="StyleGAN3: translate the image by X,Y (image widths), as NVIDIA's gen_images.py")
-    p.add_argument("--rotate", type=float, default=None, metavar="DEG",
+    p.add_argument("--rotate", type=number(float), default=None, metavar="DEG",
                    help="StyleGAN3: rotate the image by DEG degrees, as NVIDIA's gen_images.py")
     p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
     p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
     p.add_argument("--save-ws", action="store_true", help="also save each seed's W+ as seedNNNN.npz")
-    p.add_argument("--batch", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
+    p.add_argument("--batch", type=number(int, minimum=1), default=8, metavar="N", help="images per forward pass (default 8)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
 
@@ -181,6 +182,8 @@ def parse_translate(text: str) -> tuple[float, float]:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be X,Y (two numbers), got {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise argparse.ArgumentTypeError(f"must be two finite numbers, got {text!r}")
     return x, y
 
 

@@ -21,7 +21,7 @@ from core.checkpoints.load import load_generator
 from core.training.dataset import ImageDataset, Preparation
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.training.metrics import fid, parse_metric, real_vs_real_fid
-from core.cli.common import ArgumentParser, cli_entry, parse_megapixels, resolve_device
+from core.cli.common import ArgumentParser, cli_entry, number, parse_megapixels, resolve_device
 from core.errors import UsageError
 
 PROG = "stylegan-metrics"
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pkl", help="generator to evaluate")
     p.add_argument("--data", required=True, help="the real images (zip or folder)")
     p.add_argument("--metrics", default="fid1k", help="comma-separated, e.g. fid1k,fid10k (default fid1k)")
-    p.add_argument("--real-vs-real", type=int, metavar="N", help="FID of N vs N disjoint real images instead")
+    p.add_argument("--real-vs-real", type=number(int, minimum=2), metavar="N", help="FID of N vs N disjoint real images instead")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE", help="also append the results to this JSON-lines file")
     p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,

@@ -37,7 +37,19 @@ from core.training.step import Trainer
 from core.errors import TrainingDiverged
 from core.noise import NoiseControl
 
-SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)\.pt$")
+SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)(?:\.(\d{3}))?\.pt$")
+
+
+def kimg_name(nimg: int) -> str:
+    """The image count in file names: whole kimg as NVIDIA writes them (000040), a fractional tick
+    with its three further digits (000001.500), so that no two snapshots share a name."""
+    whole, frac = divmod(int(nimg), 1000)
+    return f"{whole:06d}" if frac == 0 else f"{whole:06d}.{frac:03d}"
+
+
+def _snapshot_nimg(path: Path) -> int:
+    m = SNAPSHOT_RE.search(path.name)
+    return int(m.group(1)) * 1000 + int(m.group(2) or 0)
 
 
 def new_run_dir(outdir: Path, desc: str) -> Path:
@@ -52,8 +64,7 @@ def latest_snapshot(path: Path) -> Path:
     """A snapshot file, or the newest snapshot in a run folder."""
     if path.is_file():
         return path
-    snaps = sorted((p for p in path.glob("network-snapshot-*.pt") if SNAPSHOT_RE.search(p.name)),
-                   key=lambda p: int(SNAPSHOT_RE.search(p.name).group(1)))
+    snaps = sorted((p for p in path.glob("network-snapshot-*.pt") if SNAPSHOT_RE.search(p.name)), key=_snapshot_nimg)
     if not snaps:
         raise ValueError(f"{path}: no network-snapshot-*.pt to resume from")
     return snaps[-1]
@@ -133,8 +144,7 @@ class TrainingRun:
                                    "arch": self.cfg.arch, "stage": tr.stage.to_list()})
 
     def save_snapshot(self) -> Path:
-        kimg = self.trainer.nimg // 1000
-        path = self.run_dir / f"network-snapshot-{kimg:06d}.pt"
+        path = self.run_dir / f"network-snapshot-{kimg_name(self.trainer.nimg)}.pt"
         atomic_save(self.snapshot_data(), path)
         self.last_snapshot = path
         return path
@@ -311,8 +321,7 @@ class TrainingRun:
         if self.world > 1:
             torch.distributed.barrier()
         if self.is_main:
-            kimg = self.trainer.nimg // 1000
-            save_png(self.sample_grid(), self.run_dir / f"fakes{kimg:06d}.png")
+            save_png(self.sample_grid(), self.run_dir / f"fakes{kimg_name(self.trainer.nimg)}.png")
             path = self.save_snapshot()
             self.log(f"wrote {path.name}")
             self.run_metrics(path)

@@ -149,3 +149,44 @@ def test_convert_errors(tmp_path):
     r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(tmp_path / "x.bin"))
     assert r.returncode == 2 and "writes a .pt file" in r.stderr
     assert not (tmp_path / "d.pt").exists()
+
+
+@pytest.mark.parametrize("command,args,option", [
+    ("stylegan-generate", ["--seeds", "0", "--trunc", "nan"], "--trunc"),
+    ("stylegan-generate", ["--seeds", "0", "--trunc", "1e9"], "--trunc"),
+    ("stylegan-train", ["--data", "x.zip", "--gamma", "-1"], "--gamma"),
+    ("stylegan-train", ["--data", "x.zip", "--minutes", "-5"], "--minutes"),
+    ("stylegan-dataset", ["a", "b.zip", "--max-images", "-1"], "--max-images")])
+def test_numeric_options_out_of_range_are_refused(tmp_path, command, args, option):
+    """NaN, infinities and values out of range are refused before anything runs (one line, exit 2),
+    never used (#22 item 11)."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    module = {"stylegan-generate": "core.cli.generate", "stylegan-train": "core.cli.train",
+              "stylegan-dataset": "core.cli.dataset"}[command]
+    r = subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 2 and f"argument {option}: must be" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_every_numeric_option_is_validated():
+    """The kind, not the instances: no option of any command is a bare int or float."""
+    from core.cli import generate, train
+    from explorer.main import build_parser as explorer_parser
+    for parser in (generate.build_parser(), train.build_parser(), explorer_parser()):
+        bare = [a.option_strings for a in parser._actions if a.type in (int, float) and a.dest != "max_ticks"]
+        assert not bare, (parser.prog, bare)
+
+
+def test_convert_never_overwrites_without_force(tmp_path):
+    """stylegan-convert refuses an existing output (naming its size) unless --force (#22 item 10)."""
+    out = tmp_path / "g.pt"
+    out.write_bytes(b"a training snapshot the user wants to keep")
+    r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(out))
+    assert r.returncode == 2 and "exists" in r.stderr and "--force" in r.stderr
+    assert out.read_bytes() == b"a training snapshot the user wants to keep"
+    r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(out), "--force")
+    assert r.returncode == 0, r.stderr
+    assert torch.load(out, weights_only=True)["format"] == "stylegan-toolkit"

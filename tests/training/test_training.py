@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import REPO, run_cli
+from core.training.run import latest_snapshot
 
 MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
 TINY = ["--cbase", "256", "--cmax", "16", "--z-dim", "16", "--w-dim", "16", "--map", "1", "--batch", "8",
@@ -58,7 +59,7 @@ def test_resume_after_kill_continues_exactly(tmp_path):
     # The reference: one uninterrupted run.
     ref = train(*common, "--outdir", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
-    ref_final = only_run(tmp_path / "ref") / "network-snapshot-000000.pt"
+    ref_final = latest_snapshot(only_run(tmp_path / "ref"))
     # The interrupted run: killed once its first snapshot exists (a few ticks later at most).
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": "/tmp/stylegan-test-cache"}
     proc = subprocess.Popen([sys.executable, "-m", "core.cli.train", *common, "--outdir", str(tmp_path / "cut")],
@@ -79,7 +80,7 @@ def test_resume_after_kill_continues_exactly(tmp_path):
     # Resumed from the snapshot's images-seen count, with its optimiser state...
     log = (run / "log.txt").read_text()
     assert f"from {snap['training']['nimg'] / 1000:.1f} kimg" in log
-    final = torch.load(run / "network-snapshot-000000.pt", weights_only=True)
+    final = torch.load(latest_snapshot(run), weights_only=True)
     ref_data = torch.load(ref_final, weights_only=True)
     assert final["training"]["nimg"] == ref_data["training"]["nimg"] == 384
     # ...and ends bit for bit where the uninterrupted run ended.
@@ -102,8 +103,8 @@ def test_two_process_torchrun_matches_single_process(tmp_path):
                           "--master_port", "29517", "-m", "core.cli.train", *common, "--outdir", str(tmp_path / "two")],
                          env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
-    a = torch.load(only_run(tmp_path / "one") / "network-snapshot-000000.pt", weights_only=True)["training"]
-    b = torch.load(only_run(tmp_path / "two") / "network-snapshot-000000.pt", weights_only=True)["training"]
+    a = torch.load(latest_snapshot(only_run(tmp_path / "one")), weights_only=True)["training"]
+    b = torch.load(latest_snapshot(only_run(tmp_path / "two")), weights_only=True)["training"]
     assert a["nimg"] == b["nimg"] == 64
     for part in ("G", "D"):
         for k, v in a[part].items():
@@ -215,7 +216,7 @@ def test_init_starts_a_new_run_from_trained_networks(tmp_path):
     r = train(*common, "--outdir", str(tmp_path / "src"))
     assert r.returncode == 0, r.stderr
     src = only_run(tmp_path / "src")
-    snap = src / "network-snapshot-000000.pt"
+    snap = latest_snapshot(src)
     g_only = tmp_path / "g_ema.pt"
     c = run_cli("stylegan-convert", str(snap), str(g_only))
     assert c.returncode == 0, c.stderr
@@ -223,7 +224,7 @@ def test_init_starts_a_new_run_from_trained_networks(tmp_path):
     c = run_cli("stylegan-convert", str(snap), str(nets), "--to", "networks")
     assert c.returncode == 0, c.stderr
     assert nets.stat().st_size < 0.5 * snap.stat().st_size  # no optimiser state
-    source_fakes = np.asarray(Image.open(src / "fakes000000.png"))
+    source_fakes = np.asarray(Image.open(sorted(src.glob("fakes0*.png"))[-1]))
     for name, network, taken in [("snap", snap, "G, G_ema and D"), ("nets", nets, "G, G_ema and D"),
                                  ("gonly", g_only, "D from scratch")]:
         # --dlr 0: D stays as it was initialised, so we can see where it came from.
@@ -236,7 +237,7 @@ def test_init_starts_a_new_run_from_trained_networks(tmp_path):
         # ...but it is a new run: its image count starts again from zero.
         stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
         assert stats[0]["kimg"] == pytest.approx(0.032)
-        new_D = torch.load(run / "network-snapshot-000000.pt", weights_only=True)["training"]["D"]
+        new_D = torch.load(latest_snapshot(run), weights_only=True)["training"]["D"]
         old_D = torch.load(snap, weights_only=True)["training"]["D"]
         same = all(torch.equal(new_D[k], v) for k, v in old_D.items())
         assert same == (name != "gonly")  # the trained D came along; a G-only file gives a fresh D
@@ -257,11 +258,11 @@ def test_init_carries_ada_p(tmp_path):
     common = ["--data", str(MNIST), "--kimg", "0.032", "--snap", "1", *TINY]
     r = train(*common, "--outdir", str(tmp_path / "src"), "--aug", "fixed", "--p", "0.3")
     assert r.returncode == 0, r.stderr
-    snap = only_run(tmp_path / "src") / "network-snapshot-000000.pt"
+    snap = latest_snapshot(only_run(tmp_path / "src"))
     for name, extra, p in [("keep", [], 0.3), ("given", ["--p", "0.05"], 0.05)]:
         r = train(*common, "--outdir", str(tmp_path / name), "--init", str(snap), "--dlr", "0", "--glr", "0", *extra)
         assert r.returncode == 0, r.stderr
-        ada = torch.load(only_run(tmp_path / name) / "network-snapshot-000000.pt", weights_only=True)["training"]["ada"]
+        ada = torch.load(latest_snapshot(only_run(tmp_path / name)), weights_only=True)["training"]["ada"]
         assert abs(ada["p"] - p) < 0.01, (name, ada)
 
 
@@ -288,3 +289,17 @@ def test_r1_is_taken_on_the_reals_before_augmentation(tmp_path):
         penalties[where] = float(g.square().sum([1, 2, 3]).mean())
     assert tr.stats.means()["r1_penalty"] == pytest.approx(penalties["before"], rel=1e-5)
     assert penalties["after"] != pytest.approx(penalties["before"], rel=1e-3)
+
+
+def test_snapshot_names_are_unique_with_fractional_ticks(tmp_path):
+    """Whole kimg keep NVIDIA's names; a fractional tick adds its image count, so a snapshot never
+    replaces an earlier one of the same run (#22 item 10), and --resume picks the newest."""
+    from core.training.run import kimg_name
+    assert kimg_name(40_000) == "000040" and kimg_name(384) == "000000.384" and kimg_name(1_500) == "000001.500"
+    for name in ("000000.384", "000001", "000000.768", "000001.250"):
+        (tmp_path / f"network-snapshot-{name}.pt").write_bytes(b"")
+    assert latest_snapshot(tmp_path).name == "network-snapshot-000001.250.pt"
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path / "runs"), "--kimg", "0.064", "--snap", "1", *TINY)
+    assert r.returncode == 0, r.stderr
+    snaps = sorted(p.name for p in only_run(tmp_path / "runs").glob("network-snapshot-*.pt"))
+    assert snaps == ["network-snapshot-000000.032.pt", "network-snapshot-000000.064.pt"]
