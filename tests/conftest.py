@@ -6,7 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+# No test touches the user's config or cache (the explorer's recent files and sessions, the
+# directions and FID caches): every test, and every command a test runs, sees a folder of this
+# session instead of ~/.config and ~/.cache.
+TEST_HOME = Path(tempfile.mkdtemp(prefix="stylegan-tests-"))
+os.environ["XDG_CONFIG_HOME"] = str(TEST_HOME / "config")
+os.environ["XDG_CACHE_HOME"] = str(TEST_HOME / "cache")
 
 import numpy as np
 import pytest

@@ -5,6 +5,7 @@ inside core cli -> training -> checkpoints -> networks -> latents -> the shared 
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from conftest import REPO
 
@@ -132,3 +133,12 @@ def test_the_checks_catch_what_they_should():
     assert violations(old) == ["core.networks.mapping -> core.training.step",
                                "core.training.run -> core (import from the room, not the package face)",
                                "kernels.ops -> core.networks.layers"]
+
+
+def test_tests_never_touch_the_users_config_or_cache():
+    """The explorer's config folder and the toolkit's cache resolve into this test session's folder."""
+    from conftest import TEST_HOME
+    from core.latents.directions import cache_dir
+    from explorer.app import config_dir
+    for folder in (config_dir(), cache_dir()):
+        assert TEST_HOME in Path(folder).parents, folder
