@@ -47,7 +47,10 @@ def test_train_each_flavour_then_generate(tmp_path, arch, extra):
         assert any(0 < s["alpha"] < 1 for s in stats)
     for name in ("reals.png", "fakes_init.png", "plot.png", "training_options.json", "log.txt"):
         assert (run / name).exists(), name
-    (snap,) = run.glob("network-snapshot-*.pt")
+    # every 5 ticks: at 0.16 and 0.32 kimg, two files (one name for both once overwrote the first)
+    assert sorted(p.name for p in run.glob("network-snapshot-*.pt")) == ["network-snapshot-000000.160.pt",
+                                                                          "network-snapshot-000000.320.pt"]
+    snap = latest_snapshot(run)
     out = tmp_path / "gen"
     g = run_cli("stylegan-generate", "--pkl", str(snap), "--seeds", "0-3", "--outdir", str(out))
     assert g.returncode == 0, g.stderr
