@@ -1,5 +1,5 @@
 """The noise contract: how the synthesis network's per-pixel noise inputs are chosen, scaled and
-drawn — one place for both flavours (StyleGAN1's AdaIN layers, StyleGAN2's modulated convolutions)
+drawn — one place for StyleGAN1 and StyleGAN2 (StyleGAN1's AdaIN layers, StyleGAN2's modulated convolutions)
 and every front end (stylegan-generate, the explorer, training, metrics).
 
     NoiseControl   what a user sets: mode (const | random | none), strength (global), per-layer
