@@ -45,6 +45,19 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+def unused_path(path: str | Path) -> Path:
+    """`path` if nothing is there, else the first free `stem-1.ext`, `stem-2.ext`, ...: for files
+    the toolkit names itself (the explorer's saved images and window shots), which must never
+    replace a user's earlier file."""
+    path = Path(path)
+    n = 0
+    candidate = path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 def atomic_write(path: str | Path, write: Callable[[IO], object] | bytes | str) -> None:
     """Write `path` atomically: `write` is the bytes/str content, or a function given the open
     temporary file (e.g. `lambda f: torch.save(obj, f)`, `lambda f: image.save(f, "PNG")`)."""

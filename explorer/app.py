@@ -13,7 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from core.files import atomic_write
+from core.files import atomic_write, unused_path
 import torch
 from imgui_bundle import imgui
 
@@ -179,7 +179,7 @@ class Explorer:
     def save_image(self, path: str | None = None) -> str | None:
         try:
             pixels = self.network_image()
-            target = Path(path) if path else Path(self.outdir) / f"{self.image_name()}.png"
+            target = Path(path) if path else unused_path(Path(self.outdir) / f"{self.image_name()}.png")
             target.parent.mkdir(parents=True, exist_ok=True)
             save_png(pixels, target)
             self.status = f"saved {target}"
@@ -193,7 +193,7 @@ class Explorer:
 
     def save_window_pixels(self, pixels, path: str | None = None) -> str | None:
         """Called by the platform with the whole window's pixels after a window shot request."""
-        target = Path(path) if path else Path(self.outdir) / time.strftime("window-%Y%m%d-%H%M%S.png")
+        target = Path(path) if path else unused_path(Path(self.outdir) / time.strftime("window-%Y%m%d-%H%M%S.png"))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             save_png(pixels, target)

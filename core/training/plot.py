@@ -22,7 +22,9 @@ def plot_run(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     stats = _read(run_dir / "stats.jsonl")
     metrics = {p.stem[len("metric-"):]: _read(p) for p in sorted(run_dir.glob("metric-*.jsonl"))}
-    fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+    metrics = {name: rows for name, rows in metrics.items() if rows}
+    panels = 3 if metrics else 2  # no FID panel when no metric ran
+    fig, axes = plt.subplots(panels, 1, figsize=(8, 3 * panels), sharex=True)
     kimg = [s["kimg"] for s in stats]
     ax = axes[0]
     for key, label in [("loss_G", "G loss"), ("loss_D_real", "D loss (real)"), ("loss_D_fake", "D loss (fake)")]:
@@ -38,15 +40,14 @@ def plot_run(run_dir: str | Path) -> Path:
     ax.set_ylabel("augmentation")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
-    ax = axes[2]
-    for name, rows in metrics.items():
-        if rows:
-            ax.plot([r["kimg"] for r in rows], [r["value"] for r in rows], marker="o", label=name)
-    ax.set_ylabel("FID")
-    ax.set_xlabel("kimg")
     if metrics:
+        ax = axes[2]
+        for name, rows in metrics.items():
+            ax.plot([r["kimg"] for r in rows], [r["value"] for r in rows], marker="o", label=name)
+        ax.set_ylabel("FID")
         ax.legend(loc="upper right")
-    ax.grid(alpha=0.3)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("kimg")
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = run_dir / "plot.png"

@@ -172,6 +172,14 @@ def test_save_image_key(explorer, tmp_path, skip_pt):
     saved = tmp_path / "seed0000.png"
     assert saved.exists()
     assert np.array_equal(np.asarray(Image.open(saved)), generate(skip_pt, tmp_path, "--seeds", "0"))
+    # S again after changing ψ: a new file beside the first, which stays as it was (#22 item 2),
+    # and the status line says where the image went.
+    first = saved.read_bytes()
+    platform.enter_value(app, "psi", "0.5")
+    platform.press(app, imgui.Key.s)
+    second = tmp_path / "seed0000-1.png"
+    assert saved.read_bytes() == first and second.exists() and str(second) in app.status
+    assert np.array_equal(np.asarray(Image.open(second)), generate(skip_pt, tmp_path, "--seeds", "0", "--trunc", "0.5"))
 
 
 def test_recorded_walk(explorer, G, tmp_path):

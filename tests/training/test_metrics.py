@@ -97,3 +97,16 @@ def test_train_with_metrics_but_no_fid_package_stops_at_start(tmp_path):
                        env={**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}:{REPO}"})
     assert r.returncode == 1 and "Traceback" not in r.stderr and "default_1.pt is missing" in r.stderr, r.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_plot_has_a_fid_panel_only_when_a_metric_ran(tmp_path):
+    """plot.png: losses and ADA always; the FID panel only with metric-*.jsonl (#22 item 13a)."""
+    from PIL import Image
+    from core.training.plot import plot_run
+    lines = [json.dumps({"kimg": k / 10, "loss_G": 1.0, "loss_D_real": 0.5, "loss_D_fake": 0.5, "ada_p": 0.0,
+                         "ada_rt": 0.0}) for k in range(5)]
+    (tmp_path / "stats.jsonl").write_text("\n".join(lines) + "\n")
+    without = Image.open(plot_run(tmp_path)).size
+    (tmp_path / "metric-fid1k.jsonl").write_text(json.dumps({"kimg": 0.4, "value": 90.0}) + "\n")
+    with_fid = Image.open(plot_run(tmp_path)).size
+    assert with_fid[0] == without[0] and with_fid[1] > without[1] * 1.3  # a third panel
