@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             run.log(str(exc))
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 1
+        if run.interrupted:
+            print(f"{PROG}: {run.interrupted}: stopped with a snapshot, {last}; continue with: "
+                  f"stylegan-train --resume {run.run_dir}", file=sys.stderr)
+            return 130
         if rank == 0 and last is not None:
             run.log(f"done: {last}")
         return 0

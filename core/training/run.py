@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +97,7 @@ class TrainingRun:
         self.tick = 0
         self.time_s = 0.0  # training time over all sessions
         self.last_snapshot: Path | None = None
+        self.interrupted: str | None = None  # "SIGINT" / "SIGTERM" once a stop was asked for
         self.progress = progress and self.is_main
         self.log_path = self.run_dir / "log.txt" if (log_file and self.is_main) else None
         self.tensorboard = None
@@ -263,6 +266,7 @@ class TrainingRun:
                    bar_format="{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]")
         tick_start_nimg, tick_start_time = tr.nimg, time.time()
         ticks_run = 0
+        previous = self._catch_stop_signals()
         try:
             while tr.nimg < total:
                 try:
@@ -276,7 +280,7 @@ class TrainingRun:
                                            "usually help)") from None
                 bar.update(min(cfg.batch, total - (tr.nimg - cfg.batch)) / 1000)
                 done = tr.nimg >= total
-                if tr.nimg < tick_start_nimg + cfg.tick_kimg * 1000 and not done:
+                if tr.nimg < tick_start_nimg + cfg.tick_kimg * 1000 and not done and not self.interrupted:
                     continue
                 # ---- end of tick ----
                 elapsed = time.time() - tick_start_time
@@ -305,17 +309,39 @@ class TrainingRun:
                 out_of_time = cfg.minutes > 0 and self.time_s >= cfg.minutes * 60
                 if out_of_time:
                     self.log(f"time limit: {cfg.minutes:g} minutes of training reached")
-                last_tick = (max_ticks is not None and ticks_run >= max_ticks) or out_of_time
+                if self.interrupted:
+                    self.log(f"{self.interrupted}: stopping after this step with a snapshot")
+                last_tick = (max_ticks is not None and ticks_run >= max_ticks) or out_of_time or bool(self.interrupted)
                 if done or self.tick % cfg.snap == 0 or last_tick:
                     self._snapshot_tick()
                 tick_start_nimg, tick_start_time = tr.nimg, time.time()
                 if last_tick:
                     break
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             bar.close()
             if self.tensorboard is not None:
                 self.tensorboard.close()
         return self.last_snapshot
+
+    def _catch_stop_signals(self) -> dict:
+        """Ctrl-C (SIGINT) or SIGTERM asks the run to stop at the end of the current step, with a
+        snapshot that --resume continues from (so nothing since the last snapshot is lost); a second
+        one stops at once. One process only: with several, each is stopped by its launcher.
+        -> the handlers to restore."""
+        if self.world > 1 or threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def ask_to_stop(signum, frame):
+            self.interrupted = signal.Signals(signum).name
+            for sig, handler in previous.items():  # a second signal is not caught: it stops at once
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+        for sig in previous:
+            signal.signal(sig, ask_to_stop)
+        return previous
 
     def _snapshot_tick(self) -> None:
         if self.world > 1:

@@ -306,3 +306,28 @@ def test_snapshot_names_are_unique_with_fractional_ticks(tmp_path):
     assert r.returncode == 0, r.stderr
     snaps = sorted(p.name for p in only_run(tmp_path / "runs").glob("network-snapshot-*.pt"))
     assert snaps == ["network-snapshot-000000.032.pt", "network-snapshot-000000.064.pt"]
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_with_a_resumable_snapshot(tmp_path, sig):
+    """Ctrl-C (or SIGTERM from a job scheduler) ends the step, writes a snapshot and says how to go
+    on (exit 130); --resume continues from it (#22 item 8: nothing since the last snapshot is lost)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = tmp_path / "runs"
+    p = subprocess.Popen([sys.executable, "-m", "core.cli.train", "--data", str(MNIST), "--outdir", str(runs),
+                          "--kimg", "100", "--snap", "1000", *TINY], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(runs.glob("*/stats.jsonl")) and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(getattr(signal, sig))
+    out, err = p.communicate(timeout=240)
+    assert p.returncode == 130, err
+    assert f"{sig}: stopped with a snapshot" in err and "--resume" in err and "Traceback" not in err
+    run = only_run(runs)
+    snap = latest_snapshot(run)
+    nimg = torch.load(snap, weights_only=True)["training"]["nimg"]
+    assert nimg > 0
+    r = train("--resume", str(run), "--max-ticks", "1")
+    assert r.returncode == 0, r.stderr
+    assert f"from {nimg / 1000:.1f} kimg" in (run / "log.txt").read_text()
