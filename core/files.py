@@ -45,6 +45,27 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+_MAGIC = [(b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"RIFF", "a RIFF file (WebP, WAV, AVI)"), (b"\x1f\x8b", "gzip-compressed data"), (b"%PDF", "a PDF"),
+          (b"\x93NUMPY", "a single .npy array")]
+
+
+def looks_like(path: str | Path) -> str:
+    """What a file that is not what was expected seems to be, from its first bytes: 'a PNG image',
+    'a text file', ... or 'neither a pickle nor a zip archive' (for one-line errors)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return "unreadable"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "a text file"
+    return "neither a pickle nor a zip archive"
+
+
 def unused_path(path: str | Path) -> Path:
     """`path` if nothing is there, else the first free `stem-1.ext`, `stem-2.ext`, ...: for files
     the toolkit names itself (the explorer's saved images and window shots), which must never

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.files import atomic_write
+from core.files import atomic_write, looks_like
 from core.noise import NOISE_MODES
 
 WALK_MODES = ("slerp", "lerp", "noise")
@@ -147,9 +147,11 @@ class ExplorerState:
     @classmethod
     def load(cls, path: str | Path) -> "ExplorerState":
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"{path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a session file (JSON text), but {looks_like(path)}") from None
         try:
             return cls.from_json(text)
         except ValueError as exc:

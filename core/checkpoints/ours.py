@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from core.errors import CheckpointError
-from core.files import atomic_write
+from core.files import atomic_write, looks_like
 from core.networks.generator import Generator
 from core.networks.build import _plain_state
 
@@ -54,6 +54,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: file is empty")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:1] != b"\x80" and head != b"PK\x03\x04":  # neither a pickle nor torch's zip: say what it is
+        raise CheckpointError(f"{path}: not a network file ({looks_like(path)})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

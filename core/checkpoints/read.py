@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 import torch
 
+from core.files import looks_like
 from core.errors import first_line
 from core.checkpoints.ours import read_checkpoint
 from core.errors import CheckpointError
@@ -88,7 +89,7 @@ def _read_data(path: Path):
         raise CheckpointError(f"{path}: truncated or corrupt (a zip archive without its directory)")
     if head[:1] == b"\x80":
         return _plain_or_legacy_pickle(path)
-    raise CheckpointError(f"{path}: not a network file (neither a pickle nor a zip archive)")
+    raise CheckpointError(f"{path}: not a network file ({looks_like(path)})")
 
 
 def _torch_zip(path: Path):

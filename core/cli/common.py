@@ -8,6 +8,7 @@ import functools
 import math
 import re
 import sys
+from pathlib import Path
 from typing import Callable
 
 
@@ -104,6 +105,18 @@ def number(kind: type = float, minimum: float | None = None, maximum: float | No
                 raise argparse.ArgumentTypeError(f"must be {word} {bound:g}, got {text}")
         return value
     return parse
+
+
+def output_folder(path: str | Path, option: str = "--outdir", create: bool = True) -> Path:
+    """A folder to write into (made if missing and `create`); UsageError (exit 2) when a file is in
+    the way."""
+    path = Path(path)
+    for part in [path, *path.parents]:
+        if part.exists() and not part.is_dir():
+            raise UsageError(f"{option} {path}: {part} is a file, not a folder")
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def parse_megapixels(text: str) -> float:

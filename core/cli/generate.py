@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from core.checkpoints.default_model import default_model_path
 from core.checkpoints.load import load_generator
-from core.cli.common import ArgumentParser, cli_entry, number, parse_seeds, resolve_device, tune_cpu_allocator
+from core.cli.common import ArgumentParser, cli_entry, number, output_folder, parse_seeds, resolve_device, tune_cpu_allocator
 from core.errors import UsageError
 from core.images import grid, save_png, to_uint8
 from core.latents import wplus
@@ -211,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--translate/--rotate move StyleGAN3's input; this is a {G.config.arch} network")
         G.synthesis.set_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
     r = ImageMaker(G, device, args)
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = output_folder(args.outdir)
     if args.seeds is not None:
         run_seeds(r, args, outdir)
     elif args.ws is not None:

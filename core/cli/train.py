@@ -22,7 +22,7 @@ from core.training.config import ARCHS, AUG_MODES, PRESETS
 from core.training.distributed import init_distributed
 from core.training.start import StartRequest, start_run
 from core.errors import TrainingDiverged
-from core.cli.common import ArgumentParser, cli_entry, number, parse_megapixels, parse_resolution, tune_cpu_allocator
+from core.cli.common import ArgumentParser, cli_entry, number, output_folder, parse_megapixels, parse_resolution, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
@@ -113,6 +113,8 @@ def given_options(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     given = given_options(args)
+    if not args.resume:
+        output_folder(args.outdir, create=False)  # (made with the run's folder, once all is checked)
     rank, world, device = init_distributed(args.device)
     try:
         if device.type == "cpu":

@@ -190,3 +190,27 @@ def test_convert_never_overwrites_without_force(tmp_path):
     r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(out), "--force")
     assert r.returncode == 0, r.stderr
     assert torch.load(out, weights_only=True)["format"] == "stylegan-toolkit"
+
+
+def test_messages_say_what_the_file_is(tmp_path):
+    """#22 item 12: an image renamed .pt is called what it is (not 'Python objects'); a session that
+    is not text names the file; an --outdir that is a file is a usage error (exit 2), in every command."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    from PIL import Image
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
+    fake = tmp_path / "net.pt"
+    fake.write_bytes((tmp_path / "photo.png").read_bytes())
+    (tmp_path / "afile").write_text("")
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "PYOPENGL_PLATFORM": "egl"}
+    cases = [(["core.cli.train", "--resume", str(fake)], "net.pt: not a network file (a PNG image)"),
+             (["core.cli.generate", "--pkl", str(fake), "--seeds", "0", "--outdir", str(tmp_path / "o")],
+              "net.pt: not a network file (a PNG image)"),
+             (["explorer", "--session", str(tmp_path / "photo.png"), "--screenshot", str(tmp_path / "s.png")],
+              "photo.png: not a session file (JSON text), but a PNG image"),
+             (["core.cli.generate", "--seeds", "0", "--outdir", str(tmp_path / "afile")], "is a file, not a folder"),
+             (["core.cli.train", "--data", "x.zip", "--outdir", str(tmp_path / "afile" / "runs")], "is a file, not a folder")]
+    for argv, message in cases:
+        r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)
