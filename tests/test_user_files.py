@@ -714,3 +714,13 @@ def test_init_from_a_tensorflow_pickle_takes_its_d(tmp_path):
     out = load_npz("D_tiny_resnet_out.npz")
     D = build_discriminator(nets["D_config"], nets["networks"]["D"])
     assert max_abs(D(torch.from_numpy(out["img_noise"])), out["logits_noise"]) <= 1e-4
+
+
+def test_dataset_sizes_in_messages_are_the_files_own(tmp_path):
+    """#22 item 12: a 50x70 image is reported as 50x70 (and what making it square gave), not 50x50."""
+    from PIL import Image
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (50, 70)).save(src / "a.png")
+    msg = one_line_error(cli("dataset", src, tmp_path / "d.zip"), "stylegan-dataset")
+    assert "a.png is 50x70 (50x50 once square)" in msg

@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{world} process{'es' * (world > 1)}, {device}) -> {run_dir}"
                     + (f" from {run.trainer.nimg / 1000:.1f} kimg" if data else "")
                     + (f"; started from {args.init}: {taken}" if taken else ""))
+        if data and run.trainer.nimg >= cfg.kimg * 1000:
+            print(f"{PROG}: nothing to do: this run has trained {run.trainer.nimg / 1000:g} kimg of its --kimg "
+                  f"{cfg.kimg:g}; give a larger --kimg to go on", file=sys.stderr)
+            return 0
         try:
             last = run.run(max_ticks=args.max_ticks)
         except (TrainingDiverged, KernelError) as exc:

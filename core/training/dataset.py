@@ -351,15 +351,17 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
                 on_skip(name, error)
                 continue
             arr = prep.apply(img, channels)
+            # Sizes in messages are the files' own (W x H), and what making them square gave.
+            made = f" ({arr.shape[1]}x{arr.shape[0]} once square)" if (img.width, img.height) != arr.shape[1::-1] else ""
             if size is None:
-                size = arr.shape
+                size, first = arr.shape, f"{img.width}x{img.height}"
                 res = arr.shape[0]
                 if res < 4 or res & (res - 1):
-                    raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}: give --resolution "
+                    raise DatasetError(f"{name} is {img.width}x{img.height}{made}: give --resolution "
                                        "(a power of two) to resize the images")
             elif arr.shape != size:
-                raise DatasetError(f"{name} is {arr.shape[1]}x{arr.shape[0]}, the first image was "
-                                   f"{size[1]}x{size[0]}: give --resolution to resize them all")
+                raise DatasetError(f"{name} is {img.width}x{img.height}{made}, the first image was "
+                                   f"{first}: give --resolution to resize them all")
             label = labels.get(name) if labels else None
             if labels and label is None:  # found now, by name, not as a null label later
                 raise DatasetError(f"{source}: dataset.json has no label for {name}")

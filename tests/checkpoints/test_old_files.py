@@ -60,3 +60,13 @@ def test_old_snapshot_resumes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "resuming stylegan2" in r.stdout + r.stderr
     assert list(tmp_path.glob("network-snapshot-*.pt"))  # a resumed run continues in the snapshot's folder
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_do(tmp_path):
+    """#22 item 12: a run that has reached its --kimg is not 'resumed' in silence."""
+    shutil.copy(OLD / "stylegan2-snapshot.pt", tmp_path)
+    r = run_cli("stylegan-train", "--resume", str(tmp_path / "stylegan2-snapshot.pt"), "--data",
+                str(REPO / "tests" / "fixtures" / "mnist_1000.zip"))
+    assert r.returncode == 0, r.stderr
+    assert "nothing to do" in r.stderr and "give a larger --kimg" in r.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["stylegan2-snapshot.pt"]
