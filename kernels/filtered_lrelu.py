@@ -2,9 +2,9 @@
 downsample, with the windowed-sinc or radial filters each layer designs (see filtered_lrelu_ref.py
 for the exact definition and order).
 
-On CUDA tensors (and with STYLEGAN_KERNELS=op on any device) it runs as the project's resampling and
-bias+activation custom ops — the same kernels, autograd and CI coverage as StyleGAN2's layers; on a
-CPU, the plain reference.
+It is the reference's four steps through the dispatching upfirdn2d and bias_act: on CUDA tensors (and
+with STYLEGAN_KERNELS=op on any device) the project's custom ops — the same kernels, autograd and CI
+coverage as StyleGAN2's layers; on a CPU, exactly the reference.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import math
 import torch
 
 from .bias_act import bias_act
-from .dispatch import use_custom_ops
-from .filtered_lrelu_ref import filtered_lrelu_ref
 from .upfirdn2d import upfirdn2d
 
 
@@ -24,8 +22,6 @@ def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None = None, fd: torch.Te
                    gain: float = math.sqrt(2), slope: float = 0.2, clamp: float | None = None,
                    flip_filter: bool = False) -> torch.Tensor:
     """As filtered_lrelu_ref (shapes, padding, order); NVIDIA's filtered_lrelu signature."""
-    if not use_custom_ops(x.is_cuda):
-        return filtered_lrelu_ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
     if b is not None:
         x = bias_act(x, b)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2, flip_filter=flip_filter)
