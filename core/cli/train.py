@@ -37,6 +37,7 @@ OPTIONS = {
     "--kimg": ("kimg", number(float, above=0), "total thousands of real images shown to D"),
     "--batch": ("batch", number(int, minimum=1), "global batch size"),
     "--batch-gpu": ("batch_gpu", number(int, minimum=1), "images per process per round (smaller: less memory, more rounds)"),
+    "--mirror": ("mirror", bool, "x-flip augmentation: each image is also shown mirrored (NVIDIA's --mirror=1)"),
     "--seed": ("seed", number(int, minimum=0, below=2 ** 32), "random seed (default 0)"),
     "--z-dim": ("z_dim", number(int, minimum=1), "dimensions of z (default 512)"),
     "--w-dim": ("w_dim", number(int, minimum=1), "dimensions of w (default 512)"),
@@ -50,6 +51,8 @@ OPTIONS = {
     "--mbstd-group": ("mbstd_group", number(int, minimum=1), "minibatch-stddev group size"),
     "--fp16-res": ("num_fp16_res", number(int, minimum=0), "GPUs: run this many top resolutions in fp16"),
     "--conv-clamp": ("conv_clamp", number(float, above=0), "clamp conv outputs (use with --fp16-res)"),
+    "--freezed": ("freezed", number(int, minimum=0), "transfer learning: keep D's first N layers (from the image "
+                  "side: fromrgb, conv0, conv1, skip per block) as they are (NVIDIA's --freezed)"),
     "--glr": ("glr", number(float, minimum=0), "G learning rate"),
     "--dlr": ("dlr", number(float, minimum=0), "D learning rate"),
     "--gamma": ("gamma", number(float, minimum=0), "R1 weight"),
@@ -67,6 +70,8 @@ OPTIONS = {
     "--phase-kimg": ("phase_kimg", number(float, above=0), "stylegan1: kimg per fade-in and per stabilisation phase"),
     "--tick": ("tick_kimg", number(float, above=0), "kimg per progress tick (default 4)"),
     "--snap": ("snap", number(int, minimum=1), "ticks between snapshots and sample grids (default 50)"),
+    "--snap-minutes": ("snap_minutes", number(float, minimum=0), "also a snapshot once this many minutes of "
+                       "training passed since the last one (default 30; 0: by --snap only)"),
     "--metrics": ("metrics", str, "comma-separated metrics at snapshots, e.g. fid1k ('none': none)"),
     "--minutes": ("minutes", number(float, above=0), "stop with a snapshot after this much training time (all sessions)"),
 }
@@ -85,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "options must build the same networks")
     p.add_argument("--desc", help="extra words in the run folder's name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--dry-run", action="store_true", help="print the options, the dataset and the networks' "
+                   "sizes, then exit: nothing is trained or written")
     p.add_argument("--max-ticks", type=int, help=argparse.SUPPRESS)  # tests: stop after this many ticks
     for flag, (dest, typ, help_text) in OPTIONS.items():
         if typ is bool:
@@ -109,20 +116,48 @@ def given_options(args) -> dict:
     return out
 
 
+def dry_run_report(started, world: int, device) -> str:
+    """--dry-run: what the run would be (as NVIDIA's train.py --dry-run prints its options), with the
+    networks' sizes."""
+    import json
+    from core.training.step import build_networks
+    cfg, dataset = started.cfg, started.dataset
+    G, D = build_networks(cfg, dataset.resolution, dataset.channels, dataset.c_dim if cfg.cond else 0)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    if cfg.freezed > len(D.layers()):
+        raise ValueError(f"--freezed {cfg.freezed}: this D has {len(D.layers())} layers to freeze")
+    lines = ["Training options:", json.dumps(cfg.to_dict(), indent=2), "",
+             f"Dataset:        {dataset.path} ({len(dataset)} images{' x2 mirrored' if cfg.mirror else ''}, "
+             f"{dataset.resolution}x{dataset.resolution}, {dataset.channels} channel{'s' * (dataset.channels > 1)}"
+             f"{f', {dataset.c_dim} classes' if cfg.cond else ''})",
+             f"Generator:      {count(G) / 1e6:.2f} M parameters (mapping {count(G.mapping) / 1e6:.2f} M, "
+             f"synthesis {count(G.synthesis) / 1e6:.2f} M), {G.num_ws} W+ layers",
+             f"Discriminator:  {count(D) / 1e6:.2f} M parameters"
+             + (f"; --freezed {cfg.freezed}: {', '.join(n for n, _ in D.layers()[:cfg.freezed])}" if cfg.freezed else ""),
+             f"Processes:      {world} on {device}, batch {cfg.batch}",
+             f"Duration:       {cfg.kimg:g} kimg" + (" (resumed)" if started.resumed else ""),
+             "", "Dry run: nothing trained, nothing written."]
+    return "\n".join(lines)
+
+
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     given = given_options(args)
-    if not args.resume:
+    if not args.resume and not args.dry_run:
         output_folder(args.outdir, create=False)  # (made with the run's folder, once all is checked)
     rank, world, device = init_distributed(args.device)
     try:
         if device.type == "cpu":
             tune_cpu_allocator()
         req = StartRequest(data=args.data, resume=args.resume, init=args.init, preset=args.preset,
-                           outdir=args.outdir, desc=args.desc, given=given)
+                           outdir=args.outdir, desc=args.desc, given=given, dry_run=args.dry_run)
         started = start_run(req, rank, world, device,
                             on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
+        if started.run is None:
+            if rank == 0:
+                print(dry_run_report(started, world, device))
+            return 0
         run, cfg, dataset, data, taken = started.run, started.run.cfg, started.run.dataset, started.resumed, started.taken
         run_dir = run.run_dir
         if rank == 0:

@@ -150,6 +150,18 @@ class Discriminator(nn.Module):
                                         mbstd_num_channels=config.mbstd_num_channels,
                                         conv_clamp=config.conv_clamp)
 
+    def layers(self) -> list[tuple[str, nn.Module]]:
+        """The convolution layers of the blocks, (name, module), counted as NVIDIA's freeze_layers
+        counts them (stylegan2-ada-pytorch --freezed): from the image side, per block fromrgb, conv0,
+        conv1, skip. The epilogue (b4) is never among them."""
+        out = []
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            for name in ("fromrgb", "conv0", "conv1", "skip"):
+                if hasattr(block, name):
+                    out.append((f"b{res}.{name}", getattr(block, name)))
+        return out
+
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None, force_fp32: bool = False):
         """Images [N, C, H, W] (and labels) -> logits [N, 1]."""
         expected = (self.img_channels, self.img_resolution, self.img_resolution)

@@ -27,6 +27,7 @@ class TrainConfig:
     batch: int = 32  # global batch over all processes
     batch_gpu: int = 0  # per process and round (0: batch / processes); smaller means more rounds
     seed: int = 0
+    mirror: bool = False  # x-flip: every image also shown mirrored (NVIDIA's --mirror)
     # Networks.
     z_dim: int = 512
     w_dim: int = 512
@@ -40,6 +41,7 @@ class TrainConfig:
     mbstd_group: int = 4
     num_fp16_res: int = 0  # on GPUs: highest resolutions in fp16 (mixed precision)
     conv_clamp: float | None = None
+    freezed: int = 0  # D's first layers (from the image side) kept as they are: transfer learning
     # Optimisation.
     glr: float = 0.0025
     dlr: float = 0.0025
@@ -66,6 +68,7 @@ class TrainConfig:
     # Bookkeeping.
     tick_kimg: float = 4.0
     snap: int = 50  # ticks between snapshots (and sample grids)
+    snap_minutes: float = 30.0  # also a snapshot once this much training time passed since the last; 0: off
     minutes: float = 0.0  # stop (with a snapshot) after this much training time; 0: no limit
     metrics: list = field(default_factory=list)
 
@@ -94,6 +97,8 @@ class TrainConfig:
             raise ValueError("--d-arch progressive belongs to --arch stylegan1")
         if self.tick_kimg <= 0 or self.phase_kimg <= 0:
             raise ValueError("--tick and --phase-kimg must be positive")
+        if self.freezed and self.arch != "stylegan2":
+            raise ValueError("--freezed works with --arch stylegan2 (a progressive D grows its layers)")
 
 
 def preset(name: str, resolution: int, processes: int = 1) -> dict:

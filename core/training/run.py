@@ -39,6 +39,10 @@ from core.training.step import Trainer
 from core.errors import TrainingDiverged
 from core.noise import NoiseControl
 
+FIRST_TICK_SECONDS = 60  # the first progress line comes within a minute, however slow the step
+MAX_TICK_SECONDS = 600  # and the others at most ten minutes apart (a tick ends at --tick kimg or this)
+CPU_ESTIMATE_STEPS = 4  # on a CPU, the speed of the first steps is reported
+SLOW_CPU_SEC_PER_KIMG = 60  # ... with a suggestion of smaller networks when slower than this
 SNAPSHOT_RE = re.compile(r"network-snapshot-(\d+)(?:\.(\d{3}))?\.pt$")
 
 
@@ -72,6 +76,24 @@ def latest_snapshot(path: Path) -> Path:
     return snaps[-1]
 
 
+def progress_bar(total: int, nimg: int, enabled: bool, file=None) -> tqdm:
+    """The training progress bar in whole images (shown as kimg), so a resumed run ends exactly at
+    its total: no overshoot, no negative time left. Only on a terminal unless `file` is given."""
+    return tqdm(total=total, initial=min(nimg, total), unit="kimg", unit_scale=1 / 1000, dynamic_ncols=True,
+                disable=(None if file is None else False) if enabled else True, file=file,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.1f} days"
+
+
 def check_same_config(what: str, ours: dict, theirs: dict, source: str) -> None:
     """One error line naming (up to three of) the options in which a network file differs from this run."""
     differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
@@ -95,6 +117,7 @@ class TrainingRun:
         self.is_main = rank == 0
         self.trainer = Trainer(cfg, dataset, device, rank, world, timed=timed)
         self.tick = 0
+        self._first_iteration = 0  # this session's first step (resumed runs start later)
         self.time_s = 0.0  # training time over all sessions
         self.last_snapshot: Path | None = None
         self.interrupted: str | None = None  # "SIGINT" / "SIGTERM" once a stop was asked for
@@ -156,6 +179,7 @@ class TrainingRun:
         tr = data["training"]
         self.trainer.load_state({**tr, "G_ema": data["G_ema"]})
         self.tick = int(tr["tick"])
+        self._first_iteration = self.trainer.iteration
         self.time_s = float(tr["time_s"])
         kimg = self.trainer.nimg / 1000
         if self.is_main:  # forget what the interrupted session logged after this snapshot
@@ -260,11 +284,10 @@ class TrainingRun:
         """Train until cfg.kimg (or max_ticks more ticks). Returns the last snapshot written."""
         cfg, tr = self.cfg, self.trainer
         self.start()
-        total = cfg.kimg * 1000
-        bar = tqdm(total=cfg.kimg, initial=tr.nimg / 1000, unit="kimg", dynamic_ncols=True,
-                   disable=None if self.progress else True,  # None: only on a terminal
-                   bar_format="{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]")
+        total = int(round(cfg.kimg * 1000))
+        bar = progress_bar(total, tr.nimg, self.progress)
         tick_start_nimg, tick_start_time = tr.nimg, time.time()
+        snapshot_time = tick_start_time  # (this session's) time of the last snapshot
         ticks_run = 0
         previous = self._catch_stop_signals()
         try:
@@ -278,9 +301,15 @@ class TrainingRun:
                     raise TrainingDiverged(f"training stopped: {exc}, before its first snapshot, so there is "
                                            "nothing to resume: start again (lower --glr/--dlr or a higher --gamma "
                                            "usually help)") from None
-                bar.update(min(cfg.batch, total - (tr.nimg - cfg.batch)) / 1000)
+                bar.update(min(tr.nimg, total) - bar.n)  # (whole images: never past the end)
                 done = tr.nimg >= total
-                if tr.nimg < tick_start_nimg + cfg.tick_kimg * 1000 and not done and not self.interrupted:
+                tick_limit = FIRST_TICK_SECONDS if ticks_run == 0 else MAX_TICK_SECONDS
+                tick_over = (tr.nimg >= tick_start_nimg + cfg.tick_kimg * 1000
+                             or time.time() - tick_start_time >= tick_limit)
+                if ticks_run == 0 and (tr.iteration - self._first_iteration == CPU_ESTIMATE_STEPS
+                                       or (tick_over and tr.iteration - self._first_iteration < CPU_ESTIMATE_STEPS)):
+                    self._estimate(time.time() - tick_start_time, tr.nimg - tick_start_nimg)
+                if not (tick_over or done or self.interrupted):
                     continue
                 # ---- end of tick ----
                 elapsed = time.time() - tick_start_time
@@ -312,8 +341,10 @@ class TrainingRun:
                 if self.interrupted:
                     self.log(f"{self.interrupted}: stopping after this step with a snapshot")
                 last_tick = (max_ticks is not None and ticks_run >= max_ticks) or out_of_time or bool(self.interrupted)
-                if done or self.tick % cfg.snap == 0 or last_tick:
+                on_time = cfg.snap_minutes > 0 and time.time() - snapshot_time >= cfg.snap_minutes * 60
+                if done or self.tick % cfg.snap == 0 or on_time or last_tick:
                     self._snapshot_tick()
+                    snapshot_time = time.time()
                 tick_start_nimg, tick_start_time = tr.nimg, time.time()
                 if last_tick:
                     break
@@ -324,6 +355,25 @@ class TrainingRun:
             if self.tensorboard is not None:
                 self.tensorboard.close()
         return self.last_snapshot
+
+    def _estimate(self, seconds: float, nimg: int) -> None:
+        """On a CPU, after the first few steps: the speed they ran at, what it means for this run,
+        and the small networks that make a CPU run practical."""
+        if self.device.type != "cpu" or not self.is_main or nimg <= 0:
+            return
+        cfg = self.cfg
+        sec_per_kimg = seconds / (nimg / 1000)
+        left_h = sec_per_kimg * max(cfg.kimg - self.trainer.nimg / 1000, 0) / 3600
+        params = sum(p.numel() for p in self.trainer.G.parameters()) + sum(p.numel() for p in self.trainer.D.parameters())
+        steps = self.trainer.iteration - self._first_iteration
+        message = (f"on this CPU the first {steps} step{'s' * (steps > 1)} ran at about {sec_per_kimg:.0f} s/kimg "
+                   f"(G + D: {params / 1e6:.1f} M parameters): --kimg {cfg.kimg:g} would take about "
+                   f"{_duration(left_h * 3600)}; snapshots every {cfg.snap_minutes:g} minutes (--snap-minutes)")
+        small = {"cbase": 4096, "cmax": 128}
+        if sec_per_kimg > SLOW_CPU_SEC_PER_KIMG and (cfg.cbase > small["cbase"] or cfg.cmax > small["cmax"]):
+            message += (f". For a quicker CPU run use smaller networks: --cbase {small['cbase']} --cmax {small['cmax']} "
+                        "(and --map 2)")
+        self.log(message)
 
     def _catch_stop_signals(self) -> dict:
         """Ctrl-C (SIGINT) or SIGTERM asks the run to stop at the end of the current step, with a

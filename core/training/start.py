@@ -19,7 +19,7 @@ from core.training.dataset import ImageDataset, Preparation
 from core.training.run import TrainingRun, latest_snapshot, new_run_dir
 
 # Options a resumed run may change (the rest would make it a different run).
-CHANGEABLE_ON_RESUME = {"kimg", "snap", "tick_kimg", "metrics", "minutes"}
+CHANGEABLE_ON_RESUME = {"kimg", "snap", "snap_minutes", "tick_kimg", "metrics", "minutes"}
 
 
 @dataclass
@@ -33,13 +33,16 @@ class StartRequest:
     outdir: str = "runs"
     desc: str | None = None
     given: dict = field(default_factory=dict)
+    dry_run: bool = False  # resolve and check everything, make no folder, build no run
 
 
 @dataclass
 class Started:
-    run: TrainingRun
+    run: TrainingRun | None  # None for a dry run
     resumed: bool
     taken: str | None  # with --init: what was taken from the file
+    cfg: TrainConfig | None = None
+    dataset: ImageDataset | None = None
 
 
 def load_dataset(cfg: TrainConfig, rank: int, on_skip) -> ImageDataset:
@@ -108,7 +111,7 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         cfg = TrainConfig.from_dict(data["training"]["config"])
         fixed = sorted(k for k in given if k not in CHANGEABLE_ON_RESUME and given[k] != getattr(cfg, k))
         if fixed or req.preset:
-            raise UsageError("only --kimg, --minutes, --snap, --tick, --metrics (and --data for the same "
+            raise UsageError("only --kimg, --minutes, --snap, --snap-minutes, --tick, --metrics (and --data for the same "
                              f"dataset moved elsewhere) can change when resuming (got {', '.join(fixed) or '--preset'})")
         for k, v in given.items():
             setattr(cfg, k, v)
@@ -125,6 +128,8 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
     fingerprint = dataset.fingerprint(with_labels=cfg.cond)  # (hashes every pixel: once)
     if req.resume:
         check_resume_data(cfg, dataset, fingerprint, data)
+        if req.dry_run:
+            return Started(None, resumed=True, taken=None, cfg=cfg, dataset=dataset)
     else:
         cfg.data = str(Path(cfg.data).resolve())  # so --resume works from any folder
     cfg.data_fingerprint = fingerprint
@@ -141,6 +146,8 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         init = read_networks(req.init) if req.init else None
         if init is not None and cfg.arch == "stylegan1":
             raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")
+        if req.dry_run:
+            return Started(None, resumed=False, taken=None, cfg=cfg, dataset=dataset)
         desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{req.desc}" if req.desc else "")
         names = [None]
         if rank == 0:
@@ -149,6 +156,8 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
             torch.distributed.broadcast_object_list(names, src=0)
         run_dir = Path(names[0])
     run = TrainingRun(cfg, dataset, device, run_dir, rank, world, resume=data)
+    if run.trainer.frozen and rank == 0:
+        run.log(f"--freezed {cfg.freezed}: D's layers {', '.join(run.trainer.frozen)} stay as they are")
     taken = None
     if init is not None:
         try:
@@ -157,4 +166,4 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
             if rank == 0:
                 run_dir.rmdir()  # nothing was written yet: leave no empty run folder behind
             raise
-    return Started(run, resumed=data is not None, taken=taken)
+    return Started(run, resumed=data is not None, taken=taken, cfg=cfg, dataset=dataset)

@@ -86,8 +86,10 @@ class Trainer:
         self.G.to(device).train()
         self.D.to(device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.frozen = self.freeze_d_layers(cfg.freezed)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8)
+        self.opt_D = torch.optim.Adam(self.d_trainable(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8)
+        self.num_reals = len(dataset) * (2 if cfg.mirror else 1)  # --mirror: index n + i is image i flipped
         self.augment = AugmentPipe(cfg.augpipe) if cfg.aug != "noaug" else None
         self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
         self.nimg = 0
@@ -100,6 +102,27 @@ class Trainer:
         self.stage = self.current_stage()
         self._step: dict = {}  # what one step's phases hand each other (batch, sums for w_avg/pl_mean/ADA)
 
+    def freeze_d_layers(self, count: int) -> list[str]:
+        """--freezed N: D's first N layers (Discriminator.layers(), NVIDIA's order) are not trained:
+        no gradients, not in D's optimiser. -> their names."""
+        if count == 0:
+            return []
+        layers = self.D.layers()
+        if count > len(layers):
+            raise ValueError(f"--freezed {count}: this D has {len(layers)} layers to freeze")
+        for _, layer in layers[:count]:
+            layer.requires_grad_(False)
+        return [name for name, _ in layers[:count]]
+
+    def d_trainable(self) -> list[torch.nn.Parameter]:
+        frozen = {id(p) for name in self.frozen for p in self.D.get_submodule(name).parameters()}
+        return [p for p in self.D.parameters() if id(p) not in frozen]
+
+    def set_d_training(self, on: bool) -> None:
+        """D's trainable parameters take gradients (on) or not; frozen layers never do."""
+        for p in self.d_trainable():
+            p.requires_grad_(on)
+
     # ----------------------------------------------------------------------- randomness ---
     def rng(self, *key) -> torch.Generator:
         """A generator seeded from (run seed, key...): the same numbers whatever the process layout."""
@@ -110,7 +133,7 @@ class Trainer:
     def batch_indices(self) -> torch.Tensor:
         """The global batch's dataset indices: consecutive slices of per-epoch permutations,
         positioned by the number of images seen (so resuming continues the same stream)."""
-        n = len(self.dataset)
+        n = self.num_reals
         start = self.nimg
         out = []
         while len(out) < self.cfg.batch:
@@ -150,7 +173,11 @@ class Trainer:
         return self.D(img, c, **self.stage.d_kwargs)
 
     def real_images(self, indices: torch.Tensor):
-        x, c = self.dataset.batch(indices, self.device)
+        n = len(self.dataset)
+        x, c = self.dataset.batch(indices % n, self.device)
+        mirrored = indices >= n
+        if mirrored.any():  # --mirror: the second half of the index range is the images x-flipped
+            x = torch.where(mirrored.to(x.device)[:, None, None, None], x.flip(-1), x)
         res, alpha = self.stage.resolution, self.stage.alpha
         if res < x.shape[-1]:
             x = F.avg_pool2d(x, x.shape[-1] // res)
@@ -197,7 +224,7 @@ class Trainer:
     def g_main(self) -> None:
         """G's non-saturating loss on D(augment(G(z))), with style mixing; sums W for w_avg."""
         self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
+        self.set_d_training(False)
         self.opt_G.zero_grad(set_to_none=True)
         w_sum = torch.zeros(self.cfg.w_dim, dtype=torch.float64)
         for j in self.my_chunks():
@@ -243,7 +270,7 @@ class Trainer:
         """D's logistic loss on generated and real images (both augmented); the signs of D's real
         logits for ADA."""
         self.G.requires_grad_(False)
-        self.D.requires_grad_(True)
+        self.set_d_training(True)
         self.opt_D.zero_grad(set_to_none=True)
         chunk, indices = self.batch_gpu, self._step["indices"]
         sign_sum, sign_count = 0.0, 0

@@ -1,0 +1,125 @@
+"""stylegan-train's time-based ticks and snapshots, the CPU speed report, the progress bar of a
+resumed run, and NVIDIA's --mirror / --freezed / --dry-run (#22 items 8, 12, 14)."""
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO
+from core.cli import train as train_cli
+from core.training import run as run_module
+from core.training.config import TrainConfig
+from core.training.dataset import ImageDataset
+from core.training.step import Trainer
+
+MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+TINY = ["--cbase", "256", "--cmax", "16", "--z-dim", "16", "--w-dim", "16", "--map", "1", "--batch", "8",
+        "--tick", "0.032", "--mbstd-group", "4"]
+
+
+def only_run(outdir):
+    (run,) = [p for p in outdir.iterdir() if p.is_dir()]
+    return run
+
+
+def stats(run):
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def asymmetric(tmp_path_factory):
+    """Four 8x8 images, each a bright column at a different place: a mirrored one is told apart."""
+    folder = tmp_path_factory.mktemp("asym")
+    for i in range(4):
+        a = np.zeros((8, 8), np.uint8)
+        a[:, i] = 255
+        Image.fromarray(a).save(folder / f"img{i}.png")
+    return ImageDataset(folder)
+
+
+def tiny_cfg(**kw) -> TrainConfig:
+    return TrainConfig(batch=4, cbase=64, cmax=8, z_dim=8, w_dim=8, map_layers=1, mbstd_group=2, aug="noaug",
+                       pl_weight=0, **kw)
+
+
+def test_mirror_shows_every_image_also_flipped(asymmetric):
+    tr = Trainer(tiny_cfg(mirror=True), asymmetric, torch.device("cpu"))
+    assert tr.num_reals == 8
+    epoch = []
+    while len(epoch) < 8:  # one epoch: each of the 8 (image, flip) pairs once
+        epoch += tr.batch_indices().tolist()
+        tr.nimg += 4
+    assert sorted(epoch) == list(range(8))
+    x, _ = tr.real_images(torch.tensor([1, 5]))
+    assert torch.equal(x[1], x[0].flip(-1)) and not torch.equal(x[0], x[1])
+    plain = Trainer(tiny_cfg(), asymmetric, torch.device("cpu"))
+    assert plain.num_reals == 4 and max(plain.batch_indices().tolist()) < 4
+
+
+def test_freezed_keeps_ds_first_layers_as_they_are(asymmetric):
+    tr = Trainer(tiny_cfg(freezed=3, gamma=1.0, r1_interval=1), asymmetric, torch.device("cpu"))
+    assert tr.frozen == ["b8.fromrgb", "b8.conv0", "b8.conv1"]  # NVIDIA's order from the image side
+    before = {k: v.clone() for k, v in tr.D.state_dict().items()}
+    optimised = {id(p) for group in tr.opt_D.param_groups for p in group["params"]}
+    tr.step()
+    after = tr.D.state_dict()
+    for name, param in tr.D.named_parameters():
+        frozen = name.split(".")[0] + "." + name.split(".")[1] in tr.frozen
+        assert (id(param) in optimised) != frozen, name
+        assert torch.equal(before[name], after[name]) == frozen, name
+    with pytest.raises(ValueError, match="has 4 layers"):  # b8: fromrgb, conv0, conv1, skip
+        Trainer(tiny_cfg(freezed=5), asymmetric, torch.device("cpu"))
+
+
+def test_dry_run_prints_options_and_sizes_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert train_cli.main(["--data", str(MNIST), "--outdir", str(out), "--dry-run", "--mirror", "--freezed", "2",
+                           *TINY]) == 0
+    text = capsys.readouterr().out
+    assert json.loads(text[text.index("{"): text.index("\n}") + 2])["mirror"] is True
+    assert "1000 images x2 mirrored" in text and "Generator:" in text and "M parameters" in text
+    assert "--freezed 2: b32.fromrgb, b32.conv0" in text and "Dry run" in text
+    assert not out.exists()
+    assert train_cli.main(["--data", str(MNIST), "--outdir", str(out), "--dry-run", "--freezed", "99", *TINY]) == 2
+    assert "--freezed 99: this D has" in capsys.readouterr().err
+
+
+def test_first_tick_and_snapshots_come_on_time(tmp_path, monkeypatch, capsys):
+    """A tick ends at --tick kimg or after FIRST_TICK_SECONDS (the first progress line comes within a
+    minute on any machine); a snapshot is also written --snap-minutes after the last; on a CPU the
+    first steps' speed is reported, with smaller networks suggested when slow."""
+    monkeypatch.setattr(run_module, "FIRST_TICK_SECONDS", 0.0)  # every step is "a minute"
+    monkeypatch.setattr(run_module, "SLOW_CPU_SEC_PER_KIMG", 0.0)  # every CPU is slow
+    args = ["--data", str(MNIST), "--outdir", str(tmp_path), *TINY, "--tick", "100", "--cbase", "8192",
+            "--kimg", "0.024", "--snap", "1000", "--snap-minutes", "0.00001"]
+    assert train_cli.main(args) == 0
+    run = only_run(tmp_path)
+    ticks = stats(run)
+    assert [t["kimg"] for t in ticks][:1] == [0.008]  # the first tick ended after one step of 8 images
+    assert ticks[-1]["kimg"] == 0.024
+    snaps = sorted(p.name for p in run.glob("network-snapshot-*.pt"))
+    assert len(snaps) == len(ticks) >= 2  # --snap 1000 ticks, yet one per tick: the time had passed
+    log = (run / "log.txt").read_text()
+    assert "on this CPU the first 1 step ran at about" in log and "--kimg 0.024 would take about" in log
+    assert "--cbase 4096 --cmax 128" in log
+
+
+def test_resumed_progress_bar_ends_exactly_without_warnings():
+    """A resumed run's bar starts at its image count and ends at its total: no TqdmWarning about a
+    fraction past 1, no negative time left (adding 0.008 kimg floats used to overshoot)."""
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bar = run_module.progress_bar(300, 200, True, file=out)
+        bar.mininterval, bar.miniters = 0, 1  # draw every update
+        nimg = 200
+        while nimg < 300:
+            nimg += 8
+            bar.update(min(nimg, 300) - bar.n)  # as TrainingRun.run advances it
+        bar.close()
+    assert bar.n == 300 and "<-" not in out.getvalue() and "0.3/0.3 kimg" in out.getvalue()
