@@ -3,7 +3,9 @@
 Runs the real app headless (EGL, offscreen 1280x800 window, the asynchronous renderer thread as in
 a window) on random-weight models of the generator benchmark's sizes:
 
-  idle      UI frames/s with nothing changing (no renders)
+  idle      UI frames/s and CPU use (% of one core, every thread of the process: UI, GL, renderer)
+            with nothing changing: with the explorer's idling (it waits for input at IDLE_FPS) and
+            without it (idle_fps 0: every frame drawn at --max-fps, as before #22 item 5)
   animated  UI frames/s and rendered frames/s while the latent animates (a render every frame)
   slider    a user dragging the ψ slider: each UI frame moves it; latency = time from the state
             change to that state's frame being in the GL texture (median, p90), and how many
@@ -11,6 +13,7 @@ a window) on random-weight models of the generator benchmark's sizes:
 
     python benchmarks/explorer.py                 # 64² and 256² on CPU (1024² on CUDA if present)
     python benchmarks/explorer.py --res 64 --seconds 5
+    xvfb-run -a python benchmarks/explorer.py --window --res 64   # idle CPU in a real (GLFW) window
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from pathlib import Path
 os.environ["PYOPENGL_PLATFORM"] = "egl"
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.append(str(REPO / "benchmarks"))  # (after the repo: benchmarks/kernels.py must not hide kernels/)
 
 
 def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
-    from explorer.app import Explorer
+    from explorer.app import IDLE_FPS, Explorer
     from explorer.platform import HeadlessPlatform
     from explorer.state import ExplorerState
 
@@ -51,8 +54,16 @@ def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
                 n += 1
             return n, time.perf_counter() - t0
 
-        frames, dt = run_for(seconds / 3)
-        idle_fps = frames / dt
+        def idle_cpu(idle_fps: float) -> tuple[float, float]:
+            app.idle_fps = idle_fps
+            for _ in range(5):  # settle into (or out of) idling
+                platform.run_frame(app)
+            cpu0 = time.process_time()
+            frames, dt = run_for(seconds / 6)
+            return frames / dt, 100 * (time.process_time() - cpu0) / dt
+
+        busy_fps, busy_cpu = idle_cpu(0.0)
+        idle_fps, idle_cpu_pct = idle_cpu(IDLE_FPS)
 
         app.state.latent.animate, app.state.latent.speed = True, 1.0
         rendered0 = app.renderer.stats.rendered
@@ -86,6 +97,9 @@ def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
         dropped = app.renderer.stats.dropped - stats0[1]
         return {
             "ui_fps_idle": round(idle_fps, 1),
+            "cpu_pct_idle": round(idle_cpu_pct, 1),
+            "ui_fps_idle_without_idling": round(busy_fps, 1),
+            "cpu_pct_idle_without_idling": round(busy_cpu, 1),
             "ui_fps_animated": round(animated_fps, 1),
             "rendered_fps_animated": round(render_fps, 1),
             "ui_fps_dragging": round(drag_fps, 1),
@@ -102,6 +116,37 @@ def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
         platform.close()
 
 
+def measure_window_idle(pkl: Path, device, seconds: float) -> dict:
+    """Idle CPU use in a real window (GLFW; under xvfb-run on a machine without a display): the
+    window's own loop, with the explorer's idling and without it."""
+    os.environ.pop("PYOPENGL_PLATFORM", None)  # GLX through GLFW, not EGL
+    from explorer.app import IDLE_FPS, Explorer
+    from explorer.platform import WindowPlatform
+    from explorer.state import ExplorerState
+    platform = WindowPlatform(1280, 800)
+    app = Explorer(ExplorerState(pkl=str(pkl)), device)
+    try:
+        deadline = time.perf_counter() + 120
+        while app.display.version < 0 and time.perf_counter() < deadline:
+            platform.run_frame(app)
+        out = {}
+        for name, idle_fps in (("without_idling", 0.0), ("idling", IDLE_FPS)):
+            app.idle_fps = idle_fps
+            for _ in range(10):
+                platform.run_frame(app)
+            n, t0, cpu0 = 0, time.perf_counter(), time.process_time()
+            while time.perf_counter() - t0 < seconds / 2:
+                platform.run_frame(app)
+                n += 1
+            dt = time.perf_counter() - t0
+            out[f"window_ui_fps_{name}"] = round(n / dt, 1)
+            out[f"window_cpu_pct_{name}"] = round(100 * (time.process_time() - cpu0) / dt, 1)
+        return out
+    finally:
+        app.close()
+        platform.close()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--res", type=int, nargs="*", default=None)
@@ -111,6 +156,8 @@ def main() -> None:
                    help="pace the UI loop like the window does (0: as fast as it goes)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: the explorer's choice, all cores but one)")
+    p.add_argument("--window", action="store_true", help="measure idle CPU in a real window instead (needs a "
+                   "display: run under xvfb-run -a)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args()
     import torch
@@ -129,9 +176,16 @@ def main() -> None:
         for res, device in points:
             pkl = Path(tmp) / f"g{res}.pt"
             save_generator(pkl, build(res, "cpu"))
+            if args.window:
+                row = {"res": res, "device": device, **measure_window_idle(pkl, torch.device(device), args.seconds)}
+                results.append(row)
+                print(f"{device} {res}², real window idle: {row}", file=sys.stderr)
+                continue
             row = {"res": res, "device": device, **measure(pkl, torch.device(device), args.seconds, args.max_fps)}
             results.append(row)
-            print(f"{device} {res}²: UI {row['ui_fps_idle']} fps idle, {row['ui_fps_animated']} animated "
+            print(f"{device} {res}²: idle: UI {row['ui_fps_idle']} fps, CPU {row['cpu_pct_idle']}% of a core "
+                  f"(without idling {row['ui_fps_idle_without_idling']} fps, {row['cpu_pct_idle_without_idling']}%); "
+                  f"UI {row['ui_fps_animated']} fps animated "
                   f"({row['rendered_fps_animated']} renders/s), {row['ui_fps_dragging']} dragging; "
                   f"slider latency median {row['latency_ms_median']} ms, p90 {row['latency_ms_p90']} ms",
                   file=sys.stderr)

@@ -38,8 +38,10 @@ from .widgets.transform import TransformWidget
 from .widgets.truncation import TruncationWidget
 from .widgets.walk import WalkWidget
 
-PANEL_WIDTH = 400
+PANEL_WIDTH = 440  # the controls' starting width; the user drags its right edge to resize it
 DRAG_PIXELS_PER_SEED = 300.0
+IDLE_FPS = 10.0  # UI frames per second while nothing animates, renders or is touched
+IDLE_AFTER_FRAMES = 3  # full-rate frames after the last change before idling (imgui settles)
 NOISE_SEEDS_PER_SECOND = 30.0
 MAX_RECENT = 10
 
@@ -76,8 +78,12 @@ class Explorer:
         self.display = FrameDisplay()
         self.perf = Perf()
         self.outdir = outdir
-        self.status = ""
+        self.status = ""  # the last message, always visible in the status line under the controls
+        self.status_error = False
         self.model_error = ""
+        self.idle_fps = IDLE_FPS  # 0: never idle (benchmarks compare both)
+        self.quiet_frames = 0  # UI frames in a row with nothing animating, rendering or touched
+        self._last_mouse = (0.0, 0.0)
         self.recorder: WalkRecorder | None = None
         self.recent_files = self._load_recent()
         self.window_shot_requested = False
@@ -108,7 +114,47 @@ class Explorer:
     def open_model(self, path: str) -> None:
         self._loading_path = str(path)
         self.model_error = ""
+        self.notify(f"loading {path}…")
         self.renderer.load(str(path))
+
+    def notify(self, message: str, error: bool = False) -> None:
+        """A confirmation or an error for the status line (always on screen); widgets also show their
+        own errors where the user acted."""
+        self.status, self.status_error = message, error
+
+    def use_w_file(self, path: str) -> str | None:
+        """Show a W / W+ .npz instead of the seed, if it fits the model. -> the error, or None."""
+        from core.errors import ToolkitError
+        from core.latents.wfile import read_ws_file
+        if self.model is None:
+            return self._refuse("load a model first")
+        try:
+            wfile = read_ws_file(path, self.model.num_ws, self.model.w_dim)
+        except (ToolkitError, ValueError, OSError) as exc:
+            return self._refuse(str(exc))
+        lat = self.state.latent
+        lat.w_file, lat.w_index = path, 0
+        self.state.walk.active = False
+        self.notify(f"using {path}: {len(wfile.ws)} W+ row{'s' * (len(wfile.ws) > 1)}")
+        return None
+
+    def use_directions(self, path: str) -> str | None:
+        """Take direction sliders from a directions .npz, if it fits the model's W. -> the error, or None."""
+        from core.latents.directions import load_directions
+        if self.model is None:
+            return self._refuse("load a model first")
+        try:
+            names = load_directions(path, self.model.w_dim).names
+        except (ValueError, OSError) as exc:
+            return self._refuse(str(exc))
+        d = self.state.directions
+        d.source, d.entries = path, []
+        self.notify(f"directions from {path}: {len(names)}")
+        return None
+
+    def _refuse(self, message: str) -> str:
+        self.notify(message, error=True)
+        return message
 
     def open_file(self, path: str) -> None:
         """A dropped or typed file: a session (.json) or a model."""
@@ -123,14 +169,16 @@ class Explorer:
                 self.state.pkl = message
                 self._remember(message)
                 self.model_error = ""
+                self.notify(f"loaded {Path(message).name}")
                 self._loading_path = None
                 self._requested = None  # render the current state with the new model
             elif kind == "load_failed":
                 self.model_error = message
                 self._loading_path = None
                 self.state.pkl = self.model.path if self.model else None  # the previous model stays
+                self.notify(message, error=True)
             else:
-                self.status = message
+                self.notify(message, error=True)
 
     def _load_recent(self) -> list[str]:
         try:
@@ -182,10 +230,10 @@ class Explorer:
             target = Path(path) if path else unused_path(Path(self.outdir) / f"{self.image_name()}.png")
             target.parent.mkdir(parents=True, exist_ok=True)
             save_png(pixels, target)
-            self.status = f"saved {target}"
+            self.notify(f"saved {target}")
             return str(target)
         except (OSError, RuntimeError) as exc:
-            self.status = f"could not save the image: {exc}"
+            self.notify(f"could not save the image: {exc}", error=True)
             return None
 
     def request_window_shot(self) -> None:
@@ -197,43 +245,67 @@ class Explorer:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             save_png(pixels, target)
-            self.status = f"saved {target}"
+            self.notify(f"saved {target}")
             return str(target)
         except OSError as exc:
-            self.status = f"could not save the window: {exc.strerror}"
+            self.notify(f"could not save the window: {exc.strerror}", error=True)
             return None
 
     def save_session(self, path: str) -> None:
         try:
             self.state.save(path)
-            self.status = f"saved session {path}"
+            self.notify(f"saved session {path}")
         except OSError as exc:
-            self.status = f"could not save the session: {exc.strerror}"
+            self.notify(f"could not save the session: {exc.strerror}", error=True)
 
     def load_session(self, path: str) -> None:
         try:
             state = ExplorerState.load(path)
         except ValueError as exc:
-            self.status = str(exc)
+            self.notify(str(exc), error=True)
             return
         pkl = state.pkl
         state.pkl = self.state.pkl
         self.state = state
         if pkl and pkl != (self.model.path if self.model else None):
             self.open_model(pkl)
-        self.status = f"loaded session {path}"
+        self.notify(f"loaded session {path}")
 
-    def record_walk(self, path: str | None, fps: float) -> None:
+    def record_walk(self, path: str | None, fps: float, scale: int = 1) -> None:
+        """Record the walk to `path` (default: a name from the walk, in outdir), never over an
+        existing file or folder (a numbered name instead); frames upscaled `scale` times."""
         if self.model is None:
-            self.status = "load a model first"
+            self._refuse("load a model first")
             return
         try:
-            target = path or str(Path(self.outdir) / default_record_path(self.state))
-            self.recorder = WalkRecorder(self.renderer.render_now, self.state, target, fps).start()
+            target = unused_path(path or Path(self.outdir) / default_record_path(self.state))
+            self.recorder = WalkRecorder(self.renderer.render_now, self.state, target, fps, scale).start()
+            self.notify(f"recording the walk to {target}")
         except ValueError as exc:
-            self.status = str(exc)
+            self._refuse(str(exc))
 
     # ---------------------------------------------------------------------------- frame ---
+    def animating(self) -> bool:
+        """Whether the next frames may differ without any input: an animation, a render or a load
+        in flight, a recording, a state not yet rendered."""
+        s = self.state
+        return (s.latent.animate and not s.walk.active
+                or s.noise.animate and s.noise.mode == "random"
+                or s.transform.animate_translate or s.transform.animate_rotate
+                or s.walk.active and s.walk.playing
+                or self.loading or not self.renderer.idle()
+                or (self.recorder is not None and not self.recorder.finished)
+                or (self.model is not None and self.state != self._requested)
+                or self.window_shot_requested)
+
+    def idle(self) -> bool:
+        """True when the platform may slow down to idle_fps (and wait for input): nothing animated
+        or touched for IDLE_AFTER_FRAMES frames, no text field or slider active."""
+        return self.idle_fps > 0 and self.quiet_frames >= IDLE_AFTER_FRAMES
+
+    def _count_quiet(self, touched: bool) -> None:
+        self.quiet_frames = 0 if touched or self.animating() else self.quiet_frames + 1
+
     def advance(self, dt: float) -> None:
         """Animations move the state forward by dt seconds."""
         s = self.state
@@ -262,11 +334,17 @@ class Explorer:
         self.advance(dt)
         ui.RECTS.clear()
         imgui.new_frame()
+        io = imgui.get_io()
+        mouse = (io.mouse_pos.x, io.mouse_pos.y)
+        touched = (io.want_text_input or imgui.is_any_item_active() or any(imgui.is_mouse_down(b) for b in range(3))
+                   or mouse != self._last_mouse or io.mouse_wheel != 0 or io.mouse_wheel_h != 0)
+        self._last_mouse = mouse
         self._draw()
         self._shortcuts()
         imgui.render()
         self._request_render()
-        self._show_latest()
+        shown = self._show_latest()
+        self._count_quiet(touched or shown)
 
     def _request_render(self) -> None:
         if self.model is None or self.state == self._requested:
@@ -276,20 +354,23 @@ class Explorer:
         self._requested = self.state.copy()
         self.renderer.request(self._requested, self._version)
 
-    def _show_latest(self) -> None:
+    def _show_latest(self) -> bool:
+        """Put the newest frame in the texture. -> whether a new one was shown."""
         frame = self.renderer.latest()
         if frame is None:
-            return
+            return False
         self.display.texture.set_nearest(self._display_scale() >= 1)
-        if self.display.show(frame):
-            self.feature_channels = frame.feature_channels
-            started = self._change_time.get(frame.version)
-            if started is not None:
-                latency = (time.perf_counter() - started) * 1e3
-                self.perf.latency_ms = latency
-                self.latency_samples.append(latency)
-            for v in [v for v in self._change_time if v <= frame.version]:
-                del self._change_time[v]
+        if not self.display.show(frame):
+            return False
+        self.feature_channels = frame.feature_channels
+        started = self._change_time.get(frame.version)
+        if started is not None:
+            latency = (time.perf_counter() - started) * 1e3
+            self.perf.latency_ms = latency
+            self.latency_samples.append(latency)
+        for v in [v for v in self._change_time if v <= frame.version]:
+            del self._change_time[v]
+        return True
 
     # --------------------------------------------------------------------------- layout ---
     def _draw(self) -> None:
@@ -300,8 +381,12 @@ class Explorer:
                  | imgui.WindowFlags_.no_collapse | imgui.WindowFlags_.no_bring_to_front_on_focus
                  | imgui.WindowFlags_.no_saved_settings)
         imgui.begin("StyleGAN explorer", None, flags)
-        imgui.begin_child("controls", (PANEL_WIDTH, 0))
-        imgui.push_item_width(-110)  # room for the labels on the right
+        wrap = max(io.display_size.x - 2 * imgui.get_style().window_padding.x, 100)
+        lines = min(imgui.calc_text_size(self.status or " ", False, wrap).y / imgui.get_text_line_height(), 3)
+        status_height = imgui.get_frame_height_with_spacing() + (lines - 1) * imgui.get_text_line_height_with_spacing()
+        imgui.set_next_window_size_constraints((280, 0), (max(io.display_size.x - 200, 280), 1e6))
+        imgui.begin_child("controls", (PANEL_WIDTH, -status_height), imgui.ChildFlags_.resize_x)
+        imgui.push_item_width(-imgui.get_font_size() * 8)  # room for the labels on the right
         for widget in self.widgets:
             imgui.set_next_item_open(self._open[widget.title], imgui.Cond_.once)
             self._open[widget.title] = imgui.collapsing_header(widget.title)
@@ -312,11 +397,24 @@ class Explorer:
                 imgui.pop_id()
         imgui.pop_item_width()
         imgui.end_child()
+        ui._record("controls")
         imgui.same_line()
-        imgui.begin_child("image", (0, 0), 0, imgui.WindowFlags_.horizontal_scrollbar)
+        imgui.begin_child("image", (0, -status_height), 0, imgui.WindowFlags_.horizontal_scrollbar)
         self._draw_image()
         imgui.end_child()
+        self._draw_status()
         imgui.end()
+
+    def _draw_status(self) -> None:
+        """The status line under everything: the last confirmation or error (errors in red)."""
+        imgui.separator()
+        if self.status_error:
+            ui.error_text(self.status)  # (wrapped: a long error is read whole)
+        elif self.status:
+            imgui.text_wrapped(self.status)
+        else:
+            imgui.text_disabled("ready · S saves the image · arrows change the seed · drop a model or a session")
+        ui._record("status")
 
     def _display_scale(self) -> float:
         tex = self.display.texture

@@ -49,7 +49,7 @@ class LatentComposer:
         self.G = G
         self.device = device
         self.cache_size = cache_size
-        self._w: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._w: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._files: dict[str, torch.Tensor] = {}
         self._file_keys: dict[str, list[int]] = {}
         self.directions: Directions | None = None
@@ -58,19 +58,24 @@ class LatentComposer:
     def z(self, seed: int) -> torch.Tensor:
         return wplus.z_from_seed(seed, self.G.z_dim).to(self.device)
 
-    @torch.inference_mode()
-    def map_z(self, z: torch.Tensor) -> torch.Tensor:
-        """z [1, z_dim] -> untruncated W+ [1, num_ws, w_dim] (class 0 for conditional models)."""
-        return map_z_to_ws(self.G, z, 0 if self.G.c_dim else None)
+    def class_of(self, class_index: int) -> int | None:
+        """The class a conditional model maps with (clamped to its classes); None for others."""
+        return min(max(int(class_index), 0), self.G.c_dim - 1) if self.G.c_dim else None
 
-    def w(self, seed: int) -> torch.Tensor:
-        """Untruncated W+ of a seed [1, num_ws, w_dim], cached."""
-        seed = int(seed) & 0xFFFFFFFF
-        if seed in self._w:
-            self._w.move_to_end(seed)
-            return self._w[seed]
-        ws = self.map_z(self.z(seed))
-        self._w[seed] = ws
+    @torch.inference_mode()
+    def map_z(self, z: torch.Tensor, class_index: int = 0) -> torch.Tensor:
+        """z [1, z_dim] -> untruncated W+ [1, num_ws, w_dim] (with the class for conditional models,
+        as stylegan-generate --class maps it)."""
+        return map_z_to_ws(self.G, z, self.class_of(class_index))
+
+    def w(self, seed: int, class_index: int = 0) -> torch.Tensor:
+        """Untruncated W+ of a seed (of a class) [1, num_ws, w_dim], cached."""
+        key = (int(seed) & 0xFFFFFFFF, self.class_of(class_index) or 0)
+        if key in self._w:
+            self._w.move_to_end(key)
+            return self._w[key]
+        ws = self.map_z(self.z(key[0]), key[1])
+        self._w[key] = ws
         if len(self._w) > self.cache_size:
             self._w.popitem(last=False)
         return ws
@@ -102,14 +107,15 @@ class LatentComposer:
         walk = state.walk
         keys = walk.keyframes
         t = walk.t if t is None else t
+        c = state.latent.class_index
         if walk.mode == "noise":
             z0 = self.z(keys[0])
             z1 = self.z(keys[1] if len(keys) > 1 else keys[0] + 1)
             period = max(len(keys), 1)
             angle = 2 * math.pi * (t % period) / period
             if angle == 0:
-                return self.w(keys[0])
-            return self.map_z(z0 * math.cos(angle) + z1 * math.sin(angle))
+                return self.w(keys[0], c)
+            return self.map_z(z0 * math.cos(angle) + z1 * math.sin(angle), c)
         n = len(keys)
         segments = n if walk.loop else n - 1
         t = t % segments if walk.loop else min(max(t, 0.0), float(segments))
@@ -117,12 +123,12 @@ class LatentComposer:
         frac = t - k
         a, b = keys[k % n], keys[(k + 1) % n]
         if frac == 0:
-            return self.w(a)
+            return self.w(a, c)
         if frac == 1:
-            return self.w(b)
+            return self.w(b, c)
         if walk.mode == "lerp":
-            return wplus.lerp(self.w(a), self.w(b), frac)
-        return self.map_z(wplus.slerp(self.z(a), self.z(b), frac))
+            return wplus.lerp(self.w(a, c), self.w(b, c), frac)
+        return self.map_z(wplus.slerp(self.z(a), self.z(b), frac), c)
 
     def base_ws(self, state: ExplorerState) -> torch.Tensor:
         """The state's base W+ [1, num_ws, w_dim]: untruncated for a walk or a seed position, final
@@ -133,9 +139,10 @@ class LatentComposer:
             ws = self.load_w_file(state.latent.w_file)
             return ws[min(max(state.latent.w_index, 0), len(ws) - 1)][None]
         parts = blend_weights(state.latent.x, state.latent.y)
+        c = state.latent.class_index
         if len(parts) == 1:
-            return self.w(parts[0][0])
-        return sum(wgt * self.w(seed) for seed, wgt in parts)
+            return self.w(parts[0][0], c)
+        return sum(wgt * self.w(seed, c) for seed, wgt in parts)
 
     # --------------------------------------------------------------------------- composition ---
     def recipe(self, state: ExplorerState) -> LatentRecipe:
@@ -143,7 +150,7 @@ class LatentComposer:
         tr = state.trunc
         from_file = bool(state.latent.w_file) and not state.walk.active
         base = {"ws": self.base_ws(state)} if from_file else {"w": self.base_ws(state)}
-        mix = [StyleMix(weights=s.weights, w=self.w(s.seed)) for s in state.styles
+        mix = [StyleMix(weights=s.weights, w=self.w(s.seed, s.class_index)) for s in state.styles
                if any(w != 0 for w in s.weights)]
         directions = []
         if self.directions is not None:

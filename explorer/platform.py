@@ -13,9 +13,10 @@ CLEAR_COLOUR = (0.09, 0.09, 0.11, 1.0)
 
 
 def pace(app, frame_start: float, max_fps: float) -> None:
-    """Sleep off the rest of 1/max_fps — but wake as soon as the renderer publishes a frame, so a
-    finished frame reaches the screen without waiting for the next tick."""
-    rest = 1.0 / max_fps - (time.perf_counter() - frame_start) if max_fps > 0 else 0.0
+    """Sleep off the rest of 1/max_fps (1/app.idle_fps when the app is idle) — but wake as soon as
+    the renderer publishes a frame, so a finished frame reaches the screen without waiting."""
+    fps = app.idle_fps if app.idle() else max_fps
+    rest = 1.0 / fps - (time.perf_counter() - frame_start) if fps > 0 else 0.0
     if rest > 0:
         app.renderer.frame_ready.wait(rest)
     app.renderer.frame_ready.clear()
@@ -173,7 +174,11 @@ class WindowPlatform:
         from OpenGL import GL
         glfw = self.glfw
         start = time.perf_counter()
-        glfw.poll_events()
+        app.renderer.wake = glfw.post_empty_event  # a frame or a load event ends an idle wait at once
+        if app.idle():  # nothing moves: sleep until input (or a frame, or 1/idle_fps) — no busy UI
+            glfw.wait_events_timeout(1.0 / app.idle_fps)
+        else:
+            glfw.poll_events()
         self.backend.process_inputs()
         for path in self.dropped:
             app.open_file(path)
@@ -194,7 +199,8 @@ class WindowPlatform:
             app.fullscreen_toggle_requested = False
             self.toggle_fullscreen()
         # No vsync under a virtual screen: do not spin faster than max_fps (the renderer needs the CPU).
-        pace(app, start, max_fps)
+        if not app.idle():
+            pace(app, start, max_fps)
 
     def toggle_fullscreen(self) -> None:
         glfw = self.glfw

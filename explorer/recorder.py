@@ -34,8 +34,13 @@ def walk_times(state: ExplorerState, fps: float) -> list[float]:
 
 
 class WalkRecorder:
-    def __init__(self, render, state: ExplorerState, path: str | Path, fps: float = 30.0):
-        """render: state -> HxWx4 uint8 array (the renderer's synchronous path)."""
+    def __init__(self, render, state: ExplorerState, path: str | Path, fps: float = 30.0, scale: int = 1):
+        """render: state -> HxWx4 uint8 array (the renderer's synchronous path); scale: each frame
+        upscaled by this whole factor (nearest neighbour: the network's pixels, bigger)."""
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"the recording's scale must be a whole number >= 1, not {scale}")
+        self.scale = int(scale)
+        self.width = self.height = 0  # of the frames written (known after the first)
         self.render = render
         self.state = state.copy()
         self.state.walk.active = True
@@ -90,7 +95,11 @@ class WalkRecorder:
                         self.error = "cancelled"
                         break
                     self.state.walk.t = t
-                    writer.append_data(np.ascontiguousarray(self.render(self.state)[..., :3]))
+                    pixels = self.render(self.state)[..., :3]
+                    if self.scale > 1:
+                        pixels = pixels.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+                    self.height, self.width = pixels.shape[:2]
+                    writer.append_data(np.ascontiguousarray(pixels))
                     self.done_frames += 1
             finally:
                 writer.close()

@@ -44,7 +44,7 @@ class ModelInfo:
     num_noise_layers: int
     layer_info: list[dict]  # per W+ row: resolution and the layers it drives
     feature_layers: list[str]  # names usable in the layer view
-    conditional: bool = False
+    c_dim: int = 0  # classes of a conditional model (0: unconditional)
     directions: list[str] = field(default_factory=list)
     directions_source: str | None = None
 
@@ -63,6 +63,7 @@ class Renderer:
         self.device = device
         self.sync = sync
         self.frame_ready = threading.Event()  # set whenever a new frame is published
+        self.wake = None  # also called then (and on events): a window's UI thread may be waiting for input
         self.stats = Stats()
         self.model: ModelInfo | None = None
         self._events: list[tuple[str, str]] = []  # ("loaded", path) | ("load_failed", msg) | ("error", msg)
@@ -111,6 +112,12 @@ class Renderer:
     def _report(self, kind: str, message: str) -> None:
         with self._cond:
             self._events.append((kind, message))
+        self._wake()
+
+    def _wake(self) -> None:
+        self.frame_ready.set()
+        if self.wake is not None:
+            self.wake()
 
     def idle(self) -> bool:
         with self._cond:
@@ -185,7 +192,7 @@ class Renderer:
                          img_channels=G.img_channels, num_ws=G.num_ws, w_dim=G.w_dim,
                          num_noise_layers=0 if G.config.arch == "stylegan3" else syn.num_layers,
                          layer_info=syn.layer_info(),
-                         feature_layers=names, conditional=G.c_dim > 0)
+                         feature_layers=names, c_dim=G.c_dim)
         with self._cond:
             self._G = G
             self._composer = LatentComposer(G, self.device)
@@ -252,7 +259,7 @@ class Renderer:
             self._frame = Frame(version, pixels, ms, label, channels)
             self.stats.rendered += 1
             self.stats.last_render_ms = ms
-        self.frame_ready.set()
+        self._wake()
 
 
 def set_input_transform(G, state: ExplorerState) -> None:

@@ -33,12 +33,14 @@ class LatentState:
     speed: float = 0.25  # seeds per second along x
     w_file: str | None = None  # a W/W+ .npz written by stylegan-generate replaces the seed
     w_index: int = 0
+    class_index: int = 0  # conditional models: the class the seeds (and walks) are mapped with
 
 
 @dataclass
 class StyleSource:
     seed: int = 1
     weights: list[float] = field(default_factory=list)  # per W+ layer: 0 = base, 1 = this source
+    class_index: int = 0  # conditional models: this source's class
 
 
 @dataclass
@@ -166,6 +168,8 @@ class ExplorerState:
             raise ValueError(f"view mode must be one of {VIEW_MODES}")
         if not -1.0 <= self.trunc.psi <= 2.0:
             raise ValueError("psi must be within -1..2")
+        if self.latent.class_index < 0 or any(s.class_index < 0 for s in self.styles):
+            raise ValueError("class numbers must be >= 0")
         if self.trunc.cutoff is not None and self.trunc.cutoff < 0:
             raise ValueError("truncation cutoff must be >= 0")
         if self.walk.active and len(self.walk.keyframes) < (1 if self.walk.mode == "noise" else 2):

@@ -32,5 +32,4 @@ class CaptureWidget:
         imgui.same_line()
         if ui.button("Load session##sess"):
             app.load_session(self.session_path)
-        if app.status:
-            imgui.text_wrapped(app.status)
+        ui.help_marker("What was saved, and where, is said in the status line at the bottom.")

@@ -15,6 +15,7 @@ class DirectionsWidget:
     def __init__(self, app):
         self.app = app
         self.file_path = ""
+        self.error = ""
 
     def __call__(self) -> None:
         state, model = self.app.state, self.app.model
@@ -24,13 +25,18 @@ class DirectionsWidget:
         d = state.directions
         source_label = "PCA of W" if d.source == "pca" else d.source
         imgui.text_wrapped(f"source: {source_label}")
-        _, self.file_path = ui.input_text("##dirfile", self.file_path, "directions .npz (name -> vector)")
+        buttons = imgui.calc_text_size("LoadPCA").x + 6 * imgui.get_style().item_spacing.x
+        imgui.set_next_item_width(-buttons)
+        entered, self.file_path = ui.input_text("##dirfile", self.file_path, "directions .npz (name -> vector)",
+                                                enter=True)
         imgui.same_line()
-        if ui.button("Load##dir") and self.file_path.strip():
-            d.source, d.entries = self.file_path.strip(), []
+        if (ui.button("Load##dir") or entered) and self.file_path.strip():
+            self.error = self.app.use_directions(self.file_path.strip()) or ""
         imgui.same_line()
         if ui.button("PCA##dir"):
-            d.source, d.entries = "pca", []
+            d.source, d.entries, self.error = "pca", [], ""
+        if self.error:
+            ui.error_text(self.error)
         _, d.count = ui.slider_int("Sliders##dir", d.count, 1, 32)
         while len(d.entries) < d.count:
             d.entries.append(DirectionEntry(index=len(d.entries)))

@@ -23,11 +23,13 @@ class HelpWidget:
         self.app = app
 
     def __call__(self) -> None:
-        if imgui.begin_table("shortcuts", 2):
+        if imgui.begin_table("shortcuts", 2, imgui.TableFlags_.sizing_fixed_fit):
+            imgui.table_setup_column("key", imgui.TableColumnFlags_.width_fixed)
+            imgui.table_setup_column("what", imgui.TableColumnFlags_.width_stretch)
             for key, what in SHORTCUTS:
                 imgui.table_next_row()
                 imgui.table_next_column()
                 imgui.text(key)
                 imgui.table_next_column()
-                imgui.text(what)
+                imgui.text_wrapped(what)  # wraps at the panel's edge, whatever its width
             imgui.end_table()

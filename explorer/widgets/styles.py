@@ -9,6 +9,7 @@ from core.latents.wplus import GROUP_NAMES, layer_groups
 
 from ..state import StyleSource
 from . import ui
+from .latent import class_control
 
 
 class StylesWidget:
@@ -29,11 +30,14 @@ class StylesWidget:
             if len(src.weights) != num_ws:
                 src.weights = (list(src.weights) + [0.0] * num_ws)[:num_ws]
             imgui.push_id(k)
+            imgui.set_next_item_width(imgui.get_font_size() * 8)  # leaves room for the label and Remove
             _, src.seed = ui.input_int(f"Source seed##src{k}", src.seed)
             src.seed = max(src.seed, 0)
             imgui.same_line()
             if ui.button(f"Remove##src{k}"):
                 remove = k
+            if model.c_dim:
+                class_control(src, model.c_dim, f"Class##src{k}")
             for name in GROUP_NAMES:
                 layers = list(groups[name])
                 if not layers:

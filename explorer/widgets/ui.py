@@ -62,8 +62,11 @@ def button(label: str, width: float = 0) -> bool:
     return clicked
 
 
-def input_text(label: str, value: str, hint: str = "") -> tuple[bool, str]:
-    changed, value = imgui.input_text_with_hint(label, hint, value or "")
+def input_text(label: str, value: str, hint: str = "", enter: bool = False) -> tuple[bool, str]:
+    """A text field. enter=True: returns (True, text) when Enter is pressed in it (the text is kept
+    up to date on every keystroke either way)."""
+    flags = imgui.InputTextFlags_.enter_returns_true if enter else 0
+    changed, value = imgui.input_text_with_hint(label, hint, value or "", flags)
     _record(label)
     return changed, value
 

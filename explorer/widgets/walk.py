@@ -7,6 +7,8 @@ from imgui_bundle import imgui
 from ..state import WALK_MODES
 from . import ui
 
+MAX_SCALE = 16
+
 
 class WalkWidget:
     title = "Latent walk"
@@ -17,6 +19,7 @@ class WalkWidget:
         self.keys_error = ""
         self.record_path = ""
         self.fps = 30
+        self.scale = 1
 
     def __call__(self) -> None:
         app, walk = self.app, self.app.state.walk
@@ -51,14 +54,20 @@ class WalkWidget:
                 rec.cancel()
             return
         _, self.record_path = ui.input_text("##recpath", self.record_path, "walk.mp4, walk.gif or a folder")
-        imgui.set_next_item_width(100)
+        imgui.set_next_item_width(imgui.get_font_size() * 6)
         _, self.fps = ui.input_int("fps##rec", self.fps, 5)
         self.fps = min(max(self.fps, 1), 120)
         imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 6)
+        _, self.scale = ui.input_int("x##recscale", self.scale, 1)
+        self.scale = min(max(self.scale, 1), MAX_SCALE)
+        if app.model is not None:
+            side = app.model.resolution * self.scale
+            ui.help_marker(f"Upscale each frame by a whole factor (nearest neighbour): {side}x{side} pixels.")
         if ui.button("Record##walk"):
-            app.record_walk(self.record_path.strip() or None, self.fps)
+            app.record_walk(self.record_path.strip() or None, self.fps, self.scale)
         if rec is not None and rec.finished:
             if rec.error:
                 ui.error_text(f"recording failed: {rec.error}")
             else:
-                imgui.text(f"wrote {rec.total} frames to {rec.path}")
+                imgui.text_wrapped(f"wrote {rec.total} frames ({rec.width}x{rec.height}) to {rec.path}")

@@ -28,11 +28,11 @@ def test_real_window(skip_pt, tmp_path):
     gen = tmp_path / "gen"
     assert run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "1", "--outdir", str(gen)).returncode == 0
     seed1 = np.asarray(Image.open(gen / "seed0001.png"))
-    panel = 400 + 16  # controls + padding
-    area_w, area_h = 1280 - panel - 8, 800 - 16
-    side = min(area_w, area_h)
-    x0, y0 = panel + (area_w - side) / 2, 8 + (area_h - side) / 2
-    cell = side / 32
+    # Where the image was drawn (the panel's width and the status line set it), as the script saw it.
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("canvas "))
+    x0, y0, x1, y1 = map(float, line.split()[1:])
+    assert x1 - x0 == pytest.approx(y1 - y0) and x0 > 400  # square, right of the controls
+    cell = (x1 - x0) / 32
     samples = [(int(y0 + (i + 0.5) * cell), int(x0 + (j + 0.5) * cell)) for i in range(2, 30, 5) for j in range(2, 30, 5)]
     close = sum(np.abs(window[y, x].astype(int) - seed1[int((y - y0) // cell), int((x - x0) // cell)]).max() <= 2
                 for y, x in samples)

@@ -42,7 +42,10 @@ def main() -> int:
             print("no window shot written", file=sys.stderr)
             return 1
         saved[-1].replace(out)
+        from explorer.widgets.ui import RECTS
+        x0, y0, x1, y1 = RECTS["canvas"]
         print(f"seed {app.state.latent.x:.0f}; {app.perf.fps:.1f} fps; GL: {platform_gl()}")
+        print(f"canvas {x0:.1f} {y0:.1f} {x1:.1f} {y1:.1f}")  # where the image is drawn, in window pixels
         return 0
     finally:
         app.close()
