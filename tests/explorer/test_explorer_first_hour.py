@@ -13,7 +13,6 @@ from core.latents import wplus
 from core.latents.recipe import LatentRecipe, StyleMix, build_ws, map_z
 from core.networks.config import GeneratorConfig
 from core.networks.generator import Generator
-from imgui_bundle import imgui
 from test_explorer import egl_available, explorer, render, shown  # noqa: F401  (the fixture too)
 
 from explorer.app import IDLE_AFTER_FRAMES, Explorer
