@@ -59,11 +59,12 @@ class WalkWidget:
         self.fps = min(max(self.fps, 1), 120)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 6)
-        _, self.scale = ui.input_int("x##recscale", self.scale, 1)
+        _, self.scale = ui.input_int("scale##rec", self.scale, 1)
         self.scale = min(max(self.scale, 1), MAX_SCALE)
-        if app.model is not None:
+        if app.model is not None:  # the output size, each frame upscaled by a whole factor (nearest neighbour)
+            imgui.same_line()
             side = app.model.resolution * self.scale
-            ui.help_marker(f"Upscale each frame by a whole factor (nearest neighbour): {side}x{side} pixels.")
+            imgui.text_disabled(f"{side}x{side}")
         if ui.button("Record##walk"):
             app.record_walk(self.record_path.strip() or None, self.fps, self.scale)
         if rec is not None and rec.finished:
