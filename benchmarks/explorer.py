@@ -33,13 +33,14 @@ sys.path.insert(0, str(REPO))
 sys.path.append(str(REPO / "benchmarks"))  # (after the repo: benchmarks/kernels.py must not hide kernels/)
 
 
-def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
+def measure(pkl: Path, device, seconds: float, max_fps: float, upload: str = "auto") -> dict:
     from explorer.app import IDLE_FPS, Explorer
     from explorer.platform import HeadlessPlatform
     from explorer.state import ExplorerState
 
-    platform = HeadlessPlatform(1280, 800, max_fps=max_fps)  # paced like the window loop
+    platform = HeadlessPlatform(1280, 800, max_fps=max_fps, device=device)  # paced like the window loop
     app = Explorer(ExplorerState(pkl=str(pkl)), device, sync=False)
+    app.display.allow_interop = upload != "host"  # host: CUDA frames through host memory (the fallback)
     try:
         deadline = time.perf_counter() + 120
         while app.display.version < 0 and time.perf_counter() < deadline:  # model load + first frame
@@ -108,8 +109,9 @@ def measure(pkl: Path, device, seconds: float, max_fps: float) -> dict:
             "slider_states": requested,
             "slider_states_skipped": dropped,
             "render_ms_last": round(app.renderer.stats.last_render_ms, 1),
-            "upload": app.display.path,
-            "gl_renderer": platform.context.renderer_name(),
+            "upload": app.display.upload,
+            "upload_notice": app.display.notice,
+            "gl": platform.gl_info,
         }
     finally:
         app.close()
@@ -156,6 +158,8 @@ def main() -> None:
                    help="pace the UI loop like the window does (0: as fast as it goes)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: the explorer's choice, all cores but one)")
+    p.add_argument("--upload", choices=["auto", "host", "both"], default="auto",
+                   help="CUDA frames: zero copy where it works (auto), always through the host, or both in turn")
     p.add_argument("--window", action="store_true", help="measure idle CPU in a real window instead (needs a "
                    "display: run under xvfb-run -a)")
     p.add_argument("--out", help="also write the JSON here")
@@ -181,20 +185,24 @@ def main() -> None:
                 results.append(row)
                 print(f"{device} {res}², real window idle: {row}", file=sys.stderr)
                 continue
-            row = {"res": res, "device": device, **measure(pkl, torch.device(device), args.seconds, args.max_fps)}
-            results.append(row)
-            print(f"{device} {res}²: idle: UI {row['ui_fps_idle']} fps, CPU {row['cpu_pct_idle']}% of a core "
-                  f"(without idling {row['ui_fps_idle_without_idling']} fps, {row['cpu_pct_idle_without_idling']}%); "
-                  f"UI {row['ui_fps_animated']} fps animated "
-                  f"({row['rendered_fps_animated']} renders/s), {row['ui_fps_dragging']} dragging; "
-                  f"slider latency median {row['latency_ms_median']} ms, p90 {row['latency_ms_p90']} ms",
-                  file=sys.stderr)
+            for upload in (["auto", "host"] if args.upload == "both" else [args.upload]):
+                row = {"res": res, "device": device, **measure(pkl, torch.device(device), args.seconds, args.max_fps,
+                                                               upload)}
+                results.append(row)
+                report(row)
     text = json.dumps({"torch_threads": torch.get_num_threads(), "max_ui_fps": args.max_fps,
                        "results": results}, indent=2)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
 
+
+def report(row: dict) -> None:
+    print(f"{row['device']} {row['res']}² upload {row['upload']}: idle: UI {row['ui_fps_idle']} fps, "
+          f"CPU {row['cpu_pct_idle']}% of a core (without idling {row['ui_fps_idle_without_idling']} fps, "
+          f"{row['cpu_pct_idle_without_idling']}%); UI {row['ui_fps_animated']} fps animated "
+          f"({row['rendered_fps_animated']} renders/s), {row['ui_fps_dragging']} dragging; "
+          f"slider latency median {row['latency_ms_median']} ms, p90 {row['latency_ms_p90']} ms", file=sys.stderr)
 
 if __name__ == "__main__":
     main()

@@ -74,6 +74,7 @@ class Explorer:
         self.state = state
         self.device = device
         self.device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        self.gl_info = ""  # the GL renderer and platform (set by the platform)
         self.renderer = Renderer(device, sync=sync)
         self.display = FrameDisplay()
         self.perf = Perf()

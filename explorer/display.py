@@ -4,12 +4,14 @@ CPU frames (numpy RGBA8) go in with one glTexSubImage2D. CUDA frames (an RGBA8 t
 are copied device-to-device into the texture through CUDA-GL interop (cuda-python's runtime
 bindings): the texture is registered once per size, then mapped, copied into and unmapped on the
 GL thread each frame — no trip through host memory. Where interop is unavailable the frame is
-copied through the host, and `path` says so.
+copied through the host, and `upload` / `notice` say so (the performance panel shows them).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from core.errors import first_line
 
 from .gl import Texture
 
@@ -61,14 +63,32 @@ class CudaGLCopier:
             self.resource = None
 
 
+UPLOAD_PATHS = {
+    "cpu": "CPU frame, one glTexSubImage2D",
+    "cuda-gl": "CUDA-GL interop, device to device (zero copy through the host)",
+    "host": "CUDA frame copied through host memory, one glTexSubImage2D",
+}
+
+
 class FrameDisplay:
-    def __init__(self):
+    """The texture and how frames reach it. `upload` names the path the last frame took: 'cpu',
+    'cuda-gl' (zero copy) or 'host' (the fallback for CUDA frames); `notice` says once why a CUDA
+    frame went through the host (no cuda-python, interop unsupported, registration failed)."""
+
+    def __init__(self, allow_interop: bool = True):
         self.texture = Texture()
         self.version = -1  # version of the frame in the texture
         self.label = ""
-        self.path = "glTexSubImage2D (CPU frame)"
+        self.upload = "cpu"
+        self.notice = ""
+        self.allow_interop = allow_interop  # False: CUDA frames always through the host (benchmarks compare)
         self._interop: CudaGLCopier | None = None
         self._interop_failed = False
+
+    @property
+    def path(self) -> str:
+        """The upload path in words (the performance panel)."""
+        return f"{self.upload}: {UPLOAD_PATHS[self.upload]}" + (f" ({self.notice})" if self.notice else "")
 
     def show(self, frame) -> bool:
         """Upload `frame` if it is newer than what the texture holds; True when uploaded."""
@@ -77,32 +97,49 @@ class FrameDisplay:
         pixels = frame.pixels
         if isinstance(pixels, np.ndarray):
             self.texture.upload(pixels)
-            self.path = "glTexSubImage2D (CPU frame)"
+            self.upload = "cpu"
         else:
             self._show_cuda(pixels)
         self.version = frame.version
         self.label = frame.label
         return True
 
-    def _show_cuda(self, pixels) -> None:
-        if self._interop is None and not self._interop_failed:
-            try:
-                self._interop = CudaGLCopier(self.texture)
-            except ImportError:
-                self._interop_failed = True
-                self.path = "host copy (install cuda-python for CUDA-GL interop)"
+    def _fall_back(self, reason: str) -> None:
         if self._interop is not None:
             try:
-                self._interop.copy(pixels)
-                self.path = "CUDA-GL interop (device to device)"
-                return
-            except RuntimeError as exc:
                 self._interop.close()
-                self._interop, self._interop_failed = None, True
-                self.path = f"host copy ({exc})"
+            except Exception:  # (the reason is already being reported)
+                pass
+        self._interop, self._interop_failed, self.notice = None, True, reason
+
+    def _show_cuda(self, pixels) -> None:
+        """A CUDA frame: zero copy into the registered texture when interop works, else through
+        the host; a failure is said once (notice) and the host path is kept from then on."""
+        if not self.allow_interop:
+            self.notice = "interop switched off"
+        elif self._interop is None and not self._interop_failed:
+            try:
+                self._interop = make_copier(self.texture)
+            except ImportError:
+                self._fall_back("cuda-python is not installed: pip install cuda-python")
+            except Exception as exc:
+                self._fall_back(f"CUDA-GL interop unavailable: {first_line(exc, 120)}")
+        if self._interop is not None and self.allow_interop:
+            try:
+                self._interop.copy(pixels)
+                self.upload, self.notice = "cuda-gl", ""
+                return
+            except Exception as exc:  # e.g. the GL context is not on the CUDA device
+                self._fall_back(f"CUDA-GL interop failed: {first_line(exc, 120)}")
         self.texture.upload(pixels.cpu().numpy())
+        self.upload = "host"
 
     def close(self) -> None:
         if self._interop is not None:
             self._interop.close()
         self.texture.delete()
+
+
+def make_copier(texture: Texture) -> CudaGLCopier:
+    """The zero-copy path's copier (raises ImportError without cuda-python). Tests replace it."""
+    return CudaGLCopier(texture)

@@ -7,33 +7,106 @@ binds to one platform (EGL headless, GLX under a window) on first import.
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass
 
 import numpy as np
 from OpenGL import GL
 
 EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
+EGL_PLATFORM_DEVICE_EXT = 0x313F
+EGL_EXTENSIONS = 0x3055
+EGL_CUDA_DEVICE_NV = 0x323A
+
+
+@dataclass
+class EGLDevice:
+    """One EGL device (EGL_EXT_device_enumeration): its handle, extensions, and the CUDA device it
+    is when the driver says so (NVIDIA's EGL_NV_device_cuda)."""
+    handle: object
+    extensions: str
+    cuda_index: int | None = None
+
+    @property
+    def software(self) -> bool:
+        return "EGL_MESA_device_software" in self.extensions
+
+
+def pick_device(devices: list[EGLDevice], cuda_index: int | None) -> EGLDevice | None:
+    """The EGL device to draw on: the one that is CUDA device `cuda_index` (so CUDA-GL interop can
+    map the texture), else the first hardware device, else the first; None when there is none."""
+    if cuda_index is not None:
+        for d in devices:
+            if d.cuda_index == cuda_index:
+                return d
+    hardware = [d for d in devices if not d.software]
+    return (hardware or devices or [None])[0]
+
+
+def egl_devices(EGL) -> list[EGLDevice]:
+    """Every EGL device the drivers expose ([] without EGL_EXT_device_enumeration)."""
+    query = EGL.eglGetProcAddress(b"eglQueryDevicesEXT")
+    if not query:
+        return []
+    query_devices = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                                     ctypes.POINTER(ctypes.c_int))(query)
+    count = ctypes.c_int()
+    if not query_devices(0, None, ctypes.byref(count)) or count.value == 0:
+        return []
+    handles = (ctypes.c_void_p * count.value)()
+    if not query_devices(count.value, handles, ctypes.byref(count)):
+        return []
+    query_string = EGL.eglGetProcAddress(b"eglQueryDeviceStringEXT")
+    query_attrib = EGL.eglGetProcAddress(b"eglQueryDeviceAttribEXT")
+    device_string = ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int)(query_string) if query_string else None
+    device_attrib = (ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_ssize_t))
+                     (query_attrib) if query_attrib else None)
+    out = []
+    for h in handles[:count.value]:
+        ext = (device_string(h, EGL_EXTENSIONS) or b"").decode(errors="replace") if device_string else ""
+        cuda = None
+        if device_attrib and "EGL_NV_device_cuda" in ext:
+            value = ctypes.c_ssize_t()
+            if device_attrib(h, EGL_CUDA_DEVICE_NV, ctypes.byref(value)):
+                cuda = int(value.value)
+        out.append(EGLDevice(h, ext, cuda))
+    return out
 
 
 class HeadlessContext:
-    """An OpenGL 3.3 core context with no window system (EGL surfaceless; Mesa or NVIDIA)."""
+    """An OpenGL 3.3 core context with no window system, on one of EGL's platforms:
 
-    def __init__(self):
+    - 'device': an EGL device (EGL_EXT_platform_device) — on an NVIDIA machine with no display the
+      GPU itself, the one that is the CUDA device frames come from (CUDA-GL interop needs that);
+    - 'surfaceless': Mesa's surfaceless platform (llvmpipe on a machine without a GPU);
+    - 'default': EGL's default display.
+
+    prefer='device' (CUDA rendering) tries them in that order; 'surfaceless' (CPU rendering) tries
+    surfaceless, device, default. `platform` says which one ran."""
+
+    def __init__(self, prefer: str = "surfaceless", cuda_index: int | None = None):
         from OpenGL import EGL
         self._egl = EGL
-        get_display = EGL.eglGetProcAddress(b"eglGetPlatformDisplayEXT")
-        display = None
-        if get_display:
-            proto = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)
-            display = proto(get_display)(EGL_PLATFORM_SURFACELESS_MESA, None, None)
-        self.display = ctypes.cast(display, EGL.EGLDisplay) if display else EGL.eglGetDisplay(EGL.EGL_DEFAULT_DISPLAY)
-        if not EGL.eglInitialize(self.display, None, None):
-            raise RuntimeError("EGL could not be initialised (is Mesa's libegl installed?)")
+        order = ["device", "surfaceless", "default"] if prefer == "device" else ["surfaceless", "device", "default"]
+        failures = []
+        for platform in order:
+            try:
+                self.display = self._display(platform, cuda_index)
+            except RuntimeError as exc:
+                failures.append(f"{platform}: {exc}")
+                continue
+            if EGL.eglInitialize(self.display, None, None):
+                self.platform = platform
+                break
+            failures.append(f"{platform}: eglInitialize failed")
+        else:
+            raise RuntimeError("EGL could not be initialised (is Mesa's libegl, or NVIDIA's driver, installed?): "
+                               + "; ".join(failures))
         config, count = EGL.EGLConfig(), EGL.EGLint()
         attrs = (EGL.EGLint * 5)(EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE,
                                  EGL.EGL_OPENGL_BIT, EGL.EGL_NONE)
         if not EGL.eglChooseConfig(self.display, attrs, ctypes.pointer(config), 1, ctypes.pointer(count)) \
                 or count.value == 0:
-            raise RuntimeError("EGL has no OpenGL configuration")
+            raise RuntimeError(f"EGL ({self.platform}) has no OpenGL configuration")
         EGL.eglBindAPI(EGL.EGL_OPENGL_API)
         ctx_attrs = (EGL.EGLint * 7)(EGL.EGL_CONTEXT_MAJOR_VERSION, 3, EGL.EGL_CONTEXT_MINOR_VERSION, 3,
                                      EGL.EGL_CONTEXT_OPENGL_PROFILE_MASK,
@@ -41,7 +114,30 @@ class HeadlessContext:
         self.context = EGL.eglCreateContext(self.display, config, EGL.EGL_NO_CONTEXT, ctx_attrs)
         if not self.context or not EGL.eglMakeCurrent(self.display, EGL.EGL_NO_SURFACE,
                                                        EGL.EGL_NO_SURFACE, self.context):
-            raise RuntimeError("EGL could not create an OpenGL 3.3 core context")
+            raise RuntimeError(f"EGL ({self.platform}) could not create an OpenGL 3.3 core context")
+
+    def _display(self, platform: str, cuda_index: int | None):
+        EGL = self._egl
+        if platform == "default":
+            display = EGL.eglGetDisplay(EGL.EGL_DEFAULT_DISPLAY)
+            if not display:
+                raise RuntimeError("no default display")
+            return display
+        get_display = EGL.eglGetProcAddress(b"eglGetPlatformDisplayEXT")
+        if not get_display:
+            raise RuntimeError("no eglGetPlatformDisplayEXT")
+        proto = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)
+        if platform == "device":
+            device = pick_device(egl_devices(EGL), cuda_index)
+            if device is None:
+                raise RuntimeError("no EGL devices")
+            self.device = device
+            display = proto(get_display)(EGL_PLATFORM_DEVICE_EXT, device.handle, None)
+        else:
+            display = proto(get_display)(EGL_PLATFORM_SURFACELESS_MESA, None, None)
+        if not display:
+            raise RuntimeError("no display")
+        return ctypes.cast(display, EGL.EGLDisplay)
 
     def renderer_name(self) -> str:
         return GL.glGetString(GL.GL_RENDERER).decode()

@@ -75,7 +75,7 @@ def run_headless(args, state, device, size) -> int:
 
     from .app import Explorer
     from .platform import HeadlessPlatform
-    platform = HeadlessPlatform(*size)
+    platform = HeadlessPlatform(*size, device=device)
     app = Explorer(state, device, sync=True, outdir=args.outdir)
     try:
         for _ in range(max(args.frames, 1)):
@@ -87,7 +87,10 @@ def run_headless(args, state, device, size) -> int:
             print(f"{PROG}: error: {app.model_error or 'the model did not load'}", file=sys.stderr)
             return 2
         if args.screenshot:
-            save_png(app.network_image(), args.screenshot)
+            image = app.network_image()
+            save_png(image, args.screenshot)
+            print(f"{PROG}: wrote {args.screenshot} ({image.shape[1]}x{image.shape[0]}; upload {app.display.upload}"
+                  f"{f' ({app.display.notice})' if app.display.notice else ''}; {device}; GL {platform.gl_info})")
         return 0
     finally:
         app.close()

@@ -33,14 +33,21 @@ class HeadlessPlatform:
     """An OpenGL context without any window system, drawing the UI into an offscreen framebuffer.
     Input arrives through imgui's io events (tests and scripts use the helpers below)."""
 
-    def __init__(self, width: int = 1280, height: int = 800, max_fps: float = 0.0):
-        """max_fps > 0 paces frames like the window loop (benchmarks); 0 runs them back to back."""
+    def __init__(self, width: int = 1280, height: int = 800, max_fps: float = 0.0, device=None,
+                 egl: str | None = None):
+        """max_fps > 0 paces frames like the window loop (benchmarks); 0 runs them back to back.
+        device: the torch device frames come from — CUDA draws on that GPU's EGL device (so the
+        frame can go into the texture without leaving the GPU), a CPU on Mesa's surfaceless
+        platform; egl ('device' or 'surfaceless') overrides the choice."""
         from imgui_bundle.python_backends.opengl_backend_programmable import ProgrammablePipelineRenderer
         self.max_fps = max_fps
 
         from .gl import Framebuffer, HeadlessContext
         self.width, self.height = width, height
-        self.context = HeadlessContext()
+        cuda = device is not None and getattr(device, "type", None) == "cuda"
+        cuda_index = (device.index if device.index is not None else 0) if cuda else None
+        self.context = HeadlessContext(prefer=egl or ("device" if cuda else "surfaceless"), cuda_index=cuda_index)
+        self.gl_info = f"{self.context.renderer_name()} (EGL {self.context.platform} platform)"
         self.framebuffer = Framebuffer(width, height)
         _new_imgui_context()
         imgui.get_io().display_size = (width, height)
@@ -52,6 +59,7 @@ class HeadlessPlatform:
         io = imgui.get_io()
         io.display_size = (self.width, self.height)
         io.delta_time = dt
+        app.gl_info = self.gl_info
         app.frame(dt)
         self.framebuffer.bind()
         GL.glClearColor(*CLEAR_COLOUR)
@@ -166,6 +174,8 @@ class WindowPlatform:
         self.dropped: list[str] = []
         glfw.set_drop_callback(self.window, lambda _w, paths: self.dropped.extend(paths))
         self._windowed_geometry = None
+        from OpenGL import GL
+        self.gl_info = f"{GL.glGetString(GL.GL_RENDERER).decode()} (GLFW window)"
 
     def should_close(self) -> bool:
         return self.glfw.window_should_close(self.window)
@@ -174,6 +184,7 @@ class WindowPlatform:
         from OpenGL import GL
         glfw = self.glfw
         start = time.perf_counter()
+        app.gl_info = self.gl_info
         app.renderer.wake = glfw.post_empty_event  # a frame or a load event ends an idle wait at once
         if app.idle():  # nothing moves: sleep until input (or a frame, or 1/idle_fps) — no busy UI
             glfw.wait_events_timeout(1.0 / app.idle_fps)

@@ -20,3 +20,4 @@ class PerformanceWidget:
         imgui.text(f"frames  {stats.rendered} rendered, {stats.dropped} dropped as stale")
         imgui.text(f"device  {app.device_name}")
         imgui.text_wrapped(f"upload  {app.display.path}")
+        imgui.text_wrapped(f"GL      {app.gl_info}")

@@ -292,6 +292,7 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
     r = run_explorer("--pkl", str(skip_pt), "--seed", "2", "--trunc", "0.7", "--screenshot", str(shot),
                      "--window-shot", str(win), "--size", "800x600")
     assert r.returncode == 0, r.stderr
+    assert "upload cpu" in r.stdout and "EGL surfaceless platform" in r.stdout  # the path the frame took (#23)
     assert np.array_equal(np.asarray(Image.open(shot)), generate(skip_pt, tmp_path, "--seeds", "2", "--trunc", "0.7"))
     assert np.asarray(Image.open(win)).shape == (600, 800, 3)
     session = tmp_path / "s.json"
