@@ -100,7 +100,8 @@ def env_step(device: str) -> dict:
             "packages": packages, "egl_devices": devices, "gl": gl}
 
 
-def generate(pkl: Path, device: str, out: Path) -> "np.ndarray":
+def generate(pkl: Path, device: str, out: Path):
+    """stylegan-generate --seeds 0 on `device`, as a user runs it -> its PNG's pixels (HxWx3 uint8)."""
     import numpy as np
     from PIL import Image
     r = subprocess.run([sys.executable, "-m", "core.cli.generate", "--pkl", str(pkl), "--seeds", "0",
