@@ -96,9 +96,29 @@ def discriminator_config_from_nvidia(kw: dict) -> DiscriminatorConfig:
         resample_filter=list(bk.get("resample_filter", [1, 3, 3, 1])))
 
 
+def stylegan3_config_to_nvidia(cfg: GeneratorConfig) -> dict:
+    """GeneratorConfig (arch 'stylegan3') -> the kwargs of the stylegan3 repository's
+    networks_stylegan3.Generator, flat as its train.py stores them (init_kwargs)."""
+    return {
+        "z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim,
+        "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,
+        "mapping_kwargs": {"num_layers": cfg.mapping_layers, "lr_multiplier": cfg.mapping_lr_multiplier,
+                           "w_avg_beta": cfg.w_avg_beta},
+        "channel_base": cfg.channel_base, "channel_max": cfg.channel_max, "num_fp16_res": cfg.num_fp16_res,
+        "conv_clamp": cfg.conv_clamp, "conv_kernel": cfg.conv_kernel, "use_radial_filters": cfg.use_radial_filters,
+        "magnitude_ema_beta": cfg.magnitude_ema_beta,
+    }
+
+
 def generator_config_to_nvidia(cfg: GeneratorConfig) -> dict:
+    """GeneratorConfig -> NVIDIA's Generator kwargs: stylegan2-ada-pytorch's networks.py for
+    StyleGAN2, the stylegan3 repository's networks_stylegan3.py for StyleGAN3. StyleGAN1 networks
+    have no NVIDIA PyTorch equivalent (ValueError)."""
+    if cfg.arch == "stylegan3":
+        return stylegan3_config_to_nvidia(cfg)
     if cfg.arch != "stylegan2":
-        raise ValueError("only StyleGAN2 ('demod') generators have an NVIDIA PyTorch equivalent")
+        raise ValueError("StyleGAN1 generators have no NVIDIA PyTorch equivalent (NVIDIA's StyleGAN1 is TensorFlow); "
+                         "convert to .pt")
     return {
         "z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim,
         "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,

@@ -50,7 +50,8 @@ def read_nvidia_npz(path: str | Path, expect: str | None = None
 
 
 def write_nvidia_npz(path: str | Path, G) -> None:
-    """Write a StyleGAN2 generator as NVIDIA-named arrays + config_json."""
+    """Write a StyleGAN2 or StyleGAN3 generator as NVIDIA-named arrays (its state dict: the names of
+    stylegan2-ada-pytorch / the stylegan3 repository) + config_json (Generator's kwargs)."""
     arrays = {k: v.detach().cpu().numpy() for k, v in G.state_dict().items()}
     arrays["config_json"] = np.array(json.dumps(generator_config_to_nvidia(G.config)))
     atomic_write(path, lambda f: np.savez(f, **arrays))

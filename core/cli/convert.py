@@ -4,6 +4,7 @@
     stylegan-convert 550000.pt ffhq.pt                            rosinality -> ours
     stylegan-convert ffhq.pt ffhq-rosinality.pt --to rosinality   ours -> rosinality (g_ema, latent_avg)
     stylegan-convert ffhq.pt ffhq.npz                             ours -> NVIDIA names + config_json
+                                                                  (StyleGAN2 or StyleGAN3)
     stylegan-convert run/network-snapshot-000200.pt net.pt --to networks
                                       snapshot -> G, G_ema, D and ADA p, no optimiser state (for --init)
 

@@ -179,6 +179,31 @@ def test_stylegan3_through_stylegan_generate(tmp_path):
     assert np.abs(png - want.astype(np.int16)).max() <= 1
 
 
+@pytest.mark.parametrize("kind", ["T", "R"])
+def test_convert_to_pt_and_back_to_nvidia_npz(tmp_path, kind):
+    """stylegan-convert: NVIDIA's StyleGAN3 -> our .pt (the architecture recorded) -> NVIDIA-named
+    .npz again: the same arrays under the same names, config_json as networks_stylegan3.Generator's
+    kwargs, and the result renders the fixture's image."""
+    from conftest import run_cli
+    pt, npz = tmp_path / "g.pt", tmp_path / "g.npz"
+    for src, dst in ((SG3 / f"G_tiny_sg3{kind}.npz", pt), (pt, npz)):
+        r = run_cli("stylegan-convert", str(src), str(dst))
+        assert r.returncode == 0, r.stderr
+        assert "stylegan3 generator" in r.stdout
+    assert torch.load(pt, weights_only=True)["G_config"]["arch"] == "stylegan3"
+    theirs, ours = np.load(SG3 / f"G_tiny_sg3{kind}.npz"), np.load(npz)
+    assert set(ours.files) == set(theirs.files)
+    assert all(np.array_equal(ours[k], theirs[k]) for k in theirs.files if k != "config_json")
+    kwargs = json.loads(str(ours["config_json"]))
+    assert kwargs["use_radial_filters"] == (kind == "R") and kwargs["conv_kernel"] == (1 if kind == "R" else 3)
+    assert generator_config_from_nvidia(kwargs) == generator_config_from_nvidia(json.loads(str(theirs["config_json"])))
+    G = load_generator(npz)
+    out = np.load(SG3 / f"G_tiny_sg3{kind}_out.npz")
+    with torch.no_grad():
+        img = G.synthesis(torch.from_numpy(out["ws"][0]))
+    assert (img - torch.from_numpy(out["img"][0])).abs().max() <= 1e-4
+
+
 def test_generate_translate_and_rotate_as_nvidia(tmp_path):
     """--translate 0.12,-0.07 --rotate 15 sets the input transform as NVIDIA's gen_images.py: the
     fixture's img_transformed; on a StyleGAN2 network they are refused in one line."""
