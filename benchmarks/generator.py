@@ -79,13 +79,13 @@ def worker(res: int, batch: int, device: str, iters: int, tuned: bool, arch: str
     return {"ms_per_batch": ms, "ms_per_img": ms / batch, "img_per_s": 1e3 * batch / ms}
 
 
-def profile(res: int, batch: int, device: str) -> None:
+def profile(res: int, batch: int, device: str, arch: str = "stylegan2") -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
     from core import NoiseControl
     from core.cli.common import tune_cpu_allocator
     tune_cpu_allocator()
-    G = build(res, device)
+    G = build(res, device, arch)
     z = torch.randn(batch, G.z_dim, device=device)
     with torch.inference_mode():
         for _ in range(4):
@@ -168,7 +168,7 @@ def main() -> None:
     import torch
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.profile:
-        profile(args.res[0], args.batch[0], devices[0])
+        profile(args.res[0], args.batch[0], devices[0], args.arch)
         return
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -166,6 +166,18 @@ def main() -> int:
               + (["--quick"] if args.dry_run else []), 240)
     c.report["kernels"] = c.json_of(r, path)
 
+    # 5b. StyleGAN3-T's generator (#21): the reference ops, the composite custom ops (auto) and the
+    #     fused filtered_lrelu kernel (cuda), ms per image at batch 1.
+    c.report["stylegan3"] = {}
+    sg3_modes = (("reference", "ref"), ("composite", "auto"), ("fused", "cuda"))
+    for name, mode in sg3_modes[:1] if args.dry_run else sg3_modes:  # (on a CPU every mode is the reference)
+        path = c.logs / f"stylegan3_{name}.json"
+        res = ["64"] if args.dry_run else ["256", "1024"]
+        r = c.run(f"stylegan3_{name}", [py, "benchmarks/generator.py", "--arch", "stylegan3-t", "--res", *res,
+                                        "--batch", "1", "--device", dev, "--runs", "1", "--iters", "2" if args.dry_run else "5",
+                                        "--out", str(path)], 150, env={"STYLEGAN_KERNELS": mode})
+        c.report["stylegan3"][name] = c.json_of(r, path)
+
     # 6. If time is left: the custom ops' autograd with the reference arithmetic inside (no kernels),
     #    which tells the autograd structure's share of the training speed from the kernels'.
     if not args.dry_run and "train_op" not in args.skip:
@@ -236,6 +248,14 @@ def markdown(report: dict) -> str:
             lines += ["", "| generator | batch | ref ms/img | kernels ms/img | x |", "|---|---|---|---|---|"]
             lines += [f"| {r['res']}² | {r['batch']} | {r['reference_ms_per_img']} | {r['kernels_ms_per_img']} | "
                       f"{r['speedup']} |" for r in k["generator"]]
+    sg3 = {name: rows for name, rows in (report.get("stylegan3") or {}).items() if rows}
+    if sg3:
+        lines += ["", "| StyleGAN3-T generator, batch 1 | " + " | ".join(f"{n} ms/img" for n in sg3) + " |",
+                  "|---|" + "---|" * len(sg3)]
+        resolutions = sorted({r["res"] for rows in sg3.values() for r in rows.get("results", [])})
+        for res in resolutions:
+            cells = [next((str(r["ms_per_img"]) for r in rows.get("results", []) if r["res"] == res), "") for rows in sg3.values()]
+            lines.append(f"| {res}² | " + " | ".join(cells) + " |")
     lines += ["", "summary: " + json.dumps(report.get("summary", {})), ""]
     return "\n".join(lines)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 SOURCE_DIR = Path(__file__).resolve().parent / "cuda"
-SOURCES = ["binding.cpp", "upfirdn2d.cu", "bias_act.cu", "to_rgba.cu"]
-HEADERS = ["hd.cuh", "common.cuh", "upfirdn2d.cuh", "bias_act.cuh", "to_rgba.cuh"]
+SOURCES = ["binding.cpp", "upfirdn2d.cu", "bias_act.cu", "to_rgba.cu", "filtered_lrelu.cu"]
+HEADERS = ["hd.cuh", "common.cuh", "upfirdn2d.cuh", "bias_act.cuh", "to_rgba.cuh", "filtered_lrelu.cuh"]
 STALE_AFTER = 30 * 60.0
 WAIT_AT_MOST = 15 * 60.0
 

@@ -18,7 +18,7 @@ import torch
 
 from .build import SOURCE_DIR, gpu_arch
 
-KERNEL_SOURCES = ["upfirdn2d.cu", "bias_act.cu", "to_rgba.cu"]
+KERNEL_SOURCES = ["upfirdn2d.cu", "bias_act.cu", "to_rgba.cu", "filtered_lrelu.cu"]
 
 
 def compile_sources(arch: str = "90") -> list[tuple[str, bool, str]]:
@@ -148,6 +148,37 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     ref = ref.repeat_interleave(2, 0).repeat_interleave(2, 1)
     ok = bool((rgba[..., :3] == ref).all() and (rgba[..., 3] == 255).all())
     results.append(("to_rgba (exact bytes)", ok, "identical" if ok else f"{int((rgba[..., :3] != ref).sum())} bytes differ"))
+    results += check_filtered_lrelu(device, gen)
+    return results
+
+
+def check_filtered_lrelu(device: torch.device, gen: torch.Generator) -> list[tuple[str, bool, str]]:
+    """The fused filtered_lrelu kernel against the reference: StyleGAN3's layer shapes (-T: separable
+    windowed sinc, up 2 / up 4 down 2 / critically sampled; -R: a 2-D radial down filter), fp32 and fp16."""
+    from . import ops
+    from .filtered_lrelu_ref import filtered_lrelu_ref
+    ext = ops.extension()
+    results = []
+    cases = [  # name, x shape, up, down, up taps, down taps, padding, radial (2-D fu)
+        ("T up2 down2 [4,256,36,36]", (4, 256, 36, 36), 2, 2, 12, 12, [11, 10, 11, 10], False),
+        ("T up4 down2 [2,128,84,84]", (2, 128, 84, 84), 4, 2, 24, 12, [23, 22, 23, 22], False),
+        ("T critical up1 down1 [2,64,148,148]", (2, 64, 148, 148), 1, 1, 6, 6, [-5, -5, -5, -5], False),
+        ("R up2 down2 [2,128,52,52] radial fd", (2, 128, 52, 52), 2, 2, 12, 12, [11, 10, 11, 10], True),
+    ]
+    for name, shape, up, down, ku, kd, pad, radial in cases:
+        fu = torch.randn(ku, generator=gen) / ku ** 0.5
+        fd = torch.randn(kd, kd, generator=gen) / kd if radial else torch.randn(kd, generator=gen) / kd ** 0.5
+        for dtype in (torch.float32, torch.float16):
+            x = torch.randn(shape, generator=gen).to(device, dtype)
+            b = torch.randn(shape[1], generator=gen).to(device)
+            out = ext.filtered_lrelu(x, fu.to(device), fd.to(device), b, up, down, *pad, 2 ** 0.5, 0.2, 256.0, False)
+            if not out:
+                results.append((f"filtered_lrelu {name} {str(dtype)[6:]}", False, "no tile fits"))
+                continue
+            ref = filtered_lrelu_ref(x.float(), fu.to(device), fd.to(device), b, up=up, down=down, padding=pad,
+                                     clamp=256.0)
+            ok, err = _close(out[0], ref, dtype == torch.float16)
+            results.append((f"filtered_lrelu {name} {str(dtype)[6:]}", ok, f"max err {err:.2e}"))
     return results
 
 

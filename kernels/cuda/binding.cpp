@@ -6,12 +6,15 @@
 #include <cuda_runtime.h>
 
 #include "bias_act.cuh"
+#include "filtered_lrelu.cuh"
 #include "to_rgba.cuh"
 #include "upfirdn2d.cuh"
 
 extern "C" cudaError_t sg_upfirdn2d(const void*, const float*, void*, const UpFirDn2DParams*, int, int, cudaStream_t);
 extern "C" cudaError_t sg_bias_act(const void*, const float*, void*, const BiasActParams*, int, cudaStream_t);
 extern "C" cudaError_t sg_bias_act_grad(const void*, const void*, void*, const BiasActParams*, int, cudaStream_t);
+extern "C" cudaError_t sg_filtered_lrelu(const void*, const float*, const float*, const float*, void*,
+                                         FilteredLReluParams*, int, cudaStream_t);
 extern "C" cudaError_t sg_to_rgba_surface(const void*, const ToRGBAParams*, int, unsigned long long, cudaStream_t);
 extern "C" cudaError_t sg_to_rgba_buffer(const void*, const ToRGBAParams*, int, void*, long long, cudaStream_t);
 
@@ -57,6 +60,41 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t u
     check(sg_upfirdn2d(x.data_ptr(), f.data_ptr<float>(), y.data_ptr(), &p, dtype_code(x), int(path),
                        c10::cuda::getCurrentCUDAStream()), "upfirdn2d");
     return y;
+}
+
+// filtered_lrelu, fused. fu / fd: float32, 1-D (separable) or 2-D; b: [C] or empty. Returns [y], or []
+// when no tile fits the shared memory (the caller computes it with the composite ops then).
+std::vector<torch::Tensor> filtered_lrelu(torch::Tensor x, torch::Tensor fu, torch::Tensor fd, torch::Tensor b,
+                                          int64_t up, int64_t down, int64_t padx0, int64_t padx1, int64_t pady0,
+                                          int64_t pady1, double gain, double slope, double clamp, bool flip_filter) {
+    TORCH_CHECK(x.is_cuda() && x.dim() == 4, "filtered_lrelu: x must be a 4-D CUDA tensor");
+    TORCH_CHECK(up >= 1 && down >= 1, "filtered_lrelu: factors must be >= 1");
+    for (const auto& f : {fu, fd})
+        TORCH_CHECK(f.device() == x.device() && f.scalar_type() == torch::kFloat32 && (f.dim() == 1 || f.dim() == 2),
+                    "filtered_lrelu: filters must be 1-D or 2-D float32 tensors on x's device");
+    const bool has_bias = b.numel() > 0;
+    TORCH_CHECK(!has_bias || (b.device() == x.device() && b.numel() == x.size(1)), "filtered_lrelu: bias must be [C] on x's device");
+    fu = fu.contiguous(); fd = fd.contiguous();
+    auto bf = has_bias ? b.to(torch::kFloat32).contiguous() : b;
+    FilteredLReluParams p;
+    p.fu_sep = fu.dim() == 1; p.fd_sep = fd.dim() == 1;
+    p.fu_h = int(fu.size(0)); p.fu_w = int(fu.size(-1)); p.fd_h = int(fd.size(0)); p.fd_w = int(fd.size(-1));
+    const int64_t uh = x.size(2) * up + pady0 + pady1 - p.fu_h + 1, uw = x.size(3) * up + padx0 + padx1 - p.fu_w + 1;
+    TORCH_CHECK(uh >= p.fd_h && uw >= p.fd_w && x.size(0) > 0 && x.size(1) > 0, "filtered_lrelu: empty output");
+    const int64_t out_h = (uh - p.fd_h) / down + 1, out_w = (uw - p.fd_w) / down + 1;
+    const c10::cuda::CUDAGuard guard(x.device());
+    auto y = torch::empty({x.size(0), x.size(1), out_h, out_w}, x.options());
+    for (int i = 0; i < 4; ++i) { p.in_stride[i] = x.stride(i); p.out_stride[i] = y.stride(i); }
+    p.batch = int(x.size(0)); p.channels = int(x.size(1)); p.in_h = int(x.size(2)); p.in_w = int(x.size(3));
+    p.out_h = int(out_h); p.out_w = int(out_w); p.up = int(up); p.down = int(down);
+    p.pad_x0 = int(padx0); p.pad_y0 = int(pady0); p.flip_filter = flip_filter; p.has_bias = has_bias;
+    p.gain = float(gain); p.slope = float(slope); p.clamp = float(clamp);
+    const cudaError_t err = sg_filtered_lrelu(x.data_ptr(), has_bias ? bf.data_ptr<float>() : nullptr, fu.data_ptr<float>(),
+                                              fd.data_ptr<float>(), y.data_ptr(), &p, dtype_code(x),
+                                              c10::cuda::getCurrentCUDAStream());
+    if (err == cudaErrorInvalidConfiguration) { cudaGetLastError(); return {}; }
+    check(err, "filtered_lrelu");
+    return {y};
 }
 
 static BiasActParams bias_act_params(const torch::Tensor& x, int64_t dim, int64_t act, double alpha, double gain,
@@ -129,6 +167,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("upfirdn2d", &upfirdn2d);
     m.def("bias_act", &bias_act);
     m.def("bias_act_grad", &bias_act_grad);
+    m.def("filtered_lrelu", &filtered_lrelu);
     m.def("to_rgba", &to_rgba);
     m.def("to_rgba_surface", &to_rgba_surface);
 }

@@ -1,6 +1,7 @@
 // Host builds of the kernels' per-element functions, for CPU tests of the CUDA kernels' arithmetic
 // and indexing (no GPU needed): nvcc -shared -Xcompiler -fPIC host_check.cu -o libsg_host_check.so
 #include "bias_act.cuh"
+#include "filtered_lrelu.cuh"
 #include "to_rgba.cuh"
 #include "upfirdn2d.cuh"
 
@@ -103,4 +104,28 @@ extern "C" void sg_host_to_rgba(const float* img, const ToRGBAParams* params, un
     const int w = p.in_w * p.zoom, h = p.in_h * p.zoom;
     for (int oy = 0; oy < h; ++oy)
         for (int ox = 0; ox < w; ++ox) to_rgba_pixel(img, p, oy, ox, out + (long long)(oy * w + ox) * 4, HostLoad());
+}
+
+// filtered_lrelu, fused: every tile of every plane through the kernel's five stages (one "thread"),
+// tiles planned as the launcher plans them for `max_floats` of shared memory. Returns the tile side,
+// or 0 when no tile fits.
+extern "C" int sg_host_filtered_lrelu(const float* x, const float* b, const float* fu, const float* fd, float* y,
+                                      FilteredLReluParams* params, int max_floats) {
+    FilteredLReluParams& p = *params;
+    const int floats = flrelu_plan(p, max_floats);
+    if (floats == 0) return 0;
+    float* smem = new float[floats];
+    for (int n = 0; n < p.batch; ++n)
+        for (int c = 0; c < p.channels; ++c)
+            for (int oy0 = 0; oy0 < p.out_h; oy0 += p.tile_h)
+                for (int ox0 = 0; ox0 < p.out_w; ox0 += p.tile_w) {
+                    const int th = p.out_h - oy0 < p.tile_h ? p.out_h - oy0 : p.tile_h;
+                    const int tw = p.out_w - ox0 < p.tile_w ? p.out_w - ox0 : p.tile_w;
+                    for (int i = 0; i < floats; ++i) smem[i] = 1e30f;  // stale data must never be read
+                    const FLReluTile t = flrelu_tile(p, oy0, ox0, th, tw);
+                    flrelu_tile_all(x + n * p.in_stride[0] + c * p.in_stride[1], p.has_bias ? b[c] : 0.f, fu, fd,
+                                    y + n * p.out_stride[0] + c * p.out_stride[1], p, t, smem, HostLoad(), HostStore());
+                }
+    delete[] smem;
+    return p.tile_h;
 }

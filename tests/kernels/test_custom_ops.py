@@ -234,13 +234,15 @@ def test_gpu_check_dry_run(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert set(report["steps"]) == {"selftest", "cuda_tests", "stylegan_train", "stylegan_generate", "train_kernels",
-                                    "train_reference", "kernels"}
+                                    "train_reference", "kernels", "stylegan3_reference"}
     assert all(s["status"] == "ok" for s in report["steps"].values())
     assert report["stylegan_train"]["generated_pngs"] == 8
     assert report["train"]["kernels"]["kernels"] == "op" and report["train"]["reference"]["kernels"] == "ref"
     assert {"G reg (PL)", "D reg (R1)"} <= set(report["train"]["kernels"]["profile"])
     assert {row["op"] for row in report["kernels"]["upfirdn2d"]} == {"up2", "down2", "fir"}
     assert "| training (s/kimg) |" in (tmp_path / "gpu_check.md").read_text()
+    assert report["stylegan3"]["reference"]["results"][0]["arch"] == "stylegan3-t"  # (#21's GPU figure)
+    assert "| StyleGAN3-T generator, batch 1 |" in (tmp_path / "gpu_check.md").read_text()
     # The device machine returns at most 8 files: the report is three, every log inside the tarball.
     assert sorted(f.name for f in tmp_path.iterdir()) == ["gpu_check.json", "gpu_check.md", "logs.tar.gz"]
     import tarfile
