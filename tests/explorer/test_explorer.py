@@ -356,3 +356,32 @@ def test_stylegan3_transform_sliders_equal_generate(tmp_path, monkeypatch):
     finally:
         app.close()
         platform.close()
+
+
+def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
+    """StyleGAN3 in the walk panel: a recorded walk starts on its first keyframe's image (as
+    stylegan-generate draws it, with the input transform the state has) and ends on the last; the
+    style-mixing layers are labelled with their sampling rates."""
+    from conftest import REPO
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    pkl = REPO / "tests" / "fixtures" / "official_sg3" / "G_tiny_sg3R.npz"
+    platform = HeadlessPlatform(1280, 800)
+    app = Explorer(ExplorerState(pkl=str(pkl)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
+    try:
+        platform.run_frame(app)
+        assert all("resolution" in info for info in app.model.layer_info)
+        walk, tf = app.state.walk, app.state.transform
+        walk.active, walk.keyframes, walk.loop, walk.speed = True, [0, 3], False, 2.0
+        tf.translate_x, tf.rotate = 0.1, 20.0
+        app.record_walk(str(tmp_path / "frames"), fps=4)
+        app.recorder.join(60)
+        assert app.recorder.finished and app.recorder.error is None
+        frames = sorted((tmp_path / "frames").glob("*.png"))
+        assert len(frames) == 3
+        for frame, seed in ((frames[0], "0"), (frames[-1], "3")):
+            want = generate(pkl, tmp_path, "--seeds", seed, "--translate", "0.1,0", "--rotate", "20")
+            assert np.array_equal(np.asarray(Image.open(frame)), want)
+    finally:
+        app.close()
+        platform.close()
+

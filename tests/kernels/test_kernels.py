@@ -293,6 +293,16 @@ class ReferenceExtension:
         return upfirdn2d_ref(x.float(), f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
                              flip_filter=flip_filter, gain=gain).to(x.dtype)  # fp32 sums, as the kernels
 
+    def filtered_lrelu(self, x, fu, fd, b, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp, flip_filter):
+        from kernels.filtered_lrelu_ref import filtered_lrelu_ref
+        assert fu.dtype == fd.dtype == torch.float32 and fu.ndim in (1, 2) and fd.ndim in (1, 2)
+        assert isinstance(up, int) and isinstance(down, int) and isinstance(gain, float) and isinstance(clamp, float)
+        assert b.numel() in (0, x.shape[1]) and isinstance(flip_filter, bool)
+        y = filtered_lrelu_ref(x.float(), fu, fd, b if b.numel() else None, up=up, down=down,
+                               padding=[padx0, padx1, pady0, pady1], gain=gain, slope=slope,
+                               clamp=None if clamp < 0 else clamp, flip_filter=flip_filter)
+        return [y.to(x.dtype)]  # (a list: [] would mean that no tile fits)
+
     def bias_act_grad(self, dy, y, dim, act, alpha, gain, clamp):
         assert dy.shape == y.shape and dy.dtype == y.dtype and isinstance(alpha, float) and isinstance(clamp, float)
         return ops._grad_ref(dy.float(), y.float(), act, alpha, gain, clamp).to(y.dtype)
@@ -304,6 +314,7 @@ def test_selftest_calls_match_the_binding(monkeypatch):
     results = selftest.check_ops(torch.device("cpu"))
     assert len(results) > 40 and all(ok for _, ok, _ in results), [r for r in results if not r[1]]
     assert any("4x4" in name for name, _, _ in results)
+    assert sum(name.startswith("filtered_lrelu") for name, _, _ in results) == 8
 
 
 @pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
