@@ -111,7 +111,7 @@ def main() -> int:
         return 2
 
     # 1. Build + self-test.
-    r = c.run("selftest", [py, "-m", "kernels.selftest"], 240)
+    r = c.run("selftest", [py, "-m", "kernels.selftest"] + (["--no-compile"] if args.dry_run else []), 240)
     if r is not None:
         c.report["selftest"] = [line.strip() for line in r.stdout.splitlines() if line.strip()]
 

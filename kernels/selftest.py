@@ -183,10 +183,15 @@ def check_filtered_lrelu(device: torch.device, gen: torch.Generator) -> list[tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="stylegan-kernels", description=__doc__.split("\n\n")[0]).parse_args(argv)
+    p = argparse.ArgumentParser(prog="stylegan-kernels", description=__doc__.split("\n\n")[0])
+    p.add_argument("--no-compile", action="store_true", help="without a GPU: do not compile the sources either "
+                   "(gpu_check's dry run; the tests compile them)")
+    args = p.parse_args(argv)
     print(f"torch {torch.__version__}, CUDA {torch.version.cuda or 'none'}")
     if not torch.cuda.is_available():
         print("no CUDA GPU: the reference (pure PyTorch) ops are in use")
+        if args.no_compile:
+            return 0
         results = compile_sources()
         if not results:
             print("nvcc not found: kernel sources not compiled")
