@@ -369,7 +369,8 @@ def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
     app = Explorer(ExplorerState(pkl=str(pkl)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
     try:
         platform.run_frame(app)
-        assert all("resolution" in info for info in app.model.layer_info)
+        rates = list(load_generator(pkl).synthesis.sampling_rates)  # the labels are the layers' sampling rates
+        assert [info["resolution"] for info in app.model.layer_info] == [rates[0]] + rates
         walk, tf = app.state.walk, app.state.transform
         walk.active, walk.keyframes, walk.loop, walk.speed = True, [0, 3], False, 2.0
         tf.translate_x, tf.rotate = 0.1, 20.0
