@@ -259,8 +259,14 @@ class ImageDataset:
         return len(self.images)
 
     def batch(self, indices: torch.Tensor, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Images as float in [-1, 1] [B, C, R, R] and labels [B, c_dim] (or None)."""
-        x = self.images[indices].to(device=device, dtype=torch.float32) / 127.5 - 1
+        """Images as float in [-1, 1] [B, C, R, R] and labels [B, c_dim] (or None). To a GPU the
+        pixels travel as uint8 from pinned memory (a quarter of float32's bytes, without blocking the
+        Python thread) and become float there; the values are the same either way."""
+        x = self.images[indices]
+        device = torch.device(device)
+        if device.type == "cuda":
+            x = x.pin_memory().to(device, non_blocking=True)
+        x = x.to(device=device, dtype=torch.float32) / 127.5 - 1
         c = self.labels[indices].to(device) if self.labels is not None else None
         return x, c
 

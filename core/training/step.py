@@ -173,6 +173,15 @@ class Trainer:
         return self.D(img, c, **self.stage.d_kwargs)
 
     def real_images(self, indices: torch.Tensor):
+        """The reals of `indices` as D sees them at this stage; one upload per step and chunk (D main
+        and R1 take the same reals)."""
+        cache = self._step.setdefault("reals", {})
+        key = tuple(indices.tolist())
+        if key not in cache:
+            cache[key] = self._real_images(indices)
+        return cache[key]
+
+    def _real_images(self, indices: torch.Tensor):
         n = len(self.dataset)
         x, c = self.dataset.batch(indices % n, self.device)
         mirrored = indices >= n

@@ -123,3 +123,13 @@ def test_resumed_progress_bar_ends_exactly_without_warnings():
             bar.update(min(nimg, 300) - bar.n)  # as TrainingRun.run advances it
         bar.close()
     assert bar.n == 300 and "<-" not in out.getvalue() and "0.3/0.3 kimg" in out.getvalue()
+
+
+def test_reals_are_read_once_per_step_and_chunk(asymmetric, monkeypatch):
+    """D main and R1 take the same reals: one read (on a GPU, one upload) per step and chunk, not two."""
+    tr = Trainer(tiny_cfg(gamma=1.0, r1_interval=1, batch_gpu=2), asymmetric, torch.device("cpu"))
+    calls = []
+    real_batch = asymmetric.batch
+    monkeypatch.setattr(asymmetric, "batch", lambda idx, device="cpu": calls.append(idx.tolist()) or real_batch(idx, device))
+    tr.step()
+    assert len(calls) == tr.rounds == 2 and "r1_penalty" in tr.stats.means()
