@@ -87,8 +87,9 @@ class Trainer:
         self.D.to(device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.frozen = self.freeze_d_layers(cfg.freezed)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8)
-        self.opt_D = torch.optim.Adam(self.d_trainable(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8)
+        fused = device.type == "cuda"  # one kernel per update on GPUs (launches are what a GPU step waits on)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
+        self.opt_D = torch.optim.Adam(self.d_trainable(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
         self.num_reals = len(dataset) * (2 if cfg.mirror else 1)  # --mirror: index n + i is image i flipped
         self.augment = AugmentPipe(cfg.augpipe) if cfg.aug != "noaug" else None
         self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
@@ -338,11 +339,10 @@ class Trainer:
         if self.cfg.ema_rampup is not None:
             ema_nimg = min(ema_nimg, self.nimg * self.cfg.ema_rampup)
         beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
-        with torch.no_grad():
-            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                p_ema.copy_(p.detach().lerp(p_ema, beta))
-            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-                b_ema.copy_(b)
+        with torch.no_grad():  # (multi-tensor ops: a few kernel launches for all parameters, not two each)
+            ema, params = list(self.G_ema.parameters()), [p.detach() for p in self.G.parameters()]
+            torch._foreach_copy_(ema, torch._foreach_lerp(params, ema, beta))  # ema = lerp(p, ema, beta)
+            torch._foreach_copy_(list(self.G_ema.buffers()), list(self.G.buffers()))
 
     def _check(self, value: torch.Tensor, what: str) -> None:
         if not torch.isfinite(value).all():
