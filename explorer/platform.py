@@ -14,8 +14,9 @@ CLEAR_COLOUR = (0.09, 0.09, 0.11, 1.0)
 
 def pace(app, frame_start: float, max_fps: float) -> None:
     """Sleep off the rest of 1/max_fps (1/app.idle_fps when the app is idle) — but wake as soon as
-    the renderer publishes a frame, so a finished frame reaches the screen without waiting."""
-    fps = app.idle_fps if app.idle() else max_fps
+    the renderer publishes a frame, so a finished frame reaches the screen without waiting.
+    max_fps 0: no pacing at all (headless captures and tests run frames back to back)."""
+    fps = 0.0 if max_fps <= 0 else app.idle_fps if app.idle() else max_fps
     rest = 1.0 / fps - (time.perf_counter() - frame_start) if fps > 0 else 0.0
     if rest > 0:
         app.renderer.frame_ready.wait(rest)
