@@ -1,6 +1,7 @@
 """The explorer, headless (EGL surfaceless + llvmpipe, no X server): real frames, controls driven by
 imgui io events, pixels read back from the GL texture and compared with stylegan-generate."""
 
+import contextlib
 import os
 
 os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
@@ -47,6 +48,18 @@ def explorer(skip_pt, tmp_path, monkeypatch):
     yield platform, app
     app.close()
     platform.close()
+
+
+@contextlib.contextmanager
+def headless_explorer(pkl, outdir):
+    """A headless explorer on the model `pkl` (renders synchronously), closed afterwards."""
+    platform = HeadlessPlatform(1280, 800)
+    app = Explorer(ExplorerState(pkl=str(pkl)), torch.device("cpu"), sync=True, outdir=str(outdir))
+    try:
+        yield platform, app
+    finally:
+        app.close()
+        platform.close()
 
 
 @pytest.fixture(scope="module")
@@ -330,9 +343,7 @@ def test_stylegan3_transform_sliders_equal_generate(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     pkl = REPO / "tests" / "fixtures" / "official_sg3" / "G_tiny_sg3T.npz"
-    platform = HeadlessPlatform(1280, 800)
-    app = Explorer(ExplorerState(pkl=str(pkl)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
-    try:
+    with headless_explorer(pkl, tmp_path) as (platform, app):
         platform.run_frame(app)
         platform.run_frame(app)
         assert app.model.arch == "stylegan3" and app.model.num_noise_layers == 0
@@ -353,9 +364,6 @@ def test_stylegan3_transform_sliders_equal_generate(tmp_path, monkeypatch):
         platform.run_frame(app)
         platform.run_frame(app)
         assert not np.array_equal(shown(app), before)
-    finally:
-        app.close()
-        platform.close()
 
 
 def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
@@ -365,9 +373,7 @@ def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
     from conftest import REPO
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     pkl = REPO / "tests" / "fixtures" / "official_sg3" / "G_tiny_sg3R.npz"
-    platform = HeadlessPlatform(1280, 800)
-    app = Explorer(ExplorerState(pkl=str(pkl)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
-    try:
+    with headless_explorer(pkl, tmp_path) as (platform, app):
         platform.run_frame(app)
         rates = list(load_generator(pkl).synthesis.sampling_rates)  # the labels are the layers' sampling rates
         assert [info["resolution"] for info in app.model.layer_info] == [rates[0]] + rates
@@ -382,7 +388,4 @@ def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
         for frame, seed in ((frames[0], "0"), (frames[-1], "3")):
             want = generate(pkl, tmp_path, "--seeds", seed, "--translate", "0.1,0", "--rotate", "20")
             assert np.array_equal(np.asarray(Image.open(frame)), want)
-    finally:
-        app.close()
-        platform.close()
 

@@ -13,10 +13,9 @@ from core.latents import wplus
 from core.latents.recipe import LatentRecipe, StyleMix, build_ws, map_z
 from core.networks.config import GeneratorConfig
 from core.networks.generator import Generator
-from test_explorer import egl_available, explorer, render, shown  # noqa: F401  (the fixture too)
+from test_explorer import egl_available, explorer, headless_explorer, render, shown  # noqa: F401  (the fixture too)
 
-from explorer.app import IDLE_AFTER_FRAMES, Explorer
-from explorer.platform import HeadlessPlatform
+from explorer.app import IDLE_AFTER_FRAMES
 from explorer.state import ExplorerState
 from explorer.widgets.network import recent_label
 from explorer.widgets.ui import RECTS
@@ -74,9 +73,7 @@ def conditional_pt(tmp_path_factory):
 def test_class_picker_for_the_seed_and_each_mixing_source(conditional_pt, tmp_path):
     """#22 item 3: a conditional model gets a class control (the seed's, and one per mixing source),
     the frame equals stylegan-generate --class, and the classes are saved in the session."""
-    platform = HeadlessPlatform(1280, 800)
-    app = Explorer(ExplorerState(pkl=str(conditional_pt)), torch.device("cpu"), sync=True, outdir=str(tmp_path))
-    try:
+    with headless_explorer(conditional_pt, tmp_path) as (platform, app):
         frames(platform, app)
         assert app.model.c_dim == 3
         platform.enter_value(app, "Class##latent", "2")
@@ -100,9 +97,6 @@ def test_class_picker_for_the_seed_and_each_mixing_source(conditional_pt, tmp_pa
         app.save_session(str(tmp_path / "s.json"))
         loaded = ExplorerState.load(tmp_path / "s.json")
         assert loaded.latent.class_index == 2 and loaded.styles[0].class_index == 1
-    finally:
-        app.close()
-        platform.close()
 
 
 def test_every_control_fits_the_panel_which_resizes(explorer):
