@@ -57,12 +57,16 @@ class Report:
 
 def markdown(data: dict) -> str:
     steps = data["steps"]
-    lines = ["# Explorer on the GPU (benchmarks/gpu_explorer_check.sh)", ""]
+    dry = data.get("device") == "cpu"
+    lines = ["# Explorer on the GPU (benchmarks/gpu_explorer_check.sh)"
+             + (" — CPU dry run: the plumbing, not the figures" if dry else ""), ""]
     env = steps.get("env", {})
+    packages = ", ".join(f"{name} {version}" for name, version in (env.get("packages") or {}).items())
     lines += [f"- device: {env.get('device')}; torch {env.get('torch')}; GL: {env.get('gl')}",
-              f"- packages: {env.get('packages')}", ""]
+              f"- packages: {packages}" + (" (cuda-bindings is only needed for cuda-gl on a GPU)" if dry else ""), ""]
     for name, s in steps.items():
         lines.append(f"- **{name}**: {'ok' if s['ok'] else 'FAILED'} ({s['seconds']} s)"
+                     + (f" — {s['summary']}" if s.get("summary") else "")
                      + (f" — {s['error']}" if not s["ok"] and "error" in s else ""))
     frames = steps.get("frames", {}).get("cases", [])
     if frames:
@@ -184,6 +188,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
+    report.data["device"] = args.device
     report.step("env", lambda: env_step(args.device))
     with tempfile.TemporaryDirectory() as tmp:
         if "frames" not in args.skip:

@@ -82,15 +82,18 @@ def run_headless(args, state, device, size) -> int:
             platform.run_frame(app, dt=1 / 30)
         if args.window_shot:
             platform.run_frame(app, dt=1e-6)  # the window draws the texture filled in the last frame
-            save_png(platform.read_window(), args.window_shot)
+            window = platform.read_window()
+            save_png(window, args.window_shot)
+            print(f"{PROG}: wrote {args.window_shot} (the whole window, {window.shape[1]}x{window.shape[0]}; "
+                  f"GL {platform.gl_info})")
         if app.model is None:
             print(f"{PROG}: error: {app.model_error or 'the model did not load'}", file=sys.stderr)
             return 2
         if args.screenshot:
             image = app.network_image()
             save_png(image, args.screenshot)
-            print(f"{PROG}: wrote {args.screenshot} ({image.shape[1]}x{image.shape[0]}; upload {app.display.upload}"
-                  f"{f' ({app.display.notice})' if app.display.notice else ''}; {device}; GL {platform.gl_info})")
+            print(f"{PROG}: wrote {args.screenshot} ({image.shape[1]}x{image.shape[0]}; rendered on {device}; upload "
+                  f"{app.display.upload}{f' ({app.display.notice})' if app.display.notice else ''}; GL {platform.gl_info})")
         return 0
     finally:
         app.close()
@@ -123,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         size = parse_size(args.size)
         device = resolve_device(args.device)
         state = initial_state(args)
-        for out in (args.screenshot, args.window_shot):
+        for flag, out in (("--screenshot", args.screenshot), ("--window-shot", args.window_shot)):
+            if out and Path(out).suffix.lower() != ".png":
+                raise ValueError(f"{flag} writes a PNG image: give a .png file, not {out}")
             if out and not Path(out).parent.exists():
                 raise ValueError(f"folder of {out} does not exist")
         if device.type == "cpu":

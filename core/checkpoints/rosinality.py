@@ -76,7 +76,8 @@ def rosinality_channel_multiplier(cfg: GeneratorConfig) -> int:
     """
     problems = []
     if cfg.arch != "stylegan2":
-        problems.append("it is a StyleGAN1 (AdaIN) generator")
+        problems.append({"stylegan1": "it is a StyleGAN1 (AdaIN) generator",
+                         "stylegan3": "it is a StyleGAN3 (alias-free) generator"}.get(cfg.arch, f"it is a {cfg.arch} generator"))
     if cfg.architecture != "skip":
         problems.append(f"architecture {cfg.architecture!r} (rosinality has 'skip' only)")
     if cfg.c_dim:

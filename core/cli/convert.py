@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if target == "npz" and dst.suffix.lower() != ".npz":
         raise UsageError("--to npz writes a .npz file")
     if target != "npz" and dst.suffix.lower() != ".pt":
+        if args.to is None:
+            raise UsageError(f"{dst}: give an output ending in .pt (ours) or .npz (NVIDIA's names), or --to")
         raise UsageError(f"--to {target} writes a .pt file")
     if dst.exists() and dst.resolve() == src.resolve():
         raise UsageError("input and output are the same file")

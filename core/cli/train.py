@@ -20,6 +20,7 @@ from kernels.dispatch import KernelError
 
 from core.training.config import ARCHS, AUG_MODES, PRESETS
 from core.training.distributed import init_distributed
+from core.training.run import kimg_text
 from core.training.start import StartRequest, start_run
 from core.errors import TrainingDiverged
 from core.cli.common import ArgumentParser, cli_entry, number, output_folder, parse_megapixels, parse_resolution, tune_cpu_allocator
@@ -125,7 +126,7 @@ def dry_run_report(started, world: int, device) -> str:
     G, D = build_networks(cfg, dataset.resolution, dataset.channels, dataset.c_dim if cfg.cond else 0)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     if cfg.freezed > len(D.layers()):
-        raise ValueError(f"--freezed {cfg.freezed}: this D has {len(D.layers())} layers to freeze")
+        raise ValueError(f"--freezed {cfg.freezed}: this D has {len(D.layers())} layers (at most {len(D.layers())})")
     lines = ["Training options:", json.dumps(cfg.to_dict(), indent=2), "",
              f"Dataset:        {dataset.path} ({len(dataset)} images{' x2 mirrored' if cfg.mirror else ''}, "
              f"{dataset.resolution}x{dataset.resolution}, {dataset.channels} channel{'s' * (dataset.channels > 1)}"
@@ -160,17 +161,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run, cfg, dataset, data, taken = started.run, started.run.cfg, started.run.dataset, started.resumed, started.taken
         run_dir = run.run_dir
+        if data and run.trainer.nimg >= cfg.kimg * 1000:
+            print(f"{PROG}: nothing to do: this run has trained {run.trainer.nimg / 1000:g} kimg of its --kimg "
+                  f"{cfg.kimg:g}; give a larger --kimg to go on", file=sys.stderr)
+            return 0
         if rank == 0:
             where = "resuming" if data else "training"
             run.log(f"{where} {cfg.arch} at {dataset.resolution}x{dataset.resolution} on {len(dataset)} images "
                     f"({'skipped ' + str(dataset.skipped) + ', ' if dataset.skipped else ''}"
                     f"{world} process{'es' * (world > 1)}, {device}) -> {run_dir}"
-                    + (f" from {run.trainer.nimg / 1000:.1f} kimg" if data else "")
+                    + (f" from {kimg_text(run.trainer.nimg)} kimg" if data else "")
                     + (f"; started from {args.init}: {taken}" if taken else ""))
-        if data and run.trainer.nimg >= cfg.kimg * 1000:
-            print(f"{PROG}: nothing to do: this run has trained {run.trainer.nimg / 1000:g} kimg of its --kimg "
-                  f"{cfg.kimg:g}; give a larger --kimg to go on", file=sys.stderr)
-            return 0
+            if run.trainer.frozen:
+                run.log(f"--freezed {cfg.freezed}: D's layers {', '.join(run.trainer.frozen)} stay as they are")
         try:
             last = run.run(max_ticks=args.max_ticks)
         except (TrainingDiverged, KernelError) as exc:

@@ -53,6 +53,12 @@ def kimg_name(nimg: int) -> str:
     return f"{whole:06d}" if frac == 0 else f"{whole:06d}.{frac:03d}"
 
 
+def kimg_text(nimg: int) -> str:
+    """An image count for people: kimg with one decimal (NVIDIA's logs), or three when that would
+    round away what a small run did (0.064, not 0.1)."""
+    return f"{nimg / 1000:.1f}" if nimg % 100 == 0 else f"{nimg / 1000:.3f}"
+
+
 def _snapshot_nimg(path: Path) -> int:
     m = SNAPSHOT_RE.search(path.name)
     return int(m.group(1)) * 1000 + int(m.group(2) or 0)
@@ -332,7 +338,7 @@ class TrainingRun:
                 bar.set_postfix_str(f"{sec_per_kimg:.1f} s/kimg, G {stats.get('loss_G', math.nan):.3f}, "
                                     f"D {stats.get('loss_D_real', math.nan) + stats.get('loss_D_fake', math.nan):.3f}, "
                                     f"p {tr.ada.p:.3f}" + (f", {tr.stage.resolution}² a{tr.stage.alpha:.2f}" if tr.stage.progressive else ""))
-                self.log(f"tick {self.tick} kimg {tr.nimg / 1000:.1f} time {self.time_s:.0f}s "
+                self.log(f"tick {self.tick} kimg {kimg_text(tr.nimg)} time {self.time_s:.0f}s "
                          f"sec/kimg {sec_per_kimg:.2f} " + " ".join(f"{k} {v:.4g}" for k, v in stats.items())
                          + f" ada_p {tr.ada.p:.3f}")
                 out_of_time = cfg.minutes > 0 and self.time_s >= cfg.minutes * 60
@@ -363,12 +369,15 @@ class TrainingRun:
             return
         cfg = self.cfg
         sec_per_kimg = seconds / (nimg / 1000)
-        left_h = sec_per_kimg * max(cfg.kimg - self.trainer.nimg / 1000, 0) / 3600
+        left = max(cfg.kimg - self.trainer.nimg / 1000, 0)
         params = sum(p.numel() for p in self.trainer.G.parameters()) + sum(p.numel() for p in self.trainer.D.parameters())
         steps = self.trainer.iteration - self._first_iteration
-        message = (f"on this CPU the first {steps} step{'s' * (steps > 1)} ran at about {sec_per_kimg:.0f} s/kimg "
-                   f"(G + D: {params / 1e6:.1f} M parameters): --kimg {cfg.kimg:g} would take about "
-                   f"{_duration(left_h * 3600)}; snapshots every {cfg.snap_minutes:g} minutes (--snap-minutes)")
+        size = f"{params / 1e6:.1f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
+        snapshots = (f"a snapshot every {cfg.snap_minutes:g} minutes (--snap-minutes) or {cfg.snap} ticks"
+                     if cfg.snap_minutes > 0 else f"a snapshot every {cfg.snap} ticks (--snap-minutes 0)")
+        message = (f"on this CPU the first {steps} step{'s' * (steps > 1)} ran at about {sec_per_kimg:.3g} s/kimg "
+                   f"(G + D: {size} parameters): the remaining {left:g} of --kimg {cfg.kimg:g} would take about "
+                   f"{_duration(sec_per_kimg * left)}; {snapshots}")
         small = {"cbase": 4096, "cmax": 128}
         if sec_per_kimg > SLOW_CPU_SEC_PER_KIMG and (cfg.cbase > small["cbase"] or cfg.cmax > small["cmax"]):
             message += (f". For a quicker CPU run use smaller networks: --cbase {small['cbase']} --cmax {small['cmax']} "

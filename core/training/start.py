@@ -155,15 +155,11 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         if world > 1:
             torch.distributed.broadcast_object_list(names, src=0)
         run_dir = Path(names[0])
-    run = TrainingRun(cfg, dataset, device, run_dir, rank, world, resume=data)
-    if run.trainer.frozen and rank == 0:
-        run.log(f"--freezed {cfg.freezed}: D's layers {', '.join(run.trainer.frozen)} stay as they are")
-    taken = None
-    if init is not None:
-        try:
-            taken = run.init_networks(init, req.init, keep_ada_p="p" not in given)
-        except Exception:
-            if rank == 0:
-                run_dir.rmdir()  # nothing was written yet: leave no empty run folder behind
-            raise
+    try:
+        run = TrainingRun(cfg, dataset, device, run_dir, rank, world, resume=data)
+        taken = run.init_networks(init, req.init, keep_ada_p="p" not in given) if init is not None else None
+    except Exception:
+        if rank == 0 and data is None and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a new run that could not start: leave no empty run folder behind
+        raise
     return Started(run, resumed=data is not None, taken=taken, cfg=cfg, dataset=dataset)

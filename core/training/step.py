@@ -110,7 +110,7 @@ class Trainer:
             return []
         layers = self.D.layers()
         if count > len(layers):
-            raise ValueError(f"--freezed {count}: this D has {len(layers)} layers to freeze")
+            raise ValueError(f"--freezed {count}: this D has {len(layers)} layers (at most {len(layers)})")
         for _, layer in layers[:count]:
             layer.requires_grad_(False)
         return [name for name, _ in layers[:count]]

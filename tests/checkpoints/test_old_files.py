@@ -69,4 +69,5 @@ def test_resuming_a_finished_run_says_there_is_nothing_to_do(tmp_path):
                 str(REPO / "tests" / "fixtures" / "mnist_1000.zip"))
     assert r.returncode == 0, r.stderr
     assert "nothing to do" in r.stderr and "give a larger --kimg" in r.stderr
+    assert "resuming" not in r.stdout + r.stderr  # (said before the 'nothing to do', and logged, until now)
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["stylegan2-snapshot.pt"]

@@ -306,6 +306,7 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
                      "--window-shot", str(win), "--size", "800x600")
     assert r.returncode == 0, r.stderr
     assert "upload cpu" in r.stdout and "EGL surfaceless platform" in r.stdout  # the path the frame took (#23)
+    assert "the whole window, 800x600" in r.stdout
     assert np.array_equal(np.asarray(Image.open(shot)), generate(skip_pt, tmp_path, "--seeds", "2", "--trunc", "0.7"))
     assert np.asarray(Image.open(win)).shape == (600, 800, 3)
     session = tmp_path / "s.json"
@@ -320,7 +321,8 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
     bad.write_bytes(b"junk")
     for args, text in [(["--pkl", str(bad), "--screenshot", str(shot)], "bad.pt"),
                        (["--pkl", str(skip_pt), "--trunc", "5", "--screenshot", str(shot)], "--trunc"),
-                       (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json")]:
+                       (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json"),
+                       (["--pkl", str(skip_pt), "--screenshot", str(tmp_path / "s.jpg")], "give a .png file")]:
         r = run_explorer(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and text in r.stderr, r.stderr
 

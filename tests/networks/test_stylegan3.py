@@ -197,6 +197,11 @@ def test_convert_to_pt_and_back_to_nvidia_npz(tmp_path, kind):
     kwargs = json.loads(str(ours["config_json"]))
     assert kwargs["use_radial_filters"] == (kind == "R") and kwargs["conv_kernel"] == (1 if kind == "R" else 3)
     assert generator_config_from_nvidia(kwargs) == generator_config_from_nvidia(json.loads(str(theirs["config_json"])))
+    if kind == "T":  # what cannot be written is said by name
+        r = run_cli("stylegan-convert", str(pt), str(tmp_path / "r.pt"), "--to", "rosinality")
+        assert r.returncode == 2 and "it is a StyleGAN3 (alias-free) generator" in r.stderr
+        r = run_cli("stylegan-convert", str(pt), str(tmp_path / "g.txt"))
+        assert r.returncode == 2 and "give an output ending in .pt (ours) or .npz" in r.stderr
     G = load_generator(npz)
     out = np.load(SG3 / f"G_tiny_sg3{kind}_out.npz")
     with torch.no_grad():

@@ -72,7 +72,7 @@ def test_freezed_keeps_ds_first_layers_as_they_are(asymmetric):
         frozen = name.split(".")[0] + "." + name.split(".")[1] in tr.frozen
         assert (id(param) in optimised) != frozen, name
         assert torch.equal(before[name], after[name]) == frozen, name
-    with pytest.raises(ValueError, match="has 4 layers"):  # b8: fromrgb, conv0, conv1, skip
+    with pytest.raises(ValueError, match="has 4 layers \\(at most 4\\)"):  # b8: fromrgb, conv0, conv1, skip
         Trainer(tiny_cfg(freezed=5), asymmetric, torch.device("cpu"))
 
 
@@ -86,7 +86,10 @@ def test_dry_run_prints_options_and_sizes_and_writes_nothing(tmp_path, capsys):
     assert "--freezed 2: b32.fromrgb, b32.conv0" in text and "Dry run" in text
     assert not out.exists()
     assert train_cli.main(["--data", str(MNIST), "--outdir", str(out), "--dry-run", "--freezed", "99", *TINY]) == 2
-    assert "--freezed 99: this D has" in capsys.readouterr().err
+    assert "--freezed 99: this D has 10 layers (at most 10)" in capsys.readouterr().err
+    # Without --dry-run the same refusal leaves no empty run folder behind.
+    assert train_cli.main(["--data", str(MNIST), "--outdir", str(out), "--freezed", "99", *TINY]) == 2
+    assert "at most 10" in capsys.readouterr().err and not any(out.iterdir())
 
 
 def test_first_tick_and_snapshots_come_on_time(tmp_path, monkeypatch, capsys):
@@ -105,7 +108,7 @@ def test_first_tick_and_snapshots_come_on_time(tmp_path, monkeypatch, capsys):
     snaps = sorted(p.name for p in run.glob("network-snapshot-*.pt"))
     assert len(snaps) == len(ticks) >= 2  # --snap 1000 ticks, yet one per tick: the time had passed
     log = (run / "log.txt").read_text()
-    assert "on this CPU the first 1 step ran at about" in log and "--kimg 0.024 would take about" in log
+    assert "on this CPU the first 1 step ran at about" in log and "of --kimg 0.024 would take about" in log
     assert "--cbase 4096 --cmax 128" in log
 
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import REPO, run_cli
-from core.training.run import latest_snapshot
+from core.training.run import kimg_text, latest_snapshot
 
 MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
 TINY = ["--cbase", "256", "--cmax", "16", "--z-dim", "16", "--w-dim", "16", "--map", "1", "--batch", "8",
@@ -82,7 +82,7 @@ def test_resume_after_kill_continues_exactly(tmp_path):
     assert r.returncode == 0, r.stderr
     # Resumed from the snapshot's images-seen count, with its optimiser state...
     log = (run / "log.txt").read_text()
-    assert f"from {snap['training']['nimg'] / 1000:.1f} kimg" in log
+    assert f"from {kimg_text(snap['training']['nimg'])} kimg" in log
     final = torch.load(latest_snapshot(run), weights_only=True)
     ref_data = torch.load(ref_final, weights_only=True)
     assert final["training"]["nimg"] == ref_data["training"]["nimg"] == 384
@@ -299,6 +299,7 @@ def test_snapshot_names_are_unique_with_fractional_ticks(tmp_path):
     replaces an earlier one of the same run (#22 item 10), and --resume picks the newest."""
     from core.training.run import kimg_name
     assert kimg_name(40_000) == "000040" and kimg_name(384) == "000000.384" and kimg_name(1_500) == "000001.500"
+    assert kimg_text(4_000) == "4.0" and kimg_text(64) == "0.064"  # (logs: small runs are not rounded away)
     for name in ("000000.384", "000001", "000000.768", "000001.250"):
         (tmp_path / f"network-snapshot-{name}.pt").write_bytes(b"")
     assert latest_snapshot(tmp_path).name == "network-snapshot-000001.250.pt"
@@ -330,4 +331,4 @@ def test_ctrl_c_stops_with_a_resumable_snapshot(tmp_path, sig):
     assert nimg > 0
     r = train("--resume", str(run), "--max-ticks", "1")
     assert r.returncode == 0, r.stderr
-    assert f"from {nimg / 1000:.1f} kimg" in (run / "log.txt").read_text()
+    assert f"from {kimg_text(nimg)} kimg" in (run / "log.txt").read_text()
