@@ -147,7 +147,9 @@ def test_convert_errors(tmp_path):
     r = run_cli("stylegan-convert", str(FIXTURES / "D_tiny_resnet.npz"), str(tmp_path / "d.pt"))
     assert r.returncode == 2 and "discriminator" in r.stderr
     r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(tmp_path / "x.bin"))
-    assert r.returncode == 2 and "writes a .pt file" in r.stderr
+    assert r.returncode == 2 and "give an output ending in .pt (ours) or .npz" in r.stderr  # no --to given
+    r = run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(tmp_path / "x.bin"), "--to", "ours")
+    assert r.returncode == 2 and "--to ours writes a .pt file" in r.stderr
     assert not (tmp_path / "d.pt").exists()
 
 
