@@ -87,9 +87,11 @@ class Trainer:
         self.D.to(device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.frozen = self.freeze_d_layers(cfg.freezed)
+        frozen_ids = {id(p) for name in self.frozen for p in self.D.get_submodule(name).parameters()}
+        self.d_params = [p for p in self.D.parameters() if id(p) not in frozen_ids]  # what D's optimiser trains
         fused = device.type == "cuda"  # one kernel per update on GPUs (launches are what a GPU step waits on)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
-        self.opt_D = torch.optim.Adam(self.d_trainable(), lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
+        self.opt_D = torch.optim.Adam(self.d_params, lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
         self.num_reals = len(dataset) * (2 if cfg.mirror else 1)  # --mirror: index n + i is image i flipped
         self.augment = AugmentPipe(cfg.augpipe) if cfg.aug != "noaug" else None
         self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
@@ -115,13 +117,9 @@ class Trainer:
             layer.requires_grad_(False)
         return [name for name, _ in layers[:count]]
 
-    def d_trainable(self) -> list[torch.nn.Parameter]:
-        frozen = {id(p) for name in self.frozen for p in self.D.get_submodule(name).parameters()}
-        return [p for p in self.D.parameters() if id(p) not in frozen]
-
     def set_d_training(self, on: bool) -> None:
         """D's trainable parameters take gradients (on) or not; frozen layers never do."""
-        for p in self.d_trainable():
+        for p in self.d_params:
             p.requires_grad_(on)
 
     # ----------------------------------------------------------------------- randomness ---
