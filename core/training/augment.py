@@ -9,6 +9,8 @@ The standard 'bgc' pipeline: x-flip, 90° rotations, integer translation (blit),
 rotation, anisotropic scaling, fractional translation (geometric), brightness, contrast, luma flip,
 hue rotation, saturation (colour). Geometric transforms are combined into one affine matrix per
 sample and applied with one bilinear resampling (reflection padding); colour into one 4x4 matrix.
+The matrices are tiny: they are built on the CPU and uploaded without waiting for the GPU, so an
+augmented batch costs the GPU two resamplings, not a hundred small kernels and a synchronisation each.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.devices import upload
 from kernels.grid_sample_gradfix import grid_sample
 
 PIPELINES = {
@@ -65,7 +68,7 @@ def _scale3(s):
 
 def _rotate3(axis, theta):
     """Rotation by theta around a unit axis (Rodrigues), as a 4x4 matrix."""
-    ax = axis[:3].to(theta.device)
+    ax = axis[:3].to(theta.device)  # (CPU tensors here: the pipe builds its matrices on the CPU)
     k = torch.tensor([[0, -ax[2], ax[1]], [ax[2], 0, -ax[0]], [-ax[1], ax[0], 0]], device=theta.device)
     c, s = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     r = torch.eye(3, device=theta.device) + s * k + (1 - c) * (k @ k)
@@ -89,74 +92,76 @@ class AugmentPipe:
         self.hue_max, self.saturation_std = hue_max, saturation_std
 
     def __call__(self, images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """images [N, C, H, W] (any device) -> augmented images. The per-sample matrices are drawn and
+        combined on the CPU (from `generator`, so the same on every device) and uploaded once,
+        without waiting for the GPU: only the two resamplings run where the images are."""
         if p <= 0:
             return images
         n, c, h, w = images.shape
-        dev = images.device
         en = self.enabled
 
         def rand(*shape):
-            return torch.rand(*shape, generator=generator, device="cpu").to(dev)
+            return torch.rand(*shape, generator=generator)
 
         def randn(*shape):
-            return torch.randn(*shape, generator=generator, device="cpu").to(dev)
+            return torch.randn(*shape, generator=generator)
 
         def chance(prob):
             return rand(n) < prob
 
         # ---- geometric: one 3x3 matrix per sample, mapping output pixels to input pixels ----
-        g = torch.eye(3, device=dev).repeat(n, 1, 1)
+        g = torch.eye(3).repeat(n, 1, 1)
         if en.get("xflip"):
-            flip = torch.where(chance(p), torch.floor(rand(n) * 2), torch.zeros(n, device=dev))
-            g = g @ _scale2(1 - 2 * flip, torch.ones(n, device=dev))
+            flip = torch.where(chance(p), torch.floor(rand(n) * 2), torch.zeros(n))
+            g = g @ _scale2(1 - 2 * flip, torch.ones(n))
         if en.get("rotate90"):
-            k = torch.where(chance(p), torch.floor(rand(n) * 4), torch.zeros(n, device=dev))
+            k = torch.where(chance(p), torch.floor(rand(n) * 4), torch.zeros(n))
             g = g @ _rotate2(-math.pi / 2 * k)
         if en.get("xint"):
             t = (rand(n, 2) * 2 - 1) * self.xint_max
             t = torch.where(chance(p)[:, None], t, torch.zeros_like(t))
             g = g @ _translate2(torch.round(t[:, 0] * w) / w * 2, torch.round(t[:, 1] * h) / h * 2)
         if en.get("scale"):
-            s = torch.where(chance(p), torch.exp2(randn(n) * self.scale_std), torch.ones(n, device=dev))
+            s = torch.where(chance(p), torch.exp2(randn(n) * self.scale_std), torch.ones(n))
             g = g @ _scale2(s, s)
         p_rot = 1 - math.sqrt(max(1 - p, 0))  # rotation is applied twice (before and after aniso)
         if en.get("rotate"):
-            theta = torch.where(chance(p_rot), (rand(n) * 2 - 1) * math.pi * self.rotate_max, torch.zeros(n, device=dev))
+            theta = torch.where(chance(p_rot), (rand(n) * 2 - 1) * math.pi * self.rotate_max, torch.zeros(n))
             g = g @ _rotate2(-theta)
         if en.get("aniso"):
-            s = torch.where(chance(p), torch.exp2(randn(n) * self.aniso_std), torch.ones(n, device=dev))
+            s = torch.where(chance(p), torch.exp2(randn(n) * self.aniso_std), torch.ones(n))
             g = g @ _scale2(s, 1 / s)
         if en.get("rotate"):
-            theta = torch.where(chance(p_rot), (rand(n) * 2 - 1) * math.pi * self.rotate_max, torch.zeros(n, device=dev))
+            theta = torch.where(chance(p_rot), (rand(n) * 2 - 1) * math.pi * self.rotate_max, torch.zeros(n))
             g = g @ _rotate2(-theta)
         if en.get("xfrac"):
-            t = torch.where(chance(p)[:, None], randn(n, 2) * self.xfrac_std, torch.zeros(n, 2, device=dev))
+            t = torch.where(chance(p)[:, None], randn(n, 2) * self.xfrac_std, torch.zeros(n, 2))
             g = g @ _translate2(t[:, 0] * 2, t[:, 1] * 2)
-        if not torch.equal(g, torch.eye(3, device=dev).expand_as(g)):
-            grid = F.affine_grid(g[:, :2, :].to(images.dtype), [n, c, h, w], align_corners=False)
+        if not torch.equal(g, torch.eye(3).expand_as(g)):
+            theta = upload(g[:, :2, :].contiguous(), images.device).to(images.dtype)
+            grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
             images = grid_sample(images, grid, padding_mode="reflection")  # R1 differentiates through it twice
 
         # ---- colour: one 4x4 matrix per sample on homogeneous RGB ----
-        m = torch.eye(4, device=dev).repeat(n, 1, 1)
-        luma = LUMA.to(dev)
+        m = torch.eye(4).repeat(n, 1, 1)
         if en.get("brightness"):
-            b = torch.where(chance(p), randn(n) * self.brightness_std, torch.zeros(n, device=dev))
+            b = torch.where(chance(p), randn(n) * self.brightness_std, torch.zeros(n))
             m = _translate3(b[:, None].expand(n, 3)) @ m
         if en.get("contrast"):
-            s = torch.where(chance(p), torch.exp2(randn(n) * self.contrast_std), torch.ones(n, device=dev))
+            s = torch.where(chance(p), torch.exp2(randn(n) * self.contrast_std), torch.ones(n))
             m = _scale3(s[:, None].expand(n, 3)) @ m
         if en.get("lumaflip"):
-            i = torch.where(chance(p), torch.floor(rand(n) * 2), torch.zeros(n, device=dev))
-            m = (torch.eye(4, device=dev) - 2 * torch.outer(luma, luma) * i[:, None, None]) @ m
+            i = torch.where(chance(p), torch.floor(rand(n) * 2), torch.zeros(n))
+            m = (torch.eye(4) - 2 * torch.outer(LUMA, LUMA) * i[:, None, None]) @ m
         if en.get("hue") and c == 3:
-            theta = torch.where(chance(p), (rand(n) * 2 - 1) * math.pi * self.hue_max, torch.zeros(n, device=dev))
-            m = _rotate3(luma, theta) @ m
+            theta = torch.where(chance(p), (rand(n) * 2 - 1) * math.pi * self.hue_max, torch.zeros(n))
+            m = _rotate3(LUMA, theta) @ m
         if en.get("saturation") and c == 3:
-            s = torch.where(chance(p), torch.exp2(randn(n) * self.saturation_std), torch.ones(n, device=dev))
-            ll = torch.outer(luma, luma)
-            m = (ll + (torch.eye(4, device=dev) - ll) * s[:, None, None]) @ m
-        if not torch.equal(m, torch.eye(4, device=dev).expand_as(m)):
-            m = m.to(images.dtype)
+            s = torch.where(chance(p), torch.exp2(randn(n) * self.saturation_std), torch.ones(n))
+            ll = torch.outer(LUMA, LUMA)
+            m = (ll + (torch.eye(4) - ll) * s[:, None, None]) @ m
+        if not torch.equal(m, torch.eye(4).expand_as(m)):
+            m = upload(m, images.device).to(images.dtype)
             if c == 3:
                 images = torch.einsum("nij,njhw->nihw", m[:, :3, :3], images) + m[:, :3, 3, None, None]
             elif c == 1:  # grey: the mean of the RGB rows acting on (v, v, v)

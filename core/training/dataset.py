@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from core.devices import upload
 from core.errors import first_line
 from core.errors import DatasetError
 from core.files import atomic_open
@@ -262,12 +263,9 @@ class ImageDataset:
         """Images as float in [-1, 1] [B, C, R, R] and labels [B, c_dim] (or None). To a GPU the
         pixels travel as uint8 from pinned memory (a quarter of float32's bytes, without blocking the
         Python thread) and become float there; the values are the same either way."""
-        x = self.images[indices]
         device = torch.device(device)
-        if device.type == "cuda":
-            x = x.pin_memory().to(device, non_blocking=True)
-        x = x.to(device=device, dtype=torch.float32) / 127.5 - 1
-        c = self.labels[indices].to(device) if self.labels is not None else None
+        x = upload(self.images[indices], device).to(torch.float32) / 127.5 - 1
+        c = upload(self.labels[indices], device) if self.labels is not None else None
         return x, c
 
     def fingerprint(self, with_labels: bool = False) -> str:

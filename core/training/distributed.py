@@ -32,6 +32,13 @@ def all_reduce_scalars(values: list[float], world: int, device: torch.device) ->
     return t.tolist()
 
 
+def all_reduce_sum(t: torch.Tensor, world: int) -> torch.Tensor:
+    """`t` (on the training device) summed over the processes, in place; no host synchronisation."""
+    if world > 1:
+        torch.distributed.all_reduce(t)
+    return t
+
+
 def init_distributed(device_name: str):
     """(rank, world, device) — torchrun sets WORLD_SIZE/RANK/LOCAL_RANK."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

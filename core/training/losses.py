@@ -18,6 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from core.devices import upload
 from kernels import no_weight_gradients
 
 
@@ -39,13 +40,14 @@ def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
     return grads.square().sum([1, 2, 3]).mean()
 
 
-def path_length_penalty(img: torch.Tensor, ws: torch.Tensor, pl_mean: float,
+def path_length_penalty(img: torch.Tensor, ws: torch.Tensor, pl_mean: float | torch.Tensor,
                         gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Path-length regularisation: the lengths |J_w^T y| of the image's Jacobian w.r.t. W+ applied
     to a random image-space direction y (N(0, 1) / sqrt(H W), drawn from `gen`), averaged over W+
     layers, and the penalty mean((length - pl_mean)²). img [N, C, H, W] made from ws [N, num_ws,
-    w_dim] (which requires grad) -> (penalty, lengths [N]); the caller updates pl_mean from lengths."""
-    noise = torch.randn(img.shape, generator=gen).to(img.device) / math.sqrt(img.shape[2] * img.shape[3])
+    w_dim] (which requires grad), pl_mean a float or a 0-dim tensor on img's device -> (penalty,
+    lengths [N]); the caller updates pl_mean from lengths."""
+    noise = upload(torch.randn(img.shape, generator=gen), img.device) / math.sqrt(img.shape[2] * img.shape[3])
     with no_weight_gradients():  # only d img / d ws here; the weights' come from penalty.backward()
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
     lengths = grads.square().sum(2).mean(1).sqrt()

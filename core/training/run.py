@@ -301,12 +301,7 @@ class TrainingRun:
                 try:
                     tr.step()
                 except TrainingDiverged as exc:
-                    if self.last_snapshot is not None:
-                        raise TrainingDiverged(f"training stopped: {exc}; the last good snapshot is "
-                                               f"{self.last_snapshot} (--resume continues from it)") from None
-                    raise TrainingDiverged(f"training stopped: {exc}, before its first snapshot, so there is "
-                                           "nothing to resume: start again (lower --glr/--dlr or a higher --gamma "
-                                           "usually help)") from None
+                    raise self._stopped(exc) from None
                 bar.update(min(tr.nimg, total) - bar.n)  # (whole images: never past the end)
                 done = tr.nimg >= total
                 tick_limit = FIRST_TICK_SECONDS if ticks_run == 0 else MAX_TICK_SECONDS
@@ -318,6 +313,10 @@ class TrainingRun:
                 if not (tick_over or done or self.interrupted):
                     continue
                 # ---- end of tick ----
+                try:
+                    tr.settle()  # (on a GPU the last step's losses are still on their way)
+                except TrainingDiverged as exc:
+                    raise self._stopped(exc) from None
                 elapsed = time.time() - tick_start_time
                 self.time_s += elapsed
                 self.tick += 1
@@ -361,6 +360,15 @@ class TrainingRun:
             if self.tensorboard is not None:
                 self.tensorboard.close()
         return self.last_snapshot
+
+    def _stopped(self, exc: TrainingDiverged) -> TrainingDiverged:
+        """The one-line error for a diverged run: where to resume from, or that nothing can be."""
+        if self.last_snapshot is not None:
+            return TrainingDiverged(f"training stopped: {exc}; the last good snapshot is "
+                                    f"{self.last_snapshot} (--resume continues from it)")
+        return TrainingDiverged(f"training stopped: {exc}, before its first snapshot, so there is "
+                                "nothing to resume: start again (lower --glr/--dlr or a higher --gamma "
+                                "usually help)")
 
     def _estimate(self, seconds: float, nimg: int) -> None:
         """On a CPU, after the first few steps: the speed they ran at, what it means for this run,

@@ -11,6 +11,11 @@ then one optimiser step for each network, the EMA generator, and ADA's p.
 Everything random in a chunk comes from a generator seeded by (seed, iteration, chunk, phase), and
 gradients are the mean over all chunks; so a run resumes bit for bit, and N processes give the same
 result as one process doing the same chunks in N rounds.
+
+On a GPU a step never waits for it: random inputs are drawn on the CPU and uploaded without
+blocking (core.devices.upload), the running sums (W for w_avg, path lengths, ADA's signs) stay on
+the device, and the losses reach the host through StepReadback (one step late). The only reads are
+ADA's, once per ada_interval steps. So the CPU queues kernels while the GPU runs the earlier ones.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 
+from core.devices import upload
 from core.training.augment import AdaController, AugmentPipe
 from core.networks.build import build_discriminator
 from core.networks.config import DiscriminatorConfig, GeneratorConfig
@@ -32,9 +38,9 @@ from core.training.dataset import ImageDataset
 from core.networks.generator import Generator
 from core.training.config import TrainConfig
 from core.noise import NoiseControl
-from core.errors import TrainingDiverged
-from core.training.distributed import all_reduce_grads, all_reduce_scalars
+from core.training.distributed import all_reduce_grads, all_reduce_sum
 from core.training.losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty
+from core.training.readback import StepReadback
 from core.training.stage import Stage
 
 
@@ -97,8 +103,11 @@ class Trainer:
         self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
         self.nimg = 0
         self.iteration = 0
-        self.pl_mean = 0.0
-        self.stats = StepStats()
+        self._pl_mean = torch.zeros((), dtype=torch.float64, device=device)  # on the device: read only in logs
+        self._ada_signs = torch.zeros((), dtype=torch.float64, device=device)  # sum sign(D(x)) since ADA's
+        self._ada_count = 0                                                      # last update (all processes)
+        self._stats = StepStats()
+        self.readback = StepReadback(device)
         self.timed = timed
         self.timings = {name: 0.0 for name in self.PHASES}
         self.progressive = cfg.arch == "stylegan1"
@@ -116,6 +125,34 @@ class Trainer:
         for _, layer in layers[:count]:
             layer.requires_grad_(False)
         return [name for name, _ in layers[:count]]
+
+    @property
+    def stats(self) -> StepStats:
+        """The losses of the steps so far in this tick (reading them waits for the last step)."""
+        self.settle()
+        return self._stats
+
+    @stats.setter
+    def stats(self, value: StepStats) -> None:
+        self.settle()
+        self._stats = value
+
+    @property
+    def pl_mean(self) -> float:
+        """The path-length regulariser's running mean of |J^T y| (a float64 on the device)."""
+        return float(self._pl_mean)
+
+    def settle(self) -> None:
+        """Read every step's values still on their way: statistics added, TrainingDiverged raised
+        for a non-finite loss. The run loop calls it before it logs or saves anything."""
+        self._take(self.readback.settle())
+
+    def _take(self, steps) -> None:
+        for values in steps:
+            values.raise_if_diverged()
+            for kind, name, value in values.items:
+                if kind == "stat":
+                    self._stats.add(name, value)
 
     def set_d_training(self, on: bool) -> None:
         """D's trainable parameters take gradients (on) or not; frozen layers never do."""
@@ -142,11 +179,11 @@ class Trainer:
         return torch.tensor(out)
 
     def sample_zc(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.cfg.z_dim, generator=gen).to(self.device)
+        z = upload(torch.randn(n, self.cfg.z_dim, generator=gen), self.device)
         c = None
         if self.G.c_dim:
             idx = torch.randint(len(self.dataset), (n,), generator=gen)
-            c = self.dataset.labels[idx].to(self.device)
+            c = upload(self.dataset.labels[idx], self.device)
         return z, c
 
     # ------------------------------------------------------------------------ networks ---
@@ -161,7 +198,7 @@ class Trainer:
         if self.cfg.style_mixing > 0:
             cutoff = int(torch.randint(1, ws.shape[1], (), generator=gen))
             if float(torch.rand((), generator=gen)) < self.cfg.style_mixing:
-                z2 = torch.randn(z.shape, generator=gen).to(z.device)
+                z2 = upload(torch.randn(z.shape, generator=gen), z.device)
                 ws = torch.cat([ws[:, :cutoff], G.mapping(z2, c, update_w_avg=False)[:, cutoff:]], dim=1)
         noise = NoiseControl(mode="random", seed=int(torch.randint(2 ** 31, (), generator=gen)))
         return G.synthesis(ws, noise=noise, **self.stage.g_kwargs), ws, w
@@ -185,7 +222,7 @@ class Trainer:
         x, c = self.dataset.batch(indices % n, self.device)
         mirrored = indices >= n
         if mirrored.any():  # --mirror: the second half of the index range is the images x-flipped
-            x = torch.where(mirrored.to(x.device)[:, None, None, None], x.flip(-1), x)
+            x = torch.where(upload(mirrored, x.device)[:, None, None, None], x.flip(-1), x)
         res, alpha = self.stage.resolution, self.stage.alpha
         if res < x.shape[-1]:
             x = F.avg_pool2d(x, x.shape[-1] // res)
@@ -222,57 +259,59 @@ class Trainer:
                   (None, self.d_update, True),
                   ("EMA", self.ema, True),
                   ("ADA", self.ada_update, True)]
+        nimg = self.nimg
         t = time.perf_counter()
         for name, run, active in phases:
             if active:
                 run()
                 if name is not None:
                     t = self._tick(name, t)
+        self._take(self.readback.close(nimg))
 
     def g_main(self) -> None:
         """G's non-saturating loss on D(augment(G(z))), with style mixing; sums W for w_avg."""
         self.G.requires_grad_(True)
         self.set_d_training(False)
         self.opt_G.zero_grad(set_to_none=True)
-        w_sum = torch.zeros(self.cfg.w_dim, dtype=torch.float64)
+        w_sum = torch.zeros(self.cfg.w_dim, dtype=torch.float64, device=self.device)
         for j in self.my_chunks():
             gen = self.rng(self.iteration, j, "G")
             z, c = self.sample_zc(self.batch_gpu, gen)
             img, _, w = self.run_G(z, c, gen)
-            w_sum += w.detach().double().sum(0).cpu()
+            w_sum += w.detach().double().sum(0)
             loss = g_nonsaturating_loss(self.run_D(img, c, gen))
-            self._check(loss, "G loss")
+            self.readback.check("G loss", loss)
             (loss / self.chunks).backward()
-            self.stats.add("loss_G", float(loss.detach()))
+            self.readback.stat("loss_G", loss)
         self._step["w_sum"] = w_sum
 
     def g_path_length(self) -> None:
         """Path-length regularisation (lazy: every pl_interval steps, weight x interval)."""
         cfg = self.cfg
-        pl_sum, pl_count = 0.0, 0
+        pl_sum, pl_count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for j in self.my_chunks():
             gen = self.rng(self.iteration, j, "PL")
             z, c = self.sample_zc(max(self.batch_gpu // cfg.pl_batch_shrink, 1), gen)
             img, ws, _ = self.run_G(z, c, gen)
-            penalty, lengths = path_length_penalty(img, ws, self.pl_mean, gen)
-            self._check(penalty, "path-length penalty")
+            penalty, lengths = path_length_penalty(img, ws, self._pl_mean, gen)
+            self.readback.check("path-length penalty", penalty)
             (penalty * cfg.pl_weight * cfg.pl_interval / self.chunks).backward()
-            pl_sum += float(lengths.detach().sum())
+            pl_sum += lengths.detach().sum().double()
             pl_count += len(lengths)
-            self.stats.add("pl_penalty", float(penalty.detach()))
+            self.readback.stat("pl_penalty", penalty)
         self._step["pl"] = (pl_sum, pl_count)
 
     def g_update(self) -> None:
         """G's optimiser step (gradients summed over processes); w_avg and the path-length mean."""
         all_reduce_grads(self.G, self.world)
         self.opt_G.step()
-        w_mean = torch.tensor(all_reduce_scalars(self._step["w_sum"].tolist(), self.world, self.device)) / self.cfg.batch
+        w_mean = all_reduce_sum(self._step["w_sum"], self.world) / self.cfg.batch
         with torch.no_grad():  # w_avg tracks the mean of W (beta 0.995 per step), as in the mapping
             beta = self.G.mapping.w_avg_beta
             self.G.mapping.w_avg.copy_(w_mean.to(self.G.mapping.w_avg).lerp(self.G.mapping.w_avg, beta))
-        if "pl" in self._step:
-            total, count = all_reduce_scalars(list(self._step["pl"]), self.world, self.device)
-            self.pl_mean += (total / count - self.pl_mean) * self.cfg.pl_decay  # lerp(pl_mean, mean, decay)
+        if "pl" in self._step:  # lerp(pl_mean, mean length, decay), in float64 on the device
+            total, count = all_reduce_sum(self._step["pl"][0], self.world), self._step["pl"][1] * self.world
+            self._pl_mean = self._pl_mean + (total / count - self._pl_mean) * self.cfg.pl_decay
 
     def d_main(self) -> None:
         """D's logistic loss on generated and real images (both augmented); the signs of D's real
@@ -281,7 +320,7 @@ class Trainer:
         self.set_d_training(True)
         self.opt_D.zero_grad(set_to_none=True)
         chunk, indices = self.batch_gpu, self._step["indices"]
-        sign_sum, sign_count = 0.0, 0
+        sign_sum, sign_count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for j in self.my_chunks():
             gen = self.rng(self.iteration, j, "D")
             z, c = self.sample_zc(chunk, gen)
@@ -291,13 +330,13 @@ class Trainer:
             fake_logits = self.run_D(fake, c, gen)
             real_logits = self.run_D(real, c_real, gen)
             loss_fake, loss_real = d_logistic_loss(fake_logits, real_logits)
-            self._check(loss_fake + loss_real, "D loss")
+            self.readback.check("D loss", loss_fake + loss_real)
             ((loss_fake + loss_real) / self.chunks).backward()
-            sign_sum += float(real_logits.detach().sign().sum())
+            sign_sum += real_logits.detach().sign().sum().double()
             sign_count += len(real_logits)
-            self.stats.add("loss_D_fake", float(loss_fake.detach()))
-            self.stats.add("loss_D_real", float(loss_real.detach()))
-            self.stats.add("D_real_logit", float(real_logits.detach().mean()))
+            self.readback.stat("loss_D_fake", loss_fake)
+            self.readback.stat("loss_D_real", loss_real)
+            self.readback.stat("D_real_logit", real_logits.detach().mean())
         self._step["signs"] = (sign_sum, sign_count)
 
     def d_r1(self) -> None:
@@ -309,9 +348,9 @@ class Trainer:
             real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
             real = real.detach().requires_grad_(True)
             penalty = r1_penalty(self.run_D(real, c_real, gen), real)
-            self._check(penalty, "R1 penalty")
+            self.readback.check("R1 penalty", penalty)
             (penalty * (cfg.gamma / 2) * cfg.r1_interval / self.chunks).backward()
-            self.stats.add("r1_penalty", float(penalty.detach()))
+            self.readback.stat("r1_penalty", penalty)
 
     def d_update(self) -> None:
         all_reduce_grads(self.D, self.world)
@@ -327,9 +366,13 @@ class Trainer:
         """ADA's overfitting heuristic r_t = E[sign(D(real))], p adjusted every ada_interval steps."""
         if self.cfg.aug != "ada":
             return
-        total, count = all_reduce_scalars(list(self._step["signs"]), self.world, self.device)
-        self.ada.accumulate(total, int(count))
+        total, count = self._step["signs"]
+        self._ada_signs += all_reduce_sum(total, self.world)  # summed on the device, read every ada_interval steps
+        self._ada_count += count * self.world
         if self.iteration % self.cfg.ada_interval == 0:
+            self.ada.accumulate(float(self._ada_signs), self._ada_count)
+            self._ada_signs.zero_()
+            self._ada_count = 0
             self.ada.update(self.cfg.batch)
 
     def update_ema(self) -> None:
@@ -342,20 +385,20 @@ class Trainer:
             torch._foreach_copy_(ema, torch._foreach_lerp(params, ema, beta))  # ema = lerp(p, ema, beta)
             torch._foreach_copy_(list(self.G_ema.buffers()), list(self.G.buffers()))
 
-    def _check(self, value: torch.Tensor, what: str) -> None:
-        if not torch.isfinite(value).all():
-            raise TrainingDiverged(f"{what} became {float(value.detach())} at {self.nimg / 1000:.1f} kimg")
-
     # --------------------------------------------------------------------------- state ---
     def state(self) -> dict:
         """Everything needed to continue exactly (plain tensors and numbers: weights_only-safe)."""
+        self.settle()  # (a diverged step raises here rather than being saved)
         plain = lambda m: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}  # noqa: E731
+        ada = self.ada.state()
+        if self._ada_count:  # the signs since ADA's last update, as AdaController.accumulate would hold them
+            ada.update(sign_sum=ada["sign_sum"] + float(self._ada_signs), count=ada["count"] + self._ada_count)
         return {
             "config": self.cfg.to_dict(),
             "G": plain(self.G), "D": plain(self.D), "G_ema": plain(self.G_ema),
             "D_config": self.D.config.to_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "ada": self.ada.state(), "nimg": self.nimg, "iteration": self.iteration,
+            "ada": ada, "nimg": self.nimg, "iteration": self.iteration,
             "pl_mean": self.pl_mean, "stage": self.stage.to_list(),
         }
 
@@ -366,7 +409,9 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.ada.load(state["ada"])
+        self._ada_signs.zero_()
+        self._ada_count = 0
         self.nimg, self.iteration = int(state["nimg"]), int(state["iteration"])
-        self.pl_mean = float(state["pl_mean"])
+        self._pl_mean = torch.tensor(float(state["pl_mean"]), dtype=torch.float64, device=self.device)
         self.stage = self.current_stage()
         self.stage.set_on(self.G, self.G_ema)

@@ -1,0 +1,166 @@
+"""A training step never reads a value the networks computed back to the host while it runs.
+
+On a GPU such a read (float(loss), .tolist(), if tensor:, torch.equal) makes the Python thread wait
+for every queued kernel, and the GPU then idles while the next ones are launched: CPU and GPU stop
+overlapping (the H200 run spent ~90 ms per 46 ms of GPU work in G's phase). The step's losses go
+through StepReadback instead, the running sums stay on the device, and ADA reads its signs once per
+ada_interval steps.
+
+CI has no GPU, so this runs the real Trainer on the CPU and follows the data: every tensor computed
+from a parameter, a buffer or a loss is marked (a TorchDispatchMode sees every op, the backward
+passes included), and any read of a marked tensor during a phase fails the test with the op and
+the line that did it. Random numbers and ADA's matrices are drawn on the host and stay unmarked —
+reading them is free. (On a GPU, tests/kernels/test_cuda_kernels.py checks the same with CUDA's
+own synchronisation detector.)
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._pytree import tree_flatten
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from core.training.config import TrainConfig, preset
+from core.training.dataset import DatasetWriter, ImageDataset
+from core.training.step import Trainer
+
+READS = {"aten._local_scalar_dense.default", "aten.equal.default", "aten.is_nonzero.default"}
+
+
+class DeviceValues(TorchDispatchMode):
+    """Marks every tensor computed from a marked one; records host reads of marked tensors."""
+
+    def __init__(self, seeds):
+        super().__init__()
+        self.marked: dict[int, weakref.ref] = {}  # id -> the tensor (weakly: ids of dead tensors are reused)
+        self.reads: list[str] = []
+        for t in seeds:
+            self.mark(t)
+
+    def mark(self, t: torch.Tensor) -> None:
+        self.marked[id(t)] = weakref.ref(t)
+
+    def is_marked(self, t) -> bool:
+        ref = self.marked.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return ref is not None and ref() is t
+
+    def read(self, what: str) -> None:
+        here = [f for f in traceback.extract_stack() if "/core/" in f.filename or "/kernels/" in f.filename]
+        self.reads.append(f"{what} at {here[-1].filename.split('/work/')[-1]}:{here[-1].lineno}" if here else what)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        tainted = any(self.is_marked(t) for t in inputs)
+        if tainted and str(func) in READS:
+            self.read(str(func))
+        out = func(*args, **kwargs)
+        if tainted:
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor):
+                    self.mark(t)
+        return out
+
+
+@pytest.fixture
+def tolist_watch(monkeypatch):
+    """.tolist() and .numpy() read without going through the dispatcher: watch them too."""
+    holder = {}
+    for name in ("tolist", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def watched(self, *a, _original=original, _name=name, **k):
+            mode = holder.get("mode")
+            if mode is not None and mode.is_marked(self):
+                mode.read(f"Tensor.{_name}")
+            return _original(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, watched)
+    return holder
+
+
+def small_trainer(tmp_path: Path, arch: str, cond: bool) -> Trainer:
+    rng = np.random.default_rng(0)
+    writer = DatasetWriter(tmp_path / "data.zip")
+    for i in range(16):
+        writer.add(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), label=i % 3 if cond else None)
+    writer.close()
+    dataset = ImageDataset(tmp_path / "data.zip")
+    cfg = TrainConfig(data=str(tmp_path / "data.zip"), arch=arch, batch=8)
+    for k, v in preset("stylegan1" if arch == "stylegan1" else "auto", 16).items():
+        setattr(cfg, k, v)
+    cfg.batch, cfg.batch_gpu, cfg.mbstd_group, cfg.cbase, cfg.cmax = 8, 4, 4, 256, 16
+    cfg.z_dim = cfg.w_dim = 16
+    cfg.cond, cfg.mirror, cfg.p, cfg.ada_interval = cond, True, 0.5, 4  # every augmentation, both halves
+    if arch == "stylegan1":
+        cfg.start_res, cfg.phase_kimg = 8, 0.02  # fading in during the steps below
+    return Trainer(cfg, dataset, torch.device("cpu"))
+
+
+PHASES = ["g_main", "g_path_length", "g_update", "d_main", "d_r1", "d_update", "ema", "ada_update"]
+
+
+@pytest.mark.parametrize("arch,cond", [("stylegan2", True), ("stylegan1", False)])
+def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, arch, cond):
+    tr = small_trainer(tmp_path, arch, cond)
+    tr.step()  # (first-use work out of the way)
+    modes = []
+
+    def watched(name):
+        run = getattr(tr, name)
+
+        def phase():
+            seeds = [*tr.G.parameters(), *tr.G.buffers(), *tr.D.parameters(), *tr.D.buffers(),
+                     *tr.G_ema.parameters(), *tr.G_ema.buffers(), tr._pl_mean, tr._ada_signs]
+            # the device-side sums a phase hands the next (the batch's indices are host-made)
+            sums = [tr._step.get("w_sum"), *tr._step.get("pl", ()), *tr._step.get("signs", ())]
+            seeds += [v for v in sums if isinstance(v, torch.Tensor)]
+            seeds += [t for t in tr.readback._values]
+            mode = DeviceValues(seeds)
+            modes.append((name, mode))
+            tolist_watch["mode"] = mode
+            with mode:
+                run()
+            tolist_watch["mode"] = None
+        return phase
+
+    for name in PHASES:
+        setattr(tr, name, watched(name))
+    steps = 0
+    while steps < 16 or tr.iteration % tr.cfg.ada_interval == 0:  # every lazy regulariser, PL and R1
+        if (tr.iteration + 1) % tr.cfg.ada_interval == 0:  # ADA's read, once per interval, is allowed
+            tr.ada_update = type(tr).ada_update.__get__(tr)
+        else:
+            tr.ada_update = watched("ada_update")
+        tr.step()
+        steps += 1
+    reads = sorted({f"{name}: {r}" for name, mode in modes for r in mode.reads})
+    assert not reads, "host reads of computed values during a step:\n" + "\n".join(reads)
+    expected = set(PHASES) - ({"g_path_length"} if tr.cfg.pl_weight == 0 else set())  # (StyleGAN1: no PL)
+    assert {name for name, _ in modes} == expected  # every phase ran under the watch
+    assert tr.stats.means()["loss_G"] > 0 and np.isfinite(tr.pl_mean)
+
+
+def test_the_watch_sees_a_read(tmp_path, tolist_watch):
+    """The detector itself: a float() of a loss, a .tolist() and an `if` on a computed tensor are caught."""
+    tr = small_trainer(tmp_path, "stylegan2", False)
+    w = torch.randn(2, 16)
+    mode = DeviceValues([*tr.G.parameters(), *tr.G.buffers()])
+    tolist_watch["mode"] = mode
+    with mode:
+        ws = tr.G.mapping(w, None)
+        float(ws.sum())
+        ws[0, 0].tolist()
+        if ws.mean() > -1e9:
+            pass
+        float(torch.randn(3).sum())  # host-drawn: not a read of a computed value
+    tolist_watch["mode"] = None
+    assert [r.split(" at ")[0] for r in mode.reads] == ["aten._local_scalar_dense.default", "Tensor.tolist",
+                                                        "aten.is_nonzero.default"] or \
+        [r.split(" at ")[0] for r in mode.reads] == ["aten._local_scalar_dense.default", "Tensor.tolist",
+                                                     "aten._local_scalar_dense.default"]
