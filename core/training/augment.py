@@ -68,8 +68,8 @@ def _scale3(s):
 
 def _rotate3(axis, theta):
     """Rotation by theta around a unit axis (Rodrigues), as a 4x4 matrix."""
-    ax = axis[:3].to(theta.device)  # (CPU tensors here: the pipe builds its matrices on the CPU)
-    k = torch.tensor([[0, -ax[2], ax[1]], [ax[2], 0, -ax[0]], [-ax[1], ax[0], 0]], device=theta.device)
+    ax = axis[:3]  # (CPU tensors: the pipe builds its matrices on the CPU)
+    k = torch.tensor([[0, -ax[2], ax[1]], [ax[2], 0, -ax[0]], [-ax[1], ax[0], 0]])
     c, s = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     r = torch.eye(3, device=theta.device) + s * k + (1 - c) * (k @ k)
     m = torch.eye(4, device=theta.device).repeat(len(theta), 1, 1)

@@ -9,8 +9,9 @@ ada_interval steps.
 CI has no GPU, so this runs the real Trainer on the CPU and follows the data: every tensor computed
 from a parameter, a buffer or a loss is marked (a TorchDispatchMode sees every op, the backward
 passes included), and any read of a marked tensor during a phase fails the test with the op and
-the line that did it. Random numbers and ADA's matrices are drawn on the host and stay unmarked —
-reading them is free. (On a GPU, tests/kernels/test_cuda_kernels.py checks the same with CUDA's
+the line that did it; so does a blocking `.to(device)` of a host-made tensor (on a GPU a copy and
+a synchronisation: core.devices.upload is the non-blocking way). Random numbers and ADA's matrices
+are drawn on the host and stay unmarked — reading them is free. (On a GPU, tests/kernels/test_cuda_kernels.py checks the same with CUDA's
 own synchronisation detector.)
 """
 
@@ -24,8 +25,10 @@ import numpy as np
 import pytest
 import torch
 from torch.utils._pytree import tree_flatten
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from core.devices import upload
 from core.training.config import TrainConfig, preset
 from core.training.dataset import DatasetWriter, ImageDataset
 from core.training.step import Trainer
@@ -52,7 +55,9 @@ class DeviceValues(TorchDispatchMode):
 
     def read(self, what: str) -> None:
         here = [f for f in traceback.extract_stack() if "/core/" in f.filename or "/kernels/" in f.filename]
-        self.reads.append(f"{what} at {here[-1].filename.split('/work/')[-1]}:{here[-1].lineno}" if here else what)
+        line = f"{what} at {here[-1].filename.split('/work/')[-1]}:{here[-1].lineno}" if here else what
+        if not (self.reads and self.reads[-1] == line and what.startswith("Tensor.")):
+            self.reads.append(line)  # (Tensor.tolist comes here twice under a function mode)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -66,6 +71,24 @@ class DeviceValues(TorchDispatchMode):
                 if isinstance(t, torch.Tensor):
                     self.mark(t)
         return out
+
+
+class BlockingUploads(TorchFunctionMode):
+    """Records `.to(<device>)` of a host-made (unmarked) tensor outside core.devices.upload: on a GPU
+    that is a blocking copy, a synchronisation like a read."""
+
+    def __init__(self, values: DeviceValues):
+        super().__init__()
+        self.values = values
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.Tensor.to and not self.values.is_marked(args[0]) and not kwargs.get("non_blocking"):
+            target = [a for a in (*args[1:], kwargs.get("device"), kwargs.get("other"))
+                      if isinstance(a, (torch.device, torch.Tensor)) or (isinstance(a, str) and a in ("cpu", "cuda"))]
+            if target and not any(f.filename.endswith("core/devices.py") for f in traceback.extract_stack()):
+                self.values.read("Tensor.to(<device>) of a host tensor")
+        return func(*args, **kwargs)
 
 
 @pytest.fixture
@@ -124,7 +147,7 @@ def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, arch, cond):
             mode = DeviceValues(seeds)
             modes.append((name, mode))
             tolist_watch["mode"] = mode
-            with mode:
+            with mode, BlockingUploads(mode):
                 run()
             tolist_watch["mode"] = None
         return phase
@@ -152,15 +175,18 @@ def test_the_watch_sees_a_read(tmp_path, tolist_watch):
     w = torch.randn(2, 16)
     mode = DeviceValues([*tr.G.parameters(), *tr.G.buffers()])
     tolist_watch["mode"] = mode
-    with mode:
-        ws = tr.G.mapping(w, None)
+    with mode, BlockingUploads(mode):
+        ws = tr.G.mapping(w, None).detach()
         float(ws.sum())
         ws[0, 0].tolist()
         if ws.mean() > -1e9:
             pass
         float(torch.randn(3).sum())  # host-drawn: not a read of a computed value
+        torch.randn(3).to(ws.device)  # a blocking upload
+        upload(torch.randn(3), ws.device)  # the non-blocking one
+        ws.to(ws.device)  # (a computed tensor: already there)
     tolist_watch["mode"] = None
-    assert [r.split(" at ")[0] for r in mode.reads] == ["aten._local_scalar_dense.default", "Tensor.tolist",
-                                                        "aten.is_nonzero.default"] or \
-        [r.split(" at ")[0] for r in mode.reads] == ["aten._local_scalar_dense.default", "Tensor.tolist",
-                                                     "aten._local_scalar_dense.default"]
+    reads = [r.split(" at ")[0] for r in mode.reads]
+    assert reads[:2] == ["aten._local_scalar_dense.default", "Tensor.tolist"]
+    assert reads[2] in ("aten.is_nonzero.default", "aten._local_scalar_dense.default")
+    assert reads[3:] == ["Tensor.to(<device>) of a host tensor"]
