@@ -226,11 +226,13 @@ def markdown(report: dict) -> str:
         lines += ["", f"cuda tests: {report['cuda_tests']}"]
     train = report.get("train") or {}
     if any(train.values()):
-        lines += ["", "| training (s/kimg) | total | G main | PL | D main | R1 | EMA | PL+R1 share |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| training (s/kimg) | total | phases synchronised | G main | PL | D main | R1 | EMA | PL+R1 share |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name, t in train.items():
             if t:
                 ph = t["phases_sec_per_kimg"]
-                lines.append(f"| {name} ({t['kernels']}) | {t['sec_per_kimg']} | {ph['G main']} | {ph['G reg (PL)']} | "
+                lines.append(f"| {name} ({t['kernels']}) | {t['sec_per_kimg']} | {t.get('sec_per_kimg_phases_synchronised', '')} | "
+                             f"{ph['G main']} | {ph['G reg (PL)']} | "
                              f"{ph['D main']} | {ph['D reg (R1)']} | {ph['EMA']} | {t['regularisers_share']:.0%} |")
     k = report.get("kernels")
     if k:

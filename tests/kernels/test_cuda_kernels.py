@@ -87,6 +87,39 @@ def test_training_step_on_cuda_default_mode_equals_reference(monkeypatch, arch):
         assert stats["auto"][k] == pytest.approx(v, rel=2e-3, abs=1e-4), k
 
 
+@pytest.mark.parametrize("mode", ["auto", "ref"])
+def test_training_phases_never_synchronise(monkeypatch, mode):
+    """A step's phases queue kernels without waiting for the GPU (CUDA's own detector raises on any
+    synchronising call: a read, a blocking upload); ADA reads its signs once per interval, outside."""
+    from conftest import REPO
+    from core.training.config import TrainConfig
+    from core.training.dataset import ImageDataset
+    from core.training.step import Trainer
+    from kernels import dispatch
+    monkeypatch.setenv("STYLEGAN_KERNELS", mode)
+    dispatch.reset()
+    mnist = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+    cfg = TrainConfig(data=str(mnist), batch=8, batch_gpu=4, z_dim=32, w_dim=32, map_layers=2, cbase=1024, cmax=64,
+                      mbstd_group=4, gamma=1.0, pl_weight=2.0, aug="ada", p=0.3, mirror=True, seed=1, cond=True)
+    tr = Trainer(cfg, ImageDataset(mnist, max_images=64), torch.device("cuda"))
+    tr.step()  # (cuDNN's algorithm search and first allocations synchronise: warm up first)
+    phases = ["g_main", "g_path_length", "g_update", "d_main", "d_r1", "d_update", "ema"]
+    for name in phases:
+        run = getattr(tr, name)
+
+        def strict(run=run):
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                run()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        setattr(tr, name, strict)
+    for _ in range(16):  # every lazy regulariser
+        tr.step()
+    tr.settle()
+    assert tr.iteration == 17 and tr.stats.means()["loss_G"] > 0
+
+
 @pytest.mark.parametrize("radial", [False, True])
 def test_stylegan3_with_the_fused_filtered_lrelu_equals_reference(monkeypatch, radial):
     """StyleGAN3-T and -R on the GPU: the fused filtered_lrelu kernel (STYLEGAN_KERNELS=cuda) gives

@@ -128,8 +128,11 @@ def small_trainer(tmp_path: Path, arch: str, cond: bool) -> Trainer:
 PHASES = ["g_main", "g_path_length", "g_update", "d_main", "d_r1", "d_update", "ema", "ada_update"]
 
 
-@pytest.mark.parametrize("arch,cond", [("stylegan2", True), ("stylegan1", False)])
-def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, arch, cond):
+@pytest.mark.parametrize("arch,cond,kernels", [("stylegan2", True, "auto"), ("stylegan2", False, "op"),
+                                                ("stylegan1", False, "auto")])
+def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, monkeypatch, arch, cond, kernels):
+    """(kernels "op": through the custom ops' wrappers and autograd, the path a GPU takes.)"""
+    monkeypatch.setenv("STYLEGAN_KERNELS", kernels)
     tr = small_trainer(tmp_path, arch, cond)
     tr.step()  # (first-use work out of the way)
     modes = []
