@@ -1,9 +1,14 @@
-"""The ops as torch custom operators (torch.library), with hand-written autograd and fake (meta)
-functions, so they work in eager mode, under torch.compile, and through double backward (R1, PL).
+"""The ops with hand-written autograd, so they run through double backward (R1, PL) as cheaply as
+forward: in eager mode as torch.autograd.Functions, under torch.compile as torch.library custom
+operators (with fake functions for tracing) — the same arithmetic and the same backward formulas.
 
-  stylegan::upfirdn2d       backward = upfirdn2d with up/down swapped and the filter flipped
-  stylegan::bias_act        backward = bias_act_grad(dy, y) (and the bias gradient by summing)
-  stylegan::bias_act_grad   linear in dy: its backward is itself (lrelu's second derivative is 0)
+  upfirdn2d       backward = upfirdn2d with up/down swapped and the filter flipped
+  bias_act        backward = bias_act_grad(dy, y) (and the bias gradient by summing)
+  bias_act_grad   linear in dy: its backward is itself (lrelu's second derivative is 0)
+
+Why two wrappers: a custom op's Python dispatch costs ~25-60 us a call on top of the arithmetic,
+an autograd.Function's a third of that, and a GPU training step is launch-bound at low resolutions
+(hundreds of these calls per step); but only the custom op can be traced by torch.compile.
 
 Inside each op the arithmetic is a CUDA kernel (kernels/cuda/) or the reference, as
 kernels/dispatch.py decides; on the CPU (STYLEGAN_KERNELS=op) it is always the reference, which is
@@ -74,8 +79,8 @@ def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, down
 
 
 def _direct(*tensors: Tensor) -> bool:
-    """Whether a call can skip the custom-op machinery (its dispatch costs ~10-20 us a call): when
-    nothing needs autograd and no compiler is tracing — inference, the explorer's frames."""
+    """Whether a call can skip autograd altogether: when nothing needs it and no compiler is
+    tracing — inference, the explorer's frames, a backward pass that builds no graph."""
     return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)) \
         and not torch.compiler.is_compiling()
 
@@ -125,18 +130,45 @@ def _upfirdn2d_setup(ctx, inputs, output):
     ctx.out_hw = (output.shape[2], output.shape[3])
 
 
-def _upfirdn2d_backward(ctx, dy):
+def _upfirdn2d_backward_with(op, ctx, dy):
+    """dx = upfirdn2d(dy) with up/down swapped, the filter flipped and the padding that restores the
+    input's size, computed by `op` (the custom op under a compiler, else _upfirdn2d_any)."""
     (f,) = ctx.saved_tensors
     upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain = ctx.params
     (ih, iw), (oh, ow) = ctx.in_hw, ctx.out_hw
     fw, fh = filter_size(f)
     p = [fw - padx0 - 1, iw * upx - ow * downx + padx0 - upx + 1,
          fh - pady0 - 1, ih * upy - oh * downy + pady0 - upy + 1]
-    dx = upfirdn2d_op(dy, f, downx, downy, upx, upy, p[0], p[1], p[2], p[3], not flip_filter, gain)
+    dx = op(dy, f, downx, downy, upx, upy, p[0], p[1], p[2], p[3], not flip_filter, gain)
     return dx, None, None, None, None, None, None, None, None, None, None, None
 
 
-upfirdn2d_op.register_autograd(_upfirdn2d_backward, setup_context=_upfirdn2d_setup)
+upfirdn2d_op.register_autograd(lambda ctx, dy: _upfirdn2d_backward_with(upfirdn2d_op, ctx, dy),
+                               setup_context=_upfirdn2d_setup)
+
+
+class Upfirdn2d(torch.autograd.Function):
+    """The eager-mode upfirdn2d with autograd (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, x, f, *params):
+        y = _upfirdn2d_impl(x, f, *params)
+        _upfirdn2d_setup(ctx, (x, f, *params), y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return _upfirdn2d_backward_with(_upfirdn2d_any, ctx, dy)
+
+
+def _upfirdn2d_any(x: Tensor, f: Tensor, *params) -> Tensor:
+    """upfirdn2d with as much autograd as the call needs: none, the custom op (while torch.compile
+    traces) or the autograd.Function."""
+    if _direct(x):
+        return _upfirdn2d_impl(x, f, *params)
+    if torch.compiler.is_compiling():
+        return upfirdn2d_op(x, f, *params)
+    return Upfirdn2d.apply(x, f, *params)
 
 
 def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter: bool = False, gain: float = 1) -> Tensor:
@@ -148,8 +180,8 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
     upx, upy = parse_scaling(up)
     downx, downy = parse_scaling(down)
     px0, px1, py0, py1 = parse_padding(padding)
-    op = _upfirdn2d_impl if _direct(x) else upfirdn2d_op
-    return op(x, f.to(x.device), upx, upy, downx, downy, px0, px1, py0, py1, bool(flip_filter), float(gain))
+    return _upfirdn2d_any(x, f.to(x.device), upx, upy, downx, downy, px0, px1, py0, py1, bool(flip_filter),
+                          float(gain))
 
 
 # ------------------------------------------------------------------------------- bias_act ---
@@ -191,8 +223,7 @@ def _(x, b, dim, act, alpha, gain, clamp):
     return torch.empty_like(x)
 
 
-@torch.library.custom_op("stylegan::bias_act_grad", mutates_args=())
-def bias_act_grad_op(dy: Tensor, y: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
+def _bias_act_grad_impl(dy: Tensor, y: Tensor, dim: int, act: int, alpha: float, gain: float, clamp: float) -> Tensor:
     ext = _kernels_for(y) if dy.dtype == y.dtype else None
     if ext is not None:
         try:
@@ -200,6 +231,9 @@ def bias_act_grad_op(dy: Tensor, y: Tensor, dim: int, act: int, alpha: float, ga
         except RuntimeError as exc:
             raise kernel_failed("bias_act_grad", exc) from None
     return _fresh(_grad_ref(dy, y, act, alpha, gain, clamp), dy)
+
+
+bias_act_grad_op = torch.library.custom_op("stylegan::bias_act_grad", _bias_act_grad_impl, mutates_args=())
 
 
 @bias_act_grad_op.register_fake
@@ -216,18 +250,21 @@ def _bias_act_setup(ctx, inputs, output):
     ctx.ndim = x.ndim
 
 
-def _bias_act_backward(ctx, dy):
+def _bias_act_backward_with(grad_op, ctx, dy):
+    """(dx, db) from dy; `grad_op` computes bias_act_grad (the custom op under a compiler, else
+    _bias_act_grad_any)."""
     (y,) = ctx.saved_tensors
     dim, act, alpha, gain, clamp = ctx.params
     # y enters only through masks (where the activation bends, where the clamp cuts): its own
     # gradient is zero, so it is detached — otherwise double backward would send zeros back
     # through the whole forward graph.
-    dx = bias_act_grad_op(dy, y.detach(), *ctx.params) if ctx.needs_y else dy * gain
+    dx = grad_op(dy, y.detach(), *ctx.params) if ctx.needs_y else dy * gain
     db = dx.sum([i for i in range(ctx.ndim) if i != dim]) if ctx.has_bias else None
     return dx, db, None, None, None, None, None
 
 
-bias_act_op.register_autograd(_bias_act_backward, setup_context=_bias_act_setup)
+bias_act_op.register_autograd(lambda ctx, dy: _bias_act_backward_with(bias_act_grad_op, ctx, dy),
+                              setup_context=_bias_act_setup)
 
 
 def _bias_act_grad_setup(ctx, inputs, output):
@@ -244,6 +281,51 @@ def _bias_act_grad_backward(ctx, ddx):
 bias_act_grad_op.register_autograd(_bias_act_grad_backward, setup_context=_bias_act_grad_setup)
 
 
+class BiasAct(torch.autograd.Function):
+    """The eager-mode bias_act with autograd (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, x, b, *params):
+        y = _bias_act_impl(x, b, *params)
+        _bias_act_setup(ctx, (x, b, *params), y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return _bias_act_backward_with(_bias_act_grad_any, ctx, dy)
+
+
+class BiasActGrad(torch.autograd.Function):
+    """The eager-mode bias_act_grad: linear in dy, its own backward."""
+
+    @staticmethod
+    def forward(ctx, dy, y, *params):
+        _bias_act_grad_setup(ctx, (dy, y, *params), None)
+        return _bias_act_grad_impl(dy, y, *params)
+
+    @staticmethod
+    def backward(ctx, ddx):
+        (y,) = ctx.saved_tensors
+        return _bias_act_grad_any(ddx, y, *ctx.params), None, None, None, None, None, None
+
+
+def _bias_act_any(x: Tensor, b: Tensor, *params) -> Tensor:
+    """bias_act with as much autograd as the call needs (as _upfirdn2d_any)."""
+    if _direct(x, b):
+        return _bias_act_impl(x, b, *params)
+    if torch.compiler.is_compiling():
+        return bias_act_op(x, b, *params)
+    return BiasAct.apply(x, b, *params)
+
+
+def _bias_act_grad_any(dy: Tensor, y: Tensor, *params) -> Tensor:
+    if _direct(dy):
+        return _bias_act_grad_impl(dy, y, *params)
+    if torch.compiler.is_compiling():
+        return bias_act_grad_op(dy, y, *params)
+    return BiasActGrad.apply(dy, y, *params)
+
+
 def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linear", alpha: float | None = None,
              gain: float | None = None, clamp: float | None = None, inplace: bool = False) -> Tensor:
     """The same call as kernels.bias_act, through the custom op (activations the kernel lacks, and
@@ -256,8 +338,7 @@ def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linea
     if b is not None and (b.ndim != 1 or b.shape[0] != x.shape[dim]):
         raise ValueError(f"bias of shape {list(b.shape)} does not match dim {dim} of {list(x.shape)}")
     bias = b if b is not None else x.new_empty([0])
-    op = _bias_act_impl if _direct(x, bias) else bias_act_op
-    return op(x, bias, dim % x.ndim, ACT_CODES[act], alpha, gain, float(-1 if clamp is None else clamp))
+    return _bias_act_any(x, bias, dim % x.ndim, ACT_CODES[act], alpha, gain, float(-1 if clamp is None else clamp))
 
 
 # -------------------------------------------------------------------------------- to_rgba ---

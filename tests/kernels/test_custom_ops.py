@@ -1,4 +1,4 @@
-"""The custom-op path (kernels/ops.py: torch.library ops with hand-written autograd) run on the CPU
+"""The custom-op path (kernels/ops.py: the ops with hand-written autograd) run on the CPU
 with STYLEGAN_KERNELS=op, against the plain reference path: a whole training step of each flavour
 (G main, path length, D main, R1, EMA, ADA) and the networks' forward, backward and double backward
 give the same losses and gradients. This is the wrapper a GPU runs around its kernels, so a bug in
@@ -133,7 +133,7 @@ def test_custom_ops_really_run_in_op_mode(kernel_mode):
             stack.extend(n for n, _ in node.next_functions)
         names[mode] = {type(n).__name__ for n in seen}
     assert not any("stylegan" in n.lower() for n in names["ref"])
-    assert any("upfirdn2d" in n.lower() for n in names["op"]) and any("bias_act" in n.lower() for n in names["op"])
+    assert any("upfirdn2d" in n.lower() for n in names["op"]) and any("biasact" in n.lower() for n in names["op"])
     assert "_ConvBackward" in names["op"] and "_ConvBackward" not in names["ref"]
 
 
