@@ -1,7 +1,7 @@
 """Choosing between the pure-PyTorch reference ops, the custom ops and the compiled CUDA kernels.
 
-Every op in this package has a reference implementation (the spec) and a torch.library custom op
-(kernels/ops.py) whose autograd is written by hand: the backward of a resampling is another
+Every op in this package has a reference implementation (the spec) and a custom op (kernels/ops.py:
+an autograd.Function, a torch.library op under torch.compile) whose autograd is written by hand: the backward of a resampling is another
 resampling, the backward of bias_act is one elementwise op — so double backward (R1, path length)
 stays as cheap as a forward pass. Inside a custom op the arithmetic is either a compiled CUDA
 kernel or the reference. `STYLEGAN_KERNELS` chooses:
