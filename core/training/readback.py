@@ -71,7 +71,7 @@ class StepReadback:
         host = torch.empty(packed.shape, dtype=torch.float64, pin_memory=True)
         host.copy_(packed, non_blocking=True)
         event = torch.cuda.Event()
-        event.record()
+        event.record(torch.cuda.current_stream(packed.device))
         self._pending = (nimg, keys, host, event)
         return done
 

@@ -38,6 +38,7 @@ from core.training.dataset import ImageDataset
 from core.networks.generator import Generator
 from core.training.config import TrainConfig
 from core.noise import NoiseControl
+from core.errors import TrainingDiverged
 from core.training.distributed import all_reduce_grads, all_reduce_sum
 from core.training.losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty
 from core.training.readback import StepReadback
@@ -108,6 +109,7 @@ class Trainer:
         self._ada_count = 0                                                      # last update (all processes)
         self._stats = StepStats()
         self.readback = StepReadback(device)
+        self._diverged: TrainingDiverged | None = None  # once raised, raised again by settle() and state()
         self.timed = timed
         self.timings = {name: 0.0 for name in self.PHASES}
         self.progressive = cfg.arch == "stylegan1"
@@ -148,8 +150,14 @@ class Trainer:
         self._take(self.readback.settle())
 
     def _take(self, steps) -> None:
+        if self._diverged is not None:  # (the weights in memory are not finite any more)
+            raise self._diverged
         for values in steps:
-            values.raise_if_diverged()
+            try:
+                values.raise_if_diverged()
+            except TrainingDiverged as exc:
+                self._diverged = exc
+                raise
             for kind, name, value in values.items:
                 if kind == "stat":
                     self._stats.add(name, value)

@@ -28,12 +28,14 @@ from torch.utils._pytree import tree_flatten
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from core.devices import upload
 from core.training.config import TrainConfig, preset
 from core.training.dataset import DatasetWriter, ImageDataset
 from core.training.step import Trainer
 
-READS = {"aten._local_scalar_dense.default", "aten.equal.default", "aten.is_nonzero.default"}
+# Ops that make the host wait for a CUDA tensor's values (a read, or an output size that depends on them).
+READS = {"aten._local_scalar_dense.default", "aten.equal.default", "aten.is_nonzero.default", "aten.nonzero.default",
+         "aten.masked_select.default", "aten._unique2.default", "aten.unique_consecutive.default",
+         "aten.unique_dim.default", "aten.repeat_interleave.Tensor"}
 
 
 class DeviceValues(TorchDispatchMode):
@@ -63,7 +65,9 @@ class DeviceValues(TorchDispatchMode):
         kwargs = kwargs or {}
         inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         tainted = any(self.is_marked(t) for t in inputs)
-        if tainted and str(func) in READS:
+        boolean_index = str(func) in ("aten.index.Tensor", "aten.index_put_.default", "aten.index_put.default") and \
+            any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in tree_flatten(args[1])[0])
+        if tainted and (str(func) in READS or boolean_index):
             self.read(str(func))
         out = func(*args, **kwargs)
         if tainted:
@@ -74,8 +78,10 @@ class DeviceValues(TorchDispatchMode):
 
 
 class BlockingUploads(TorchFunctionMode):
-    """Records `.to(<device>)` of a host-made (unmarked) tensor outside core.devices.upload: on a GPU
-    that is a blocking copy, a synchronisation like a read."""
+    """Records the copies that block on a GPU: `.to(<device>)`, `.cuda()` or `copy_` of a host-made
+    (unmarked) tensor, a factory given data and a device (`torch.tensor(..., device=)`), and `.cpu()`
+    of a computed one — all outside core.devices.upload. What upload returns is marked (on a GPU it
+    is device memory: reading it would synchronise too)."""
 
     def __init__(self, values: DeviceValues):
         super().__init__()
@@ -83,12 +89,50 @@ class BlockingUploads(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is torch.Tensor.to and not self.values.is_marked(args[0]) and not kwargs.get("non_blocking"):
-            target = [a for a in (*args[1:], kwargs.get("device"), kwargs.get("other"))
-                      if isinstance(a, (torch.device, torch.Tensor)) or (isinstance(a, str) and a in ("cpu", "cuda"))]
-            if target and not any(f.filename.endswith("core/devices.py") for f in traceback.extract_stack()):
-                self.values.read("Tensor.to(<device>) of a host tensor")
+        what = self.blocking(func, args, kwargs)
+        if what and not any(f.filename.endswith("core/devices.py") for f in traceback.extract_stack()):
+            self.values.read(what)
         return func(*args, **kwargs)
+
+    def blocking(self, func, args, kwargs) -> str | None:
+        """What blocking copy this call is, if any (the caller then checks it is not upload's own)."""
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        host = first is not None and not self.values.is_marked(first)
+        if func is torch.Tensor.to and host and not kwargs.get("non_blocking"):
+            if any(isinstance(a, (torch.device, torch.Tensor)) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"))
+                   for a in (*args[1:], kwargs.get("device"), kwargs.get("other"))):
+                return "Tensor.to(<device>) of a host tensor"
+        elif func is torch.Tensor.cuda or (func is torch.Tensor.copy_ and len(args) > 1 and isinstance(args[1], torch.Tensor)
+                                           and not self.values.is_marked(args[1]) and not kwargs.get("non_blocking")):
+            return f"Tensor.{func.__name__} from a host tensor"
+        elif func in (torch.tensor, torch.as_tensor) and kwargs.get("device") not in (None, "cpu"):
+            return f"torch.{func.__name__}(..., device=)"  # (device="cpu" spelled out: host by intent, e.g. Adam's step)
+        elif func is torch.Tensor.cpu and first is not None and self.values.is_marked(first):
+            return "Tensor.cpu of a computed tensor"
+        return None
+
+
+@pytest.fixture
+def marked_uploads(monkeypatch):
+    """What core.devices.upload returns is marked in the active watch (every module's import of it)."""
+    import core.devices
+    import core.training.augment
+    import core.training.dataset
+    import core.training.losses
+    import core.training.step
+    holder = {}
+    original = core.devices.upload
+
+    def upload(t, device):
+        out = original(t, device)
+        mode = holder.get("mode")
+        if mode is not None:
+            mode.mark(out)
+        return out
+    for module in (core.devices, core.training.augment, core.training.dataset, core.training.losses,
+                   core.training.step):
+        monkeypatch.setattr(module, "upload", upload)
+    return holder
 
 
 @pytest.fixture
@@ -107,7 +151,7 @@ def tolist_watch(monkeypatch):
     return holder
 
 
-def small_trainer(tmp_path: Path, arch: str, cond: bool) -> Trainer:
+def small_trainer(tmp_path: Path, arch: str, cond: bool, **overrides) -> Trainer:
     rng = np.random.default_rng(0)
     writer = DatasetWriter(tmp_path / "data.zip")
     for i in range(16):
@@ -122,6 +166,8 @@ def small_trainer(tmp_path: Path, arch: str, cond: bool) -> Trainer:
     cfg.cond, cfg.mirror, cfg.p, cfg.ada_interval = cond, True, 0.5, 4  # every augmentation, both halves
     if arch == "stylegan1":
         cfg.start_res, cfg.phase_kimg = 8, 0.02  # fading in during the steps below
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
     return Trainer(cfg, dataset, torch.device("cpu"))
 
 
@@ -130,7 +176,7 @@ PHASES = ["g_main", "g_path_length", "g_update", "d_main", "d_r1", "d_update", "
 
 @pytest.mark.parametrize("arch,cond,kernels", [("stylegan2", True, "auto"), ("stylegan2", False, "op"),
                                                 ("stylegan1", False, "auto")])
-def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, monkeypatch, arch, cond, kernels):
+def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, marked_uploads, monkeypatch, arch, cond, kernels):
     """(kernels "op": through the custom ops' wrappers and autograd, the path a GPU takes.)"""
     monkeypatch.setenv("STYLEGAN_KERNELS", kernels)
     tr = small_trainer(tmp_path, arch, cond)
@@ -149,10 +195,10 @@ def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, monkeypatch, ar
             seeds += [t for t in tr.readback._values]
             mode = DeviceValues(seeds)
             modes.append((name, mode))
-            tolist_watch["mode"] = mode
+            tolist_watch["mode"] = marked_uploads["mode"] = mode
             with mode, BlockingUploads(mode):
                 run()
-            tolist_watch["mode"] = None
+            tolist_watch["mode"] = marked_uploads["mode"] = None
         return phase
 
     for name in PHASES:
@@ -172,12 +218,13 @@ def test_no_phase_reads_a_computed_value(tmp_path, tolist_watch, monkeypatch, ar
     assert tr.stats.means()["loss_G"] > 0 and np.isfinite(tr.pl_mean)
 
 
-def test_the_watch_sees_a_read(tmp_path, tolist_watch):
+def test_the_watch_sees_a_read(tmp_path, tolist_watch, marked_uploads):
     """The detector itself: a float() of a loss, a .tolist() and an `if` on a computed tensor are caught."""
     tr = small_trainer(tmp_path, "stylegan2", False)
     w = torch.randn(2, 16)
     mode = DeviceValues([*tr.G.parameters(), *tr.G.buffers()])
-    tolist_watch["mode"] = mode
+    tolist_watch["mode"] = marked_uploads["mode"] = mode
+    import core.devices
     with mode, BlockingUploads(mode):
         ws = tr.G.mapping(w, None).detach()
         float(ws.sum())
@@ -186,10 +233,32 @@ def test_the_watch_sees_a_read(tmp_path, tolist_watch):
             pass
         float(torch.randn(3).sum())  # host-drawn: not a read of a computed value
         torch.randn(3).to(ws.device)  # a blocking upload
-        upload(torch.randn(3), ws.device)  # the non-blocking one
+        z = core.devices.upload(torch.randn(3), ws.device)  # the non-blocking one: fine, but then on the device
         ws.to(ws.device)  # (a computed tensor: already there)
-    tolist_watch["mode"] = None
+        bool(z.min() < -5)  # a read of uploaded data
+        ws[ws > 0]  # boolean-mask indexing (nonzero on CUDA)
+        ws.detach().cpu()
+        torch.tensor([1.0, 2.0], device=ws.device)
+        ws.new_zeros(3).copy_(torch.ones(3))
+    tolist_watch["mode"] = marked_uploads["mode"] = None
     reads = [r.split(" at ")[0] for r in mode.reads]
     assert reads[:2] == ["aten._local_scalar_dense.default", "Tensor.tolist"]
     assert reads[2] in ("aten.is_nonzero.default", "aten._local_scalar_dense.default")
-    assert reads[3:] == ["Tensor.to(<device>) of a host tensor"]
+    assert reads[3] == "Tensor.to(<device>) of a host tensor"
+    assert reads[4] in ("aten.is_nonzero.default", "aten._local_scalar_dense.default")
+    assert reads[5:] == ["aten.index.Tensor", "Tensor.cpu of a computed tensor", "torch.tensor(..., device=)",
+                         "Tensor.copy_ from a host tensor"]
+
+
+def test_a_diverged_trainer_never_hands_out_its_state(tmp_path):
+    """Losses are checked after the step (on a GPU one step later), when the optimiser has already
+    moved: once divergence is found, settle() and state() keep raising it, so nothing saves it."""
+    from core.errors import TrainingDiverged
+    tr = small_trainer(tmp_path, "stylegan2", False, glr=1e30, dlr=1e30)
+    with pytest.raises(TrainingDiverged, match="became") as first:
+        for _ in range(20):
+            tr.step()
+    for call in (tr.settle, tr.state, tr.step):
+        with pytest.raises(TrainingDiverged) as again:
+            call()
+        assert str(again.value) == str(first.value)
