@@ -85,6 +85,17 @@ def _direct(*tensors: Tensor) -> bool:
         and not torch.compiler.is_compiling()
 
 
+def _with_autograd(impl, op, function, args: tuple, tracked: tuple):
+    """Run an op with as much autograd as the call needs: the arithmetic alone when none of `tracked`
+    needs a gradient (inference, a backward that builds no graph), the torch.library op while
+    torch.compile traces, the autograd.Function otherwise."""
+    if _direct(*tracked):
+        return impl(*args)
+    if torch.compiler.is_compiling():
+        return op(*args)
+    return function.apply(*args)
+
+
 def _upfirdn2d_impl(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
                     pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
     fw, fh = filter_size(f)
@@ -162,13 +173,7 @@ class Upfirdn2d(torch.autograd.Function):
 
 
 def _upfirdn2d_any(x: Tensor, f: Tensor, *params) -> Tensor:
-    """upfirdn2d with as much autograd as the call needs: none, the custom op (while torch.compile
-    traces) or the autograd.Function."""
-    if _direct(x):
-        return _upfirdn2d_impl(x, f, *params)
-    if torch.compiler.is_compiling():
-        return upfirdn2d_op(x, f, *params)
-    return Upfirdn2d.apply(x, f, *params)
+    return _with_autograd(_upfirdn2d_impl, upfirdn2d_op, Upfirdn2d, (x, f, *params), (x,))
 
 
 def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter: bool = False, gain: float = 1) -> Tensor:
@@ -310,20 +315,11 @@ class BiasActGrad(torch.autograd.Function):
 
 
 def _bias_act_any(x: Tensor, b: Tensor, *params) -> Tensor:
-    """bias_act with as much autograd as the call needs (as _upfirdn2d_any)."""
-    if _direct(x, b):
-        return _bias_act_impl(x, b, *params)
-    if torch.compiler.is_compiling():
-        return bias_act_op(x, b, *params)
-    return BiasAct.apply(x, b, *params)
+    return _with_autograd(_bias_act_impl, bias_act_op, BiasAct, (x, b, *params), (x, b))
 
 
 def _bias_act_grad_any(dy: Tensor, y: Tensor, *params) -> Tensor:
-    if _direct(dy):
-        return _bias_act_grad_impl(dy, y, *params)
-    if torch.compiler.is_compiling():
-        return bias_act_grad_op(dy, y, *params)
-    return BiasActGrad.apply(dy, y, *params)
+    return _with_autograd(_bias_act_grad_impl, bias_act_grad_op, BiasActGrad, (dy, y, *params), (dy,))
 
 
 def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linear", alpha: float | None = None,
