@@ -212,6 +212,10 @@ def summarise(report: dict) -> dict:
         if big:
             s["resampling_min_copy_fraction_large_shapes"] = min(row["fraction_of_copy_bandwidth"] for row in big)
             s["resampling_target_met"] = s["resampling_min_copy_fraction_large_shapes"] >= TARGETS["copy_fraction"]
+            for form in ("vector_io", "scalar_io"):  # the bare kernels, both I/O forms of the NCHW tiles
+                bare = [row[f"{form}_fraction_of_copy_bandwidth"] for row in big if f"{form}_ms" in row]
+                if bare:
+                    s[f"resampling_min_copy_fraction_large_shapes_bare_{form}"] = min(bare)
         if k["generator"]:
             s["generator_faster_with_kernels_everywhere"] = all(row["speedup"] > 1 for row in k["generator"])
     return s
@@ -237,9 +241,14 @@ def markdown(report: dict) -> str:
     k = report.get("kernels")
     if k:
         lines += ["", f"copy roofline {k['copy_GB_per_s']} GB/s", "",
-                  "| op | shape | dtype | layout | kernel ms | ref ms | x | % of copy |", "|---|---|---|---|---|---|---|---|"]
+                  "| op | shape | dtype | layout | kernel ms | ref ms | x | % of copy | bare kernel: vector I/O ms (% of copy) "
+                  "| scalar I/O ms (% of copy) |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+        def bare(r, form):
+            return f"{r[form + '_ms']} ({100 * r[form + '_fraction_of_copy_bandwidth']:.1f})" if form + "_ms" in r else ""
         lines += [f"| {r['op']} | {r['shape']} | {r['dtype']} | {r['layout']} | {r['kernel_ms']} | {r['reference_ms']} | "
-                  f"{r['speedup']} | {100 * r['fraction_of_copy_bandwidth']:.1f} |" for r in k["upfirdn2d"]]
+                  f"{r['speedup']} | {100 * r['fraction_of_copy_bandwidth']:.1f} | {bare(r, 'vector_io')} | "
+                  f"{bare(r, 'scalar_io')} |" for r in k["upfirdn2d"]]
         if k.get("bias_act"):
             lines += ["", "| bias_act | shape | dtype | layout | kernel ms | ref ms | % of copy | grad ms | grad % of copy |",
                       "|---|---|---|---|---|---|---|---|---|"]

@@ -4,7 +4,10 @@ generator with and without the kernels.
 
 Times are CUDA-event medians over 10 back-to-back calls (so Python's per-call cost stays off the
 GPU's clock); GB/s counts bytes read (input) plus written (output); the roofline is a
-device-to-device copy measured here. bias_act (lrelu, bias, gain, clamp) is timed the same way. The generator rows compare STYLEGAN_KERNELS=ref (plain torch
+device-to-device copy measured here. Each resampling is timed through the op (`kernel_ms`, what the
+networks call) and as a bare kernel call in both I/O forms of the NCHW tiles — 16-byte vectors
+(`vector_io_ms`, the default) and one element per memory instruction (`scalar_io_ms`) — in the same
+run, so the two are compared on the same clock. bias_act (lrelu, bias, gain, clamp) is timed the same way. The generator rows compare STYLEGAN_KERNELS=ref (plain torch
 ops) with auto (the custom ops and kernels), fp16 in the top 4 resolutions as NVIDIA trains them.
 
     python benchmarks/kernels.py [--out kernels.json]              # on a GPU machine
@@ -86,17 +89,37 @@ def resampling(device: str, shapes, measure, roofline: float, kernel_mode: str) 
                     nbytes = (x.numel() + y.numel()) * x.element_size()
                     ms_k = measure(lambda: ops.upfirdn2d(x, f, **kw), inner=10)
                     ms_r = measure(lambda: upfirdn2d_ref(x, f, **kw), inner=10)
+                    io = bare_kernel_ms(device, x, f, kw, measure)
                     gbs = nbytes / (ms_k * 1e-3) / 1e9
                     row = {"op": name, "shape": list(shape), "dtype": str(dtype)[6:],
                            "layout": "NHWC" if layout == torch.channels_last else "NCHW",
                            "kernel_ms": round(ms_k, 4), "reference_ms": round(ms_r, 4),
                            "speedup": round(ms_r / ms_k, 2), "GB_per_s": round(gbs, 1),
                            "fraction_of_copy_bandwidth": round(gbs / roofline, 3), "max_abs_err": err}
+                    for form, ms in io.items():
+                        row[f"{form}_ms"] = round(ms, 4)
+                        row[f"{form}_fraction_of_copy_bandwidth"] = round(nbytes / (ms * 1e-3) / 1e9 / roofline, 3)
                     rows.append(row)
                     print(f"{name:5s} {str(shape):22s} {row['dtype']:8s} {row['layout']} kernel {ms_k:8.3f} ms  "
                           f"ref {ms_r:8.3f} ms  x{ms_r / ms_k:5.1f}  {gbs:7.1f} GB/s "
                           f"({100 * gbs / roofline:4.1f}% of copy)  err {err:.1e}", file=sys.stderr)
     return rows
+
+
+def bare_kernel_ms(device: str, x, f, kw: dict, measure) -> dict:
+    """The kernel alone (the binding called directly: no autograd wrapper), in both I/O forms of the
+    NCHW tiles: {"vector_io": ms, "scalar_io": ms}; {} off the GPU."""
+    if device != "cuda":
+        return {}
+    from kernels import ops
+    from kernels.upfirdn2d_ref import parse_padding
+    ext = ops.extension()
+    f2 = (f if f.ndim == 2 else torch.outer(f, f)).float().contiguous()
+    up, down = kw.get("up", 1), kw.get("down", 1)
+    px0, px1, py0, py1 = parse_padding(kw["padding"])
+    args = (up, up, down, down, px0, px1, py0, py1, False, float(kw.get("gain", 1)))
+    return {form: measure(lambda: ext.upfirdn2d(x, f2, *args, path), inner=10)
+            for form, path in (("vector_io", ops.UFD_4X4), ("scalar_io", ops.UFD_4X4_SCALAR_IO))}
 
 
 def bias_act(device: str, shapes, measure, roofline: float, kernel_mode: str) -> list[dict]:

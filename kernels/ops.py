@@ -35,8 +35,10 @@ ACT_CODES = {"linear": 0, "relu": 1, "lrelu": 2}
 _ACT_NAMES = {v: k for k, v in ACT_CODES.items()}
 _KERNEL_DTYPES = (torch.float32, torch.float16)
 
-# Kernel paths of the upfirdn2d binding (kernels/cuda/upfirdn2d.cuh, UpFirDn2DPath).
-UFD_GENERAL, UFD_4X4 = 0, 1
+# Kernel paths of the upfirdn2d binding (kernels/cuda/upfirdn2d.cuh, UpFirDn2DPath). UFD_4X4 moves
+# NCHW tiles in 16-byte vectors where the tensors' alignment allows; UFD_4X4_SCALAR_IO (the same
+# kernels, one element per memory instruction) is kept for the self-test and the benchmark.
+UFD_GENERAL, UFD_4X4, UFD_4X4_SCALAR_IO = 0, 1, 2
 
 
 def extension():

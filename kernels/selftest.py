@@ -78,6 +78,11 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     ext = ops.extension()
     cases = [("upsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
              ("downsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(down=2, padding=[1, 1, 1, 1])),
+             # NCHW tiles with vector loads and stores / vector stores only (G's FIR after the transposed
+             # conv: rows of 2n+1 in) / vector loads only (D's FIR before the strided conv: rows of n+1 out)
+             ("upsample 2x [2,16,64,64]", (2, 16, 64, 64), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
+             ("FIR 4x4 [2,16,129,129]", (2, 16, 129, 129), f4, dict(padding=[1, 1, 1, 1], gain=4)),
+             ("FIR 4x4 [2,16,64,64]", (2, 16, 64, 64), f4, dict(padding=[2, 2, 2, 2])),
              ("downsample 2x [2,32,128,128]", (2, 32, 128, 128), f4, dict(down=2, padding=[1, 2, 1, 2])),
              ("upsample 2x odd phases [2,16,40,33]", (2, 16, 40, 33), torch.randn(4, 4, generator=gen).to(device),
               dict(up=2, padding=[1, 2, 3, 0])),
@@ -92,8 +97,9 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
         f2 = (f if f.ndim == 2 else torch.outer(f, f)).float().contiguous()
         up, down = kw.get("up", 1), kw.get("down", 1)
         px0, px1, py0, py1 = kw["padding"]
-        paths = [ops.UFD_GENERAL] + ([ops.UFD_4X4] if ops.upfirdn2d_kernel_path(4, 4, up, up, down, down) == ops.UFD_4X4
-                                      and f2.shape == (4, 4) else [])
+        paths = [ops.UFD_GENERAL] + ([ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO]
+                                     if ops.upfirdn2d_kernel_path(4, 4, up, up, down, down) == ops.UFD_4X4
+                                     and f2.shape == (4, 4) else [])
         for path in paths:
             for dtype in (torch.float32, torch.float16):
                 for layout in (torch.contiguous_format, torch.channels_last):
@@ -103,7 +109,8 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
                                       float(kw.get("gain", 1)), path)
                     ok, err = _close(y, upfirdn2d_ref(x.float(), f, **kw), dtype == torch.float16)
                     ok = ok and not torch.isnan(y).any()
-                    results.append((f"upfirdn2d {'4x4' if path else 'general'} {name} {str(dtype)[6:]} "
+                    kind = {ops.UFD_GENERAL: "general", ops.UFD_4X4: "4x4", ops.UFD_4X4_SCALAR_IO: "4x4 scalar-I/O"}[path]
+                    results.append((f"upfirdn2d {kind} {name} {str(dtype)[6:]} "
                                     f"{'NHWC' if layout == torch.channels_last else 'NCHW'}", ok, f"max err {err:.2e}"))
     x = torch.randn(4, 3, 9, 9, generator=gen).to(device).requires_grad_(True)
     gy = torch.randn(4, 3, 18, 18, generator=gen).to(device)

@@ -55,7 +55,7 @@ torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t u
     p.up_x = int(upx); p.up_y = int(upy); p.down_x = int(downx); p.down_y = int(downy);
     p.pad_x0 = int(padx0); p.pad_y0 = int(pady0); p.filter_w = int(fw); p.filter_h = int(fh);
     p.gain = float(gain); p.flip_filter = flip_filter;
-    TORCH_CHECK(path == UFD_GENERAL || (path == UFD_4X4 && upfirdn2d_4x4_applies(p)),
+    TORCH_CHECK(path == UFD_GENERAL || ((path == UFD_4X4 || path == UFD_4X4_SCALAR_IO) && upfirdn2d_4x4_applies(p)),
                 "upfirdn2d: kernel path ", path, " does not apply to these parameters");
     check(sg_upfirdn2d(x.data_ptr(), f.data_ptr<float>(), y.data_ptr(), &p, dtype_code(x), int(path),
                        c10::cuda::getCurrentCUDAStream()), "upfirdn2d");

@@ -5,6 +5,8 @@
 #include "to_rgba.cuh"
 #include "upfirdn2d.cuh"
 
+#include <cstring>
+
 struct HostLoad {
     float operator()(const float* p) const { return *p; }
 };
@@ -13,12 +15,83 @@ struct HostStore {
     void operator()(float* p, float v) const { *p = v; }
 };
 
+// The vector tiles' 16-byte loads and stores, on the host: V floats per vector (V = 4 as the float32
+// kernel, or 8 standing in for the float16 kernel's 8 halves: the same indices and alignment rules), every
+// address checked for the 16-byte alignment the GPU needs (a misaligned one is counted, not performed).
+template <int V>
+struct HostVecIO {
+    int* misaligned;
+    static bool ok(const void* a) { return (reinterpret_cast<uintptr_t>(a) & 15) == 0; }
+    void load(const float* src, float* dst) const {
+        if (!ok(src) || !ok(dst)) { ++*misaligned; return; }
+        std::memcpy(dst, src, V * sizeof(float));
+    }
+    void store(float* dst, const float* src) const {
+        if (!ok(src) || !ok(dst)) { ++*misaligned; return; }
+        std::memcpy(dst, src, V * sizeof(float));
+    }
+};
+
+// The NCHW tiled kernel (upfirdn2d_tiled_kernel) block by block, phase by phase, as the GPU runs it:
+// load (vector or scalar), sums (into the staging tile or straight out), store (vectors). Returns the
+// number of misaligned vector accesses (0 on the GPU's terms).
+template <int UP, int DOWN, int V, bool VLOAD, bool VSTORE>
+static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
+    constexpr int SMEM = VLOAD ? TV::SMEM : Tile::SMEM;
+    alignas(16) static float smem[SMEM];
+    alignas(16) static float staging[TV::OUT];
+    int misaligned = 0;
+    const HostVecIO<V> io{&misaligned};
+    for (int n = 0; n < p.batch; ++n)
+        for (int c = 0; c < p.channels; ++c) {
+            const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
+            float* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
+            for (int oy0 = 0; oy0 < p.out_h; oy0 += Tile::OUT_H)
+                for (int ox0 = 0; ox0 < p.out_w; ox0 += Tile::OUT_W) {
+                    int iy0, ix0;
+                    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+                    const int col0 = VLOAD ? upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0) : ix0;
+                    const int pitch = VLOAD ? TV::PITCH : Tile::PITCH;
+                    for (int i = 0; i < SMEM; ++i) smem[i] = 1e30f;      // stale data must never be read
+                    for (int i = 0; i < TV::OUT; ++i) staging[i] = 2e30f;  // nor stale outputs written
+                    for (int tid = 0; tid < UFD_TILE_THREADS; ++tid) {
+                        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, io);
+                        else upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, HostLoad());
+                    }
+                    for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                        upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, tid, UFD_TILE_THREADS,
+                                                      [&](int oy, int ox, float v) {
+                            if (VSTORE) staging[(oy - oy0) * Tile::OUT_W + (ox - ox0)] = v;
+                            else yp[int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3]] = v;
+                        });
+                    if (VSTORE)
+                        for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
+                            upfirdn2d_tile_store_vec<UP, DOWN, V>(yp, p, oy0, ox0, staging, tid, UFD_TILE_THREADS, io);
+                }
+        }
+    return misaligned;
+}
+
+// As the launcher chooses: vector loads and/or stores where x's and y's alignment allows.
+template <int UP, int DOWN, int V>
+static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
+    const int elem = 16 / V;
+    const bool vl = upfirdn2d_vector_loads(p, elem, x), vs = upfirdn2d_vector_stores(p, elem, y);
+    if (vl && vs) return host_tiled<UP, DOWN, V, true, true>(x, fk, y, p);
+    if (vl) return host_tiled<UP, DOWN, V, true, false>(x, fk, y, p);
+    if (vs) return host_tiled<UP, DOWN, V, false, true>(x, fk, y, p);
+    return host_tiled<UP, DOWN, V, false, false>(x, fk, y, p);
+}
+
 // mode 0: the general per-element code; 1: the 4x4 per-element code (small planes, few channels);
-// 2: the NCHW tiled kernel, 3: the channels_last tiled kernel — each block's threads run one after
-// another, phase by phase, through a shared-memory array of the kernel's size: the kernels' own
+// 2: the NCHW tiled kernel, 3: the channels_last tiled kernel, 4 and 5: the NCHW tiled kernel with
+// vector I/O as float32 (4 per vector) and float16 (8 per vector) run it — each block's threads run one
+// after another, phase by phase, through a shared-memory array of the kernel's size: the kernels' own
 // loads, indices and sums.
 template <int UP, int DOWN>
-static void host_4x4_nhwc(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
+static int host_4x4_nhwc(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
     typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
     static float smem[Tile::SMEM];
     for (int n = 0; n < p.batch; ++n)
@@ -33,39 +106,31 @@ static void host_4x4_nhwc(const float* x, const float* fk, float* y, const UpFir
                         upfirdn2d_tile_compute_nhwc<UP, DOWN>(y + n * p.out_stride[0], p, oy0, ox0, c0, smem, fk, tid,
                                                               UFD_TILE_THREADS, HostStore());
                 }
+    return 0;
 }
 
 template <int UP, int DOWN>
-static void host_4x4(const float* x, const float* f, float* y, const UpFirDn2DParams& p, int mode) {
+static int host_4x4(const float* x, const float* f, float* y, const UpFirDn2DParams& p, int mode) {
     float fk[16];
     for (int t = 0; t < 16; ++t) fk[t] = upfirdn2d_tap_4x4(f, p, t / 4, t % 4);
     if (mode == 3) return host_4x4_nhwc<UP, DOWN>(x, fk, y, p);
-    const bool tiled = mode == 2;
-    typedef UpFirDn2DTile<UP, DOWN> Tile;
-    static float smem[Tile::SMEM];
+    if (mode == 2) return host_tiled<UP, DOWN, 4, false, false>(x, fk, y, p);
+    if (mode == 4) return host_tiled<UP, DOWN, 4>(x, fk, y, p);
+    if (mode == 5) return host_tiled<UP, DOWN, 8>(x, fk, y, p);
     for (int n = 0; n < p.batch; ++n)
         for (int c = 0; c < p.channels; ++c) {
             const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
             float* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
-            if (tiled) {
-                for (int oy0 = 0; oy0 < p.out_h; oy0 += Tile::OUT_H)
-                    for (int ox0 = 0; ox0 < p.out_w; ox0 += Tile::OUT_W) {
-                        for (int i = 0; i < Tile::SMEM; ++i) smem[i] = 1e30f;  // stale data must never be read
-                        for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
-                            upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, HostLoad());
-                        for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
-                            upfirdn2d_tile_compute<UP, DOWN>(yp, p, oy0, ox0, smem, fk, tid, UFD_TILE_THREADS, HostStore());
-                    }
-            } else {
-                for (int oy = 0; oy < p.out_h; ++oy)
-                    for (int ox = 0; ox < p.out_w; ++ox)
-                        yp[oy * p.out_stride[2] + ox * p.out_stride[3]] =
-                            upfirdn2d_4x4_element<UP, DOWN>(xp, fk, p, oy, ox, HostLoad());
-            }
+            for (int oy = 0; oy < p.out_h; ++oy)
+                for (int ox = 0; ox < p.out_w; ++ox)
+                    yp[oy * p.out_stride[2] + ox * p.out_stride[3]] =
+                        upfirdn2d_4x4_element<UP, DOWN>(xp, fk, p, oy, ox, HostLoad());
         }
+    return 0;
 }
 
-// Returns 0, or -1 when the 4x4 modes are asked for parameters they do not cover.
+// Returns 0; -1 when the 4x4 modes are asked for parameters they do not cover; -2 when a vector
+// access was misaligned.
 extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const UpFirDn2DParams* params, int mode) {
     const UpFirDn2DParams p = *params;
     if (mode == 0) {
@@ -80,10 +145,16 @@ extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const
         return 0;
     }
     if (!upfirdn2d_4x4_applies(p)) return -1;
-    if (p.up_x == 2) host_4x4<2, 1>(x, f, y, p, mode);
-    else if (p.down_x == 2) host_4x4<1, 2>(x, f, y, p, mode);
-    else host_4x4<1, 1>(x, f, y, p, mode);
-    return 0;
+    int misaligned;
+    if (p.up_x == 2) misaligned = host_4x4<2, 1>(x, f, y, p, mode);
+    else if (p.down_x == 2) misaligned = host_4x4<1, 2>(x, f, y, p, mode);
+    else misaligned = host_4x4<1, 1>(x, f, y, p, mode);
+    return misaligned ? -2 : 0;
+}
+
+// Which of the NCHW tiles' global accesses go in vectors: bit 0 the loads, bit 1 the stores.
+extern "C" int sg_host_upfirdn2d_vectors(const UpFirDn2DParams* params, int elem_size, const void* x, const void* y) {
+    return int(upfirdn2d_vector_loads(*params, elem_size, x)) | (int(upfirdn2d_vector_stores(*params, elem_size, y)) << 1);
 }
 
 extern "C" int sg_host_upfirdn2d_4x4_applies(const UpFirDn2DParams* params) { return upfirdn2d_4x4_applies(*params); }

@@ -1,6 +1,8 @@
-// CUDA upfirdn2d (see upfirdn2d.cuh). Four kernels:
+// CUDA upfirdn2d (see upfirdn2d.cuh). Five kernels:
 //  - tiled:   4x4 filter, up/down 1 or 2, NCHW planes of >= UFD_TILE_MIN_OUTPUTS outputs; a block per
-//             (tile, plane), the input window staged in shared memory;
+//             (tile, plane), the input window staged in shared memory; global memory moved in 16-byte
+//             vectors where the planes' alignment allows (upfirdn2d_vector_loads/_stores), one element
+//             per instruction otherwise;
 //  - tiled channels_last: the same filters, a block per (spatial tile, 32 channels, image);
 //  - 4x4:     the same filters on small planes or few channels: one thread per output element,
 //             threads walking the innermost dimension in memory (channels or x) so loads coalesce;
@@ -70,6 +72,31 @@ __global__ void upfirdn2d_4x4_kernel(const T* __restrict__ x, const float* __res
     }
 }
 
+// 16-byte vector I/O for the vector tiles (upfirdn2d_tile_load_vec / _store_vec).
+struct VecIOF32 {
+    __device__ __forceinline__ void load(const float* src, float* dst) const {
+        *reinterpret_cast<float4*>(dst) = __ldg(reinterpret_cast<const float4*>(src));
+    }
+    __device__ __forceinline__ void store(float* dst, const float* src) const {
+        *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
+    }
+};
+struct VecIOF16 {
+    __device__ __forceinline__ void load(const __half* src, float* dst) const {
+        const uint4 u = __ldg(reinterpret_cast<const uint4*>(src));
+        const __half2* h = reinterpret_cast<const __half2*>(&u);
+        const float2 a = __half22float2(h[0]), b = __half22float2(h[1]), c = __half22float2(h[2]), d = __half22float2(h[3]);
+        reinterpret_cast<float4*>(dst)[0] = make_float4(a.x, a.y, b.x, b.y);
+        reinterpret_cast<float4*>(dst)[1] = make_float4(c.x, c.y, d.x, d.y);
+    }
+    __device__ __forceinline__ void store(__half* dst, const __half* src) const {
+        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    }
+};
+template <typename T> struct VecIOFor;
+template <> struct VecIOFor<float> { typedef VecIOF32 type; };
+template <> struct VecIOFor<__half> { typedef VecIOF16 type; };
+
 // What both tiled kernels start with: the 16 prepared taps in shared memory (published by the
 // first __syncthreads of the caller's loop) and this block's tile origin (oy0, ox0).
 template <typename Tile>
@@ -86,23 +113,47 @@ static int tile_count(const UpFirDn2DParams& p) {
     return ((p.out_h + Tile::OUT_H - 1) / Tile::OUT_H) * ((p.out_w + Tile::OUT_W - 1) / Tile::OUT_W);
 }
 
-template <typename T, typename Load, typename Store, int UP, int DOWN>
-__global__ void __launch_bounds__(UFD_TILE_THREADS)
+// VLOAD / VSTORE: global loads / stores in 16-byte vectors (see UpFirDn2DTileVec), else one element
+// per instruction.
+template <typename T, typename Load, typename Store, int UP, int DOWN, bool VLOAD, bool VSTORE>
+__global__ void __launch_bounds__(UFD_TILE_THREADS, 4)  // <= 64 registers: 4 blocks (1024 threads) per SM
 upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
+    constexpr int V = 16 / sizeof(T);
     typedef UpFirDn2DTile<UP, DOWN> Tile;
-    __shared__ float smem[Tile::SMEM];
+    typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
+    typedef typename VecIOFor<T>::type VecIO;
+    __shared__ __align__(16) float smem[VLOAD ? TV::SMEM : Tile::SMEM];
+    __shared__ __align__(16) T staging[VSTORE ? TV::OUT : 1];
     __shared__ float fk[16];
     int oy0, ox0;
     tile_block_start<Tile>(f, p, fk, oy0, ox0);
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    const int col0 = VLOAD ? upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0) : ix0;
+    const int pitch = VLOAD ? TV::PITCH : Tile::PITCH;
     const int planes = p.batch * p.channels;
     for (int plane = blockIdx.y; plane < planes; plane += gridDim.y) {
         const int n = plane / p.channels, c = plane - n * p.channels;
-        __syncthreads();  // the previous plane's outputs are done with smem (and fk is written)
-        upfirdn2d_tile_load<UP, DOWN>(x + n * p.in_stride[0] + c * p.in_stride[1], p, oy0, ox0, smem, threadIdx.x,
-                                      UFD_TILE_THREADS, Load());
+        const T* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
+        T* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
+        __syncthreads();  // the previous plane is done with smem and staging (and fk is written)
+        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, threadIdx.x, UFD_TILE_THREADS, VecIO());
+        else upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, threadIdx.x, UFD_TILE_THREADS, Load());
         __syncthreads();
-        upfirdn2d_tile_compute<UP, DOWN>(y + n * p.out_stride[0] + c * p.out_stride[1], p, oy0, ox0, smem, fk,
-                                         threadIdx.x, UFD_TILE_THREADS, Store());
+        if (VSTORE) {
+            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, threadIdx.x, UFD_TILE_THREADS,
+                                          [&](int oy, int ox, float v) {
+                staging[(oy - oy0) * Tile::OUT_W + (ox - ox0)] = from_float<T>(v);
+            });
+            __syncthreads();
+            upfirdn2d_tile_store_vec<UP, DOWN, V>(yp, p, oy0, ox0, staging, threadIdx.x, UFD_TILE_THREADS, VecIO());
+        } else {
+            const Store store;
+            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, threadIdx.x, UFD_TILE_THREADS,
+                                          [&](int oy, int ox, float v) {
+                store(yp + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], v);
+            });
+        }
     }
 }
 
@@ -125,19 +176,37 @@ upfirdn2d_tiled_nhwc_kernel(const T* __restrict__ x, const float* __restrict__ f
     }
 }
 
+template <typename T, typename Load, typename Store, int UP, int DOWN, bool VLOAD, bool VSTORE>
+static void launch_tiled(const void* x, const float* f, void* y, const UpFirDn2DParams& p, cudaStream_t stream) {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    const int planes = p.batch * p.channels;
+    const dim3 grid(tile_count<Tile>(p), planes < 65535 ? planes : 65535);
+    upfirdn2d_tiled_kernel<T, Load, Store, UP, DOWN, VLOAD, VSTORE><<<grid, UFD_TILE_THREADS, 0, stream>>>(
+        static_cast<const T*>(x), f, static_cast<T*>(y), p);
+}
+
+// The NCHW tiles, with vector loads and/or stores where x's and y's alignment allows (and vector_io).
 template <typename T, typename Load, typename Store, int UP, int DOWN>
-static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DParams& p, cudaStream_t stream) {
+static void launch_tiled(const void* x, const float* f, void* y, const UpFirDn2DParams& p, bool vector_io,
+                         cudaStream_t stream) {
+    const bool vl = vector_io && upfirdn2d_vector_loads(p, sizeof(T), x);
+    const bool vs = vector_io && upfirdn2d_vector_stores(p, sizeof(T), y);
+    if (vl && vs) launch_tiled<T, Load, Store, UP, DOWN, true, true>(x, f, y, p, stream);
+    else if (vl) launch_tiled<T, Load, Store, UP, DOWN, true, false>(x, f, y, p, stream);
+    else if (vs) launch_tiled<T, Load, Store, UP, DOWN, false, true>(x, f, y, p, stream);
+    else launch_tiled<T, Load, Store, UP, DOWN, false, false>(x, f, y, p, stream);
+}
+
+template <typename T, typename Load, typename Store, int UP, int DOWN>
+static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DParams& p, bool vector_io,
+                       cudaStream_t stream) {
     const int tiling = upfirdn2d_tiling(p);
-    if (tiling == UFD_TILES_NHWC) {
+    if (tiling == UFD_TILES_NCHW) {
+        launch_tiled<T, Load, Store, UP, DOWN>(x, f, y, p, vector_io, stream);
+    } else if (tiling == UFD_TILES_NHWC) {
         typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
         const dim3 grid(tile_count<Tile>(p), (p.channels + Tile::CB - 1) / Tile::CB, p.batch < 65535 ? p.batch : 65535);
         upfirdn2d_tiled_nhwc_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
-            static_cast<const T*>(x), f, static_cast<T*>(y), p);
-    } else if (tiling == UFD_TILES_NCHW) {
-        typedef UpFirDn2DTile<UP, DOWN> Tile;
-        const int planes = p.batch * p.channels;
-        const dim3 grid(tile_count<Tile>(p), planes < 65535 ? planes : 65535);
-        upfirdn2d_tiled_kernel<T, Load, Store, UP, DOWN><<<grid, UFD_TILE_THREADS, 0, stream>>>(
             static_cast<const T*>(x), f, static_cast<T*>(y), p);
     } else {
         const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
@@ -150,11 +219,12 @@ static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DPa
 template <typename T, typename Load, typename Store>
 static cudaError_t launch(const void* x, const float* f, void* y, const UpFirDn2DParams& p, int path,
                           cudaStream_t stream) {
-    if (path == UFD_4X4) {
+    if (path == UFD_4X4 || path == UFD_4X4_SCALAR_IO) {
         if (!upfirdn2d_4x4_applies(p)) return cudaErrorInvalidValue;
-        if (p.up_x == 2) launch_4x4<T, Load, Store, 2, 1>(x, f, y, p, stream);
-        else if (p.down_x == 2) launch_4x4<T, Load, Store, 1, 2>(x, f, y, p, stream);
-        else launch_4x4<T, Load, Store, 1, 1>(x, f, y, p, stream);
+        const bool vector_io = path == UFD_4X4;
+        if (p.up_x == 2) launch_4x4<T, Load, Store, 2, 1>(x, f, y, p, vector_io, stream);
+        else if (p.down_x == 2) launch_4x4<T, Load, Store, 1, 2>(x, f, y, p, vector_io, stream);
+        else launch_4x4<T, Load, Store, 1, 1>(x, f, y, p, vector_io, stream);
     } else {
         const long long total = (long long)p.batch * p.channels * p.out_h * p.out_w;
         const bool channels_inner = p.out_stride[1] == 1 && p.channels > 1;

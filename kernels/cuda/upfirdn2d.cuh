@@ -200,9 +200,13 @@ SG_HD void upfirdn2d_tile_load(const T* x, const UpFirDn2DParams& p, int oy0, in
     }
 }
 
-template <int UP, int DOWN, typename T, typename Store>
-SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int ox0, const float* smem, const float* fk,
-                                  int tid, int nthreads, Store store) {
+// The sums of a tile whose input window sits in shared memory: row 0 of `smem` is input row iy0 (the
+// tile origin's), column 0 is input column `col0`, rows are `pitch` floats apart. Each thread takes
+// columns of BY outputs (upfirdn2d_column_4x4); emit(oy, ox, value) receives every output inside the
+// image.
+template <int UP, int DOWN, typename Emit>
+SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, int col0, int pitch, const float* smem,
+                               const float* fk, int tid, int nthreads, Emit emit) {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
     constexpr int BY = Tile::BY;
     int iy0, ix0;
@@ -214,13 +218,76 @@ SG_HD void upfirdn2d_tile_compute(T* y, const UpFirDn2DParams& p, int oy0, int o
         // The union window's first real sample (ceil: the first even zero-inserted row/column when UP is 2).
         const int ry = ceil_div(by, UP), cx = ceil_div(bx, UP);
         float acc[BY];
-        upfirdn2d_column_4x4<UP, DOWN, BY>(by, bx, fk, smem + (ry - iy0) * Tile::PITCH + (cx - ix0), Tile::PITCH, acc);
-        T* out = y + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3];
+        upfirdn2d_column_4x4<UP, DOWN, BY>(by, bx, fk, smem + (ry - iy0) * pitch + (cx - col0), pitch, acc);
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
         for (int i = 0; i < BY; ++i)
-            if (oy + i < p.out_h) store(out + int64_t(i) * p.out_stride[2], acc[i]);
+            if (oy + i < p.out_h) emit(oy + i, ox, acc[i]);
+    }
+}
+
+// The NCHW tiles with vector I/O: global memory read (VLOAD) and/or written (VSTORE) in aligned
+// 16-byte vectors of V elements (V = 8 halves or 4 floats), so a warp moves 512 bytes per instruction
+// instead of 64 (fp16) or 128 (fp32). The scalar tiles issue one instruction per element and measured
+// fp16 as slow as fp32 on an H200 (so they are not bandwidth-bound). The sums are the same code in the
+// same order: results are bit-identical to the scalar tiles.
+//  - load (VLOAD): the input window, widened to whole aligned vectors (its first column rounded down
+//    to a multiple of V: `col0`), goes into shared memory as floats; a vector is all inside a row or
+//    all outside it (zeros), since rows are a whole number of vectors (upfirdn2d_vector_loads);
+//  - sums (VSTORE): as the scalar tiles, but each output goes into a staging tile in shared memory
+//    (type T), which then goes out in vectors (upfirdn2d_tile_store_vec).
+// VecIO (the device's or the host harness's) provides load(const T* src, float* dst) — V elements to
+// V floats — and store(T* dst, const T* src) — V elements — both on 16-byte aligned addresses.
+template <int UP, int DOWN, int V>
+struct UpFirDn2DTileVec {
+    typedef UpFirDn2DTile<UP, DOWN> Tile;
+    static constexpr int VECS = (Tile::IN_W + 2 * (V - 1)) / V;  // vectors per window row (any alignment)
+    static constexpr int PITCH = VECS * V;
+    static constexpr int SMEM = Tile::IN_H * PITCH;
+    static constexpr int OUT = Tile::OUT_H * Tile::OUT_W;  // the staging tile
+};
+
+// The first input column of the widened window: the tile's first one, rounded down to a vector.
+template <int UP, int DOWN, int V>
+SG_HD int upfirdn2d_tile_col0(const UpFirDn2DParams& p, int oy0, int ox0) {
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    return floor_div(ix0, V) * V;
+}
+
+template <int UP, int DOWN, int V, typename T, typename VecIO>
+SG_HD void upfirdn2d_tile_load_vec(const T* x, const UpFirDn2DParams& p, int oy0, int ox0, float* smem, int tid,
+                                   int nthreads, VecIO io) {
+    typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
+    int iy0, ix0;
+    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
+    const int col0 = upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0);
+    for (int i = tid; i < TV::Tile::IN_H * TV::VECS; i += nthreads) {
+        const int r = i / TV::VECS, v = i - r * TV::VECS;
+        const int iy = iy0 + r, ix = col0 + v * V;
+        float* dst = smem + r * TV::PITCH + v * V;
+        if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w) {
+            io.load(x + int64_t(iy) * p.in_stride[2] + ix, dst);
+        } else {
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int k = 0; k < V; ++k) dst[k] = 0.f;
+        }
+    }
+}
+
+template <int UP, int DOWN, int V, typename T, typename VecIO>
+SG_HD void upfirdn2d_tile_store_vec(T* y, const UpFirDn2DParams& p, int oy0, int ox0, const T* staging, int tid,
+                                    int nthreads, VecIO io) {
+    typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
+    constexpr int ROW = TV::Tile::OUT_W / V;  // vectors per staging row
+    for (int i = tid; i < TV::Tile::OUT_H * ROW; i += nthreads) {
+        const int r = i / ROW, v = i - r * ROW;
+        const int oy = oy0 + r, ox = ox0 + v * V;
+        if (oy < p.out_h && ox < p.out_w)  // out_w is a whole number of vectors: all of it is inside
+            io.store(y + int64_t(oy) * p.out_stride[2] + ox, staging + r * TV::Tile::OUT_W + v * V);
     }
 }
 
@@ -271,7 +338,9 @@ SG_HD void upfirdn2d_tile_compute_nhwc(T* y, const UpFirDn2DParams& p, int oy0, 
     }
 }
 
-enum UpFirDn2DPath { UFD_GENERAL = 0, UFD_4X4 = 1 };
+// UFD_4X4: the 4x4 kernels, NCHW tiles with vector I/O where it applies; UFD_4X4_SCALAR_IO: the same
+// with the scalar-I/O NCHW tiles everywhere (kept to be compared: benchmarks/kernels.py, the self-test).
+enum UpFirDn2DPath { UFD_GENERAL = 0, UFD_4X4 = 1, UFD_4X4_SCALAR_IO = 2 };
 enum UpFirDn2DTiling { UFD_PER_ELEMENT = 0, UFD_TILES_NCHW = 1, UFD_TILES_NHWC = 2 };
 
 // Whether the specialised 4x4 path applies (the binding refuses UFD_4X4 otherwise).
@@ -289,4 +358,23 @@ SG_HD int upfirdn2d_tiling(const UpFirDn2DParams& p) {
     if (p.in_stride[1] == 1 && p.out_stride[1] == 1 && p.channels >= 16 && (int64_t)p.out_h * p.out_w >= 64)
         return UFD_TILES_NHWC;
     return UFD_PER_ELEMENT;
+}
+
+// Whether the NCHW tiles can read x (vector_loads) or write y (vector_stores) in 16-byte vectors: every
+// plane and row starts on a 16-byte boundary and rows are a whole number of vectors (`ptr`: the data
+// pointer; elem_size: 4 for float32, 2 for float16). StyleGAN2's resamplings have even widths, but the
+// FIR after G's transposed convolution reads rows of 2n+1 (scalar loads, vector stores) and D's FIR
+// before its strided convolution writes rows of n+1 (vector loads, scalar stores).
+SG_HD bool upfirdn2d_vectors_fit(const int64_t* stride, int width, int elem_size, const void* ptr) {
+    const int V = 16 / elem_size;
+    if ((reinterpret_cast<uintptr_t>(ptr) & 15) || width % V) return false;
+    for (int d = 0; d < 3; ++d)
+        if (stride[d] % V) return false;
+    return true;
+}
+SG_HD bool upfirdn2d_vector_loads(const UpFirDn2DParams& p, int elem_size, const void* x) {
+    return upfirdn2d_tiling(p) == UFD_TILES_NCHW && upfirdn2d_vectors_fit(p.in_stride, p.in_w, elem_size, x);
+}
+SG_HD bool upfirdn2d_vector_stores(const UpFirDn2DParams& p, int elem_size, const void* y) {
+    return upfirdn2d_tiling(p) == UFD_TILES_NCHW && upfirdn2d_vectors_fit(p.out_stride, p.out_w, elem_size, y);
 }

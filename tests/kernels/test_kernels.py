@@ -125,6 +125,63 @@ def test_upfirdn2d_kernel_math(host, layout):
     assert chosen == ({0, 1} if layout == torch.contiguous_format else {0, 2})
 
 
+def _aligned_floats(n: int, offset: int) -> np.ndarray:
+    """n float32s whose first one sits `offset` floats past a 64-byte boundary."""
+    raw = np.zeros(n + offset + 16, np.float32)
+    start = (-raw.ctypes.data % 64) // 4
+    return raw[start + offset:start + offset + n]
+
+
+@pytest.mark.parametrize("vector", [4, 8])
+def test_upfirdn2d_vector_tiles_match_the_scalar_tiles_bit_for_bit(host, vector):
+    """The NCHW tiles with 16-byte vector loads and/or stores (4 floats as the float32 kernel; 8, as the
+    float16 kernel's 8 halves, with the same indices and alignment rules) give exactly the scalar tiles'
+    numbers — the sums are the same code in the same order — and every vector access is 16-byte aligned
+    (the host harness checks each address). The launcher's choice is followed per tensor: G's FIR after
+    the transposed conv reads rows of 2n+1 (scalar loads, vector stores), D's FIR before the strided conv
+    writes rows of n+1 (vector loads, scalar stores), a plane that starts off a 16-byte boundary or a
+    cropped view with rows of any length are covered too."""
+    rng = np.random.RandomState(3)
+    f4 = setup_filter([1, 3, 3, 1]).numpy()
+    elem = 16 // vector
+    seen = set()
+    cases = [(2, 1, [2, 1, 2, 1], f4, (1, 2, 24, 40), 0, 0),        # 2x up (image, resnet skip): both vectors
+             (1, 2, [1, 1, 1, 1], f4, (1, 2, 80, 144), 0, 0),       # 2x down (D's skip): both; 3 tiles across
+             (1, 1, [1, 1, 1, 1], f4, (1, 2, 41, 81), 0, 0),        # G's FIR: rows of 2n+1 in, 2n out
+             (1, 1, [2, 2, 2, 2], f4, (1, 2, 40, 64), 0, 0),        # D's FIR: rows of n+1 out
+             (1, 2, [1, 2, 1, 2], rng.randn(4, 4), (2, 2, 70, 136), 0, 0),  # the backward of 2x up; 2 images
+             (2, 1, [1, 2, 3, 0], rng.randn(4, 4), (1, 2, 37, 72), 0, 0),   # odd paddings, ragged tile rows
+             (1, 2, [-1, 2, 0, 3], rng.randn(4, 4), (1, 2, 70, 64), 0, 0),  # cropping
+             (1, 1, [3, 1, 1, 3], rng.randn(4, 4), (1, 2, 40, 200), 0, 0),  # 4 tiles across, the last partial
+             (2, 1, [2, 1, 2, 1], f4, (1, 2, 24, 40), 1, 0),        # x starts off a 16-byte boundary
+             (1, 2, [1, 1, 1, 1], f4, (1, 2, 80, 144), 0, 8),       # x a cropped view (rows 8 longer)
+             (1, 1, [1, 1, 1, 1], f4, (1, 2, 40, 72), 0, 3)]        # rows of 75: no vector fits them
+    for up, down, pad, f, (n, c, h, w), offset, extra in cases:
+        for flip in (False, True):
+            xs = rng.randn(n, c, h, w).astype(np.float32)
+            mem = _aligned_floats(n * c * h * (w + extra), offset)
+            mem.reshape(n, c, h, w + extra)[..., :w] = xs
+            f2 = np.ascontiguousarray(f if np.ndim(f) == 2 else np.outer(f, f), np.float32)
+            ref = upfirdn2d_ref(torch.from_numpy(xs), torch.from_numpy(f2), up=up, down=down, padding=pad,
+                                flip_filter=flip, gain=1.3).numpy()
+            oh, ow = ref.shape[2:]
+            p = UpFirDnParams((ctypes.c_int64 * 4)(c * h * (w + extra), h * (w + extra), w + extra, 1),
+                              (ctypes.c_int64 * 4)(c * oh * ow, oh * ow, ow, 1), n, c, h, w, oh, ow,
+                              up, up, down, down, pad[0], pad[2], 4, 4, 1.3, flip)
+            outs = {}
+            for mode in (2, 4 if vector == 4 else 5):
+                out = _aligned_floats(ref.size, 0)
+                out[:] = np.nan
+                assert host.sg_host_upfirdn2d(ptr(mem), ptr(f2), ptr(out), ctypes.byref(p), mode) == 0, \
+                    (up, down, pad, (n, c, h, w), offset, extra, mode)
+                outs[mode] = out.reshape(ref.shape)
+            scalar, vec = outs[2], outs[4 if vector == 4 else 5]
+            assert np.abs(scalar - ref).max() <= 1e-5 * max(1, np.abs(ref).max())
+            assert np.array_equal(scalar, vec), (up, down, pad, (n, c, h, w), offset, extra)
+            seen.add(host.sg_host_upfirdn2d_vectors(ctypes.byref(p), elem, ptr(mem), ptr(outs[2])))
+    assert seen == {0, 1, 2, 3}  # scalar only, vector loads, vector stores, both
+
+
 def test_bias_act_kernel_math(host):
     rng = np.random.RandomState(1)
     for act, name in [(0, "linear"), (1, "relu"), (2, "lrelu")]:
@@ -286,7 +343,7 @@ class ReferenceExtension:
 
     def upfirdn2d(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, path):
         assert f.ndim == 2 and f.dtype == torch.float32 and isinstance(gain, float)
-        if path == ops.UFD_4X4:
+        if path in (ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO):
             assert ops.upfirdn2d_kernel_path(f.shape[1], f.shape[0], upx, upy, downx, downy) == ops.UFD_4X4
         else:
             assert path == ops.UFD_GENERAL
@@ -315,6 +372,27 @@ def test_selftest_calls_match_the_binding(monkeypatch):
     assert len(results) > 40 and all(ok for _, ok, _ in results), [r for r in results if not r[1]]
     assert any("4x4" in name for name, _, _ in results)
     assert sum(name.startswith("filtered_lrelu") for name, _, _ in results) == 8
+
+
+def test_benchmark_bare_kernel_calls_match_the_binding(monkeypatch):
+    """benchmarks/kernels.py times the binding directly in both I/O forms: its calls, with the
+    binding's signature, checked here against the stand-in (a GPU run must not meet a wrong call)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_kernels", REPO / "benchmarks" / "kernels.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(ops, "extension", lambda: ReferenceExtension())
+    calls = []
+
+    def measure(fn, inner=1, **_):
+        calls.append(fn())
+        return 0.5
+    x = torch.randn(1, 2, 16, 16)
+    for name, kw in bench.OPS.items():
+        times = bench.bare_kernel_ms("cuda", x, setup_filter([1, 3, 3, 1]), kw, measure)
+        assert times == {"vector_io": 0.5, "scalar_io": 0.5}
+        expected = upfirdn2d_ref(x, setup_filter([1, 3, 3, 1]), **kw)
+        assert all(torch.allclose(y, expected, atol=1e-6) for y in calls[-2:]), name
 
 
 @pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
