@@ -30,7 +30,22 @@ struct HostVecIO {
         if (!ok(src) || !ok(dst)) { ++*misaligned; return; }
         std::memcpy(dst, src, V * sizeof(float));
     }
+    void store_floats(float* dst, const float (&v)[V]) const { store(dst, v); }
 };
+
+// The channels_last vector kernel: every work item, in the kernel's order.
+template <int UP, int DOWN, int V>
+static int host_nhwc_vec(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
+    if (!upfirdn2d_nhwc_vectors(p, 16 / V, x, y)) return -1;
+    int misaligned = 0;
+    const HostVecIO<V> io{&misaligned};
+    for (int n = 0; n < p.batch; ++n)
+        for (int oy = 0; oy < p.out_h; oy += UFD_NHWC_BY)
+            for (int ox = 0; ox < p.out_w; ++ox)
+                for (int c = 0; c < p.channels; c += V)
+                    upfirdn2d_nhwc_vec_item<UP, DOWN, V>(x, y, p, fk, n, oy, ox, c, io);
+    return misaligned;
+}
 
 // The NCHW tiled kernel (upfirdn2d_tiled_kernel) block by block, phase by phase, as the GPU runs it:
 // load (vector or scalar), sums (into the staging tile or straight out), store (vectors). Returns the
@@ -87,7 +102,8 @@ static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2D
 
 // mode 0: the general per-element code; 1: the 4x4 per-element code (small planes, few channels);
 // 2: the NCHW tiled kernel, 3: the channels_last tiled kernel, 4 and 5: the NCHW tiled kernel with
-// vector I/O as float32 (4 per vector) and float16 (8 per vector) run it — each block's threads run one
+// vector I/O as float32 (4 per vector) and float16 (8 per vector) run it, 6 and 7: the channels_last
+// vector kernel likewise (returns -1 when the tensors do not suit it) — each block's threads run one
 // after another, phase by phase, through a shared-memory array of the kernel's size: the kernels' own
 // loads, indices and sums.
 template <int UP, int DOWN>
@@ -117,6 +133,8 @@ static int host_4x4(const float* x, const float* f, float* y, const UpFirDn2DPar
     if (mode == 2) return host_tiled<UP, DOWN, 4, false, false>(x, fk, y, p);
     if (mode == 4) return host_tiled<UP, DOWN, 4>(x, fk, y, p);
     if (mode == 5) return host_tiled<UP, DOWN, 8>(x, fk, y, p);
+    if (mode == 6) return host_nhwc_vec<UP, DOWN, 4>(x, fk, y, p);
+    if (mode == 7) return host_nhwc_vec<UP, DOWN, 8>(x, fk, y, p);
     for (int n = 0; n < p.batch; ++n)
         for (int c = 0; c < p.channels; ++c) {
             const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
@@ -145,11 +163,11 @@ extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const
         return 0;
     }
     if (!upfirdn2d_4x4_applies(p)) return -1;
-    int misaligned;
+    int misaligned;  // (or -1: the mode does not apply)
     if (p.up_x == 2) misaligned = host_4x4<2, 1>(x, f, y, p, mode);
     else if (p.down_x == 2) misaligned = host_4x4<1, 2>(x, f, y, p, mode);
     else misaligned = host_4x4<1, 1>(x, f, y, p, mode);
-    return misaligned ? -2 : 0;
+    return misaligned < 0 ? -1 : misaligned ? -2 : 0;
 }
 
 // Which of the NCHW tiles' global accesses go in vectors: bit 0 the loads, bit 1 the stores.

@@ -1,9 +1,11 @@
-// CUDA upfirdn2d (see upfirdn2d.cuh). Five kernels:
+// CUDA upfirdn2d (see upfirdn2d.cuh). Six kernels:
 //  - tiled:   4x4 filter, up/down 1 or 2, NCHW planes of >= UFD_TILE_MIN_OUTPUTS outputs; a block per
 //             (tile, plane), the input window staged in shared memory; global memory moved in 16-byte
 //             vectors where the planes' alignment allows (upfirdn2d_vector_loads/_stores), one element
 //             per instruction otherwise;
-//  - tiled channels_last: the same filters, a block per (spatial tile, 32 channels, image);
+//  - channels_last with vector I/O: the same filters, channels a whole number of 16-byte vectors: one
+//             thread per (channel vector, column of 4 outputs), no shared memory;
+//  - tiled channels_last: the same filters otherwise, a block per (spatial tile, 32 channels, image);
 //  - 4x4:     the same filters on small planes or few channels: one thread per output element,
 //             threads walking the innermost dimension in memory (channels or x) so loads coalesce;
 //  - general: any filter and factors, one thread per output (used only when STYLEGAN_KERNELS=cuda:
@@ -80,6 +82,9 @@ struct VecIOF32 {
     __device__ __forceinline__ void store(float* dst, const float* src) const {
         *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
     }
+    __device__ __forceinline__ void store_floats(float* dst, const float (&v)[4]) const {
+        *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
+    }
 };
 struct VecIOF16 {
     __device__ __forceinline__ void load(const __half* src, float* dst) const {
@@ -91,6 +96,12 @@ struct VecIOF16 {
     }
     __device__ __forceinline__ void store(__half* dst, const __half* src) const {
         *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    }
+    __device__ __forceinline__ void store_floats(__half* dst, const float (&v)[8]) const {
+        uint4 u;
+        __half2* h = reinterpret_cast<__half2*>(&u);
+        for (int k = 0; k < 4; ++k) h[k] = __halves2half2(__float2half_rn(v[2 * k]), __float2half_rn(v[2 * k + 1]));
+        *reinterpret_cast<uint4*>(dst) = u;
     }
 };
 template <typename T> struct VecIOFor;
@@ -176,6 +187,28 @@ upfirdn2d_tiled_nhwc_kernel(const T* __restrict__ x, const float* __restrict__ f
     }
 }
 
+// channels_last with vector I/O (upfirdn2d_nhwc_vec_item): one thread per work item, channel vectors
+// fastest, then columns, row blocks and images.
+template <typename T, int UP, int DOWN>
+__global__ void __launch_bounds__(256, 3)  // <= 85 registers: 3 blocks (768 threads) per SM
+upfirdn2d_nhwc_vec_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
+    constexpr int V = 16 / sizeof(T);
+    __shared__ float fk[16];
+    if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
+    __syncthreads();
+    const int cv = p.channels / V, rows = (p.out_h + UFD_NHWC_BY - 1) / UFD_NHWC_BY;
+    const long long total = (long long)p.batch * rows * p.out_w * cv;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        long long t = i / cv;
+        const int c = int(i - t * cv) * V;
+        const int ox = int(t % p.out_w);
+        t /= p.out_w;
+        const int rb = int(t % rows), n = int(t / rows);
+        upfirdn2d_nhwc_vec_item<UP, DOWN, V>(x, y, p, fk, n, rb * UFD_NHWC_BY, ox, c, typename VecIOFor<T>::type());
+    }
+}
+
 template <typename T, typename Load, typename Store, int UP, int DOWN, bool VLOAD, bool VSTORE>
 static void launch_tiled(const void* x, const float* f, void* y, const UpFirDn2DParams& p, cudaStream_t stream) {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
@@ -203,6 +236,11 @@ static void launch_4x4(const void* x, const float* f, void* y, const UpFirDn2DPa
     const int tiling = upfirdn2d_tiling(p);
     if (tiling == UFD_TILES_NCHW) {
         launch_tiled<T, Load, Store, UP, DOWN>(x, f, y, p, vector_io, stream);
+    } else if (vector_io && upfirdn2d_nhwc_vectors(p, sizeof(T), x, y)) {
+        const long long items = (long long)p.batch * ((p.out_h + UFD_NHWC_BY - 1) / UFD_NHWC_BY) * p.out_w *
+                                (p.channels / (16 / sizeof(T)));
+        upfirdn2d_nhwc_vec_kernel<T, UP, DOWN><<<grid_for(items, 256), 256, 0, stream>>>(
+            static_cast<const T*>(x), f, static_cast<T*>(y), p);
     } else if (tiling == UFD_TILES_NHWC) {
         typedef UpFirDn2DTileNHWC<UP, DOWN> Tile;
         const dim3 grid(tile_count<Tile>(p), (p.channels + Tile::CB - 1) / Tile::CB, p.batch < 65535 ? p.batch : 65535);

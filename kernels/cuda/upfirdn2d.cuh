@@ -238,7 +238,8 @@ SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, int c
 //  - sums (VSTORE): as the scalar tiles, but each output goes into a staging tile in shared memory
 //    (type T), which then goes out in vectors (upfirdn2d_tile_store_vec).
 // VecIO (the device's or the host harness's) provides load(const T* src, float* dst) — V elements to
-// V floats — and store(T* dst, const T* src) — V elements — both on 16-byte aligned addresses.
+// V floats —, store(T* dst, const T* src) — V elements — and store_floats(T* dst, const float* src) —
+// V floats to V elements —, all on 16-byte aligned addresses.
 template <int UP, int DOWN, int V>
 struct UpFirDn2DTileVec {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
@@ -336,6 +337,133 @@ SG_HD void upfirdn2d_tile_compute_nhwc(T* y, const UpFirDn2DParams& p, int oy0, 
         });
         store(y + int64_t(c0 + c) * p.out_stride[1] + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], acc);
     }
+}
+
+// channels_last with vector I/O: one work item is V consecutive channels (one 16-byte vector: 8 halves
+// or 4 floats) of a column of NHWC_BY outputs (rows oy .. oy+NHWC_BY-1, column ox) of one image. It reads
+// its union window's input pixels as channel vectors straight from global memory (a warp's lanes take
+// consecutive vectors of the same pixels, so a load instruction moves 512 contiguous bytes; the
+// neighbouring columns' items read the same pixels, which the L1 cache serves), adds each into every
+// output of the column whose window holds it (per output: the same taps in the same order as
+// upfirdn2d_window_4x4, so the sums are bit-identical to the other 4x4 kernels) and writes V outputs
+// per store. No shared memory, no barrier. VecIO as for the NCHW vector tiles.
+#define UFD_NHWC_BY 4
+
+// Adds one input row (channel vectors at columns ix[0..NC-1] of the row that starts at xr) into the
+// outputs whose window holds it: row_tap = u - by, the row's zero-inserted position relative to the
+// first output's window, is a constant once the caller's loop is unrolled, so output i's tap row
+// a = row_tap - i * DOWN is known at compile time. w[j][a]: the tap of column j in window row a.
+template <int DOWN, int NC, int V, typename T, typename VecIO>
+SG_HD void upfirdn2d_nhwc_row(const T* xr, const UpFirDn2DParams& p, const float (&w)[NC][4], int row_tap, bool row_in,
+                              const int (&ix)[NC], float (&acc)[UFD_NHWC_BY][V], VecIO io) {
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int j = 0; j < NC; ++j) {
+        alignas(16) float v[V];
+        if (row_in && ix[j] >= 0 && ix[j] < p.in_w) {
+            io.load(xr + int64_t(ix[j]) * p.in_stride[3], v);
+        } else {
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int k = 0; k < V; ++k) v[k] = 0.f;
+        }
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int i = 0; i < UFD_NHWC_BY; ++i) {
+            const int a = row_tap - i * DOWN;
+            if (a < 0 || a >= 4) continue;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int k = 0; k < V; ++k) acc[i][k] += v[k] * w[j][a];
+        }
+    }
+}
+
+// 2x up: the window's real rows are zero-inserted rows by + PY + 2r (PY: by's parity, the same for the
+// whole launch since row blocks start at multiples of 4), real columns cx, cx+1 with taps b0, b0 + 2.
+template <int PY, int V, typename T, typename VecIO>
+SG_HD void upfirdn2d_nhwc_up2(const T* xn, const UpFirDn2DParams& p, const float* fk, int by, int bx,
+                              float (&acc)[UFD_NHWC_BY][V], VecIO io) {
+    const int cx = ceil_div(bx, 2), b0 = 2 * cx - bx;
+    const int ix[2] = {cx, cx + 1};
+    float w[2][4];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int a = 0; a < 4; ++a) { w[0][a] = fk[a * 4 + b0]; w[1][a] = fk[a * 4 + b0 + 2]; }
+    constexpr int RH = (UFD_NHWC_BY + 2 - PY) / 2 + 1;
+    const int iy0 = (by + PY) / 2;  // by + PY is even (floor and exact division agree for negatives too)
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int r = 0; r < RH; ++r) {
+        const int iy = iy0 + r;
+        upfirdn2d_nhwc_row<1, 2, V>(xn + int64_t(iy) * p.in_stride[2], p, w, PY + 2 * r, iy >= 0 && iy < p.in_h, ix,
+                                    acc, io);
+    }
+}
+
+// One work item: image n, output rows oy .. oy+NHWC_BY-1 (those inside), column ox, channels c .. c+V-1.
+// `x`, `y`: the tensors' first elements; fk as upfirdn2d_tap_4x4 prepares it.
+template <int UP, int DOWN, int V, typename T, typename VecIO>
+SG_HD void upfirdn2d_nhwc_vec_item(const T* x, T* y, const UpFirDn2DParams& p, const float* fk, int n, int oy, int ox,
+                                   int c, VecIO io) {
+    const int by = oy * DOWN - p.pad_y0, bx = ox * DOWN - p.pad_x0;
+    float acc[UFD_NHWC_BY][V];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int i = 0; i < UFD_NHWC_BY; ++i)
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int k = 0; k < V; ++k) acc[i][k] = 0.f;
+    const T* xn = x + int64_t(n) * p.in_stride[0] + c;
+    if (UP == 1) {  // the union window: rows by .. by + (BY-1)*DOWN + 3, columns bx .. bx+3
+        const int ix[4] = {bx, bx + 1, bx + 2, bx + 3};
+        float w[4][4];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int a = 0; a < 4; ++a)
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+            for (int b = 0; b < 4; ++b) w[b][a] = fk[a * 4 + b];
+        constexpr int RH = (UFD_NHWC_BY - 1) * DOWN + 4;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+        for (int r = 0; r < RH; ++r) {
+            const int iy = by + r;
+            upfirdn2d_nhwc_row<DOWN, 4, V>(xn + int64_t(iy) * p.in_stride[2], p, w, r, iy >= 0 && iy < p.in_h, ix, acc,
+                                           io);
+        }
+    } else if (by & 1) {  // UP == 2, DOWN == 1
+        upfirdn2d_nhwc_up2<1, V>(xn, p, fk, by, bx, acc, io);
+    } else {
+        upfirdn2d_nhwc_up2<0, V>(xn, p, fk, by, bx, acc, io);
+    }
+    T* yn = y + int64_t(n) * p.out_stride[0] + c + int64_t(ox) * p.out_stride[3];
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+    for (int i = 0; i < UFD_NHWC_BY; ++i)
+        if (oy + i < p.out_h) io.store_floats(yn + int64_t(oy + i) * p.out_stride[2], acc[i]);
+}
+
+// Whether the channels_last vector kernel applies: channels innermost in x and y, a whole number of
+// vectors, and every pixel's channels starting on a 16-byte boundary.
+SG_HD bool upfirdn2d_nhwc_vectors(const UpFirDn2DParams& p, int elem_size, const void* x, const void* y) {
+    const int V = 16 / elem_size;
+    if (p.in_stride[1] != 1 || p.out_stride[1] != 1 || p.channels % V) return false;
+    if ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) & 15) return false;
+    return !(p.in_stride[0] % V || p.in_stride[2] % V || p.in_stride[3] % V || p.out_stride[0] % V ||
+             p.out_stride[2] % V || p.out_stride[3] % V);
 }
 
 // UFD_4X4: the 4x4 kernels, NCHW tiles with vector I/O where it applies; UFD_4X4_SCALAR_IO: the same

@@ -73,9 +73,13 @@ def host_upfirdn2d(host, x, f, up, down, pad, flip, gain, layout, mode):
                       ref.shape[2], ref.shape[3], up, up, down, down, pad[0], pad[2], f2.shape[1], f2.shape[0], gain, flip)
     # Hand the kernel the raw memory of the (possibly channels-last) tensors.
     x_mem = xt.permute(0, 2, 3, 1).contiguous().numpy() if layout == torch.channels_last else xt.numpy()
-    out_np = np.full(out.numel(), np.nan, np.float32)
+    out_np = _aligned_floats(out.numel(), 0)
+    out_np[:] = np.nan
     f2c = np.ascontiguousarray(f2, np.float32)
-    if host.sg_host_upfirdn2d(ptr(np.ascontiguousarray(x_mem)), ptr(f2c), ptr(out_np), ctypes.byref(p), mode) != 0:
+    x_mem = _aligned_copy(x_mem)
+    r = host.sg_host_upfirdn2d(ptr(x_mem), ptr(f2c), ptr(out_np), ctypes.byref(p), mode)
+    assert r != -2, "a vector access was misaligned"
+    if r != 0:
         return None
     if layout == torch.channels_last:
         got = out_np.reshape(ref.shape[0], ref.shape[2], ref.shape[3], ref.shape[1]).transpose(0, 3, 1, 2)
@@ -123,6 +127,12 @@ def test_upfirdn2d_kernel_math(host, layout):
     # >= 16 channels innermost, one thread per output for the rest.
     chosen = {c[3] for c in covered if c[3] >= 0}
     assert chosen == ({0, 1} if layout == torch.contiguous_format else {0, 2})
+
+
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = _aligned_floats(a.size, 0)
+    out[:] = np.ascontiguousarray(a, np.float32).ravel()
+    return out
 
 
 def _aligned_floats(n: int, offset: int) -> np.ndarray:
@@ -180,6 +190,38 @@ def test_upfirdn2d_vector_tiles_match_the_scalar_tiles_bit_for_bit(host, vector)
             assert np.array_equal(scalar, vec), (up, down, pad, (n, c, h, w), offset, extra)
             seen.add(host.sg_host_upfirdn2d_vectors(ctypes.byref(p), elem, ptr(mem), ptr(outs[2])))
     assert seen == {0, 1, 2, 3}  # scalar only, vector loads, vector stores, both
+
+
+@pytest.mark.parametrize("vector", [4, 8])
+def test_upfirdn2d_channels_last_vector_kernel_matches_bit_for_bit(host, vector):
+    """The channels_last kernel with vector I/O (a thread per channel vector and column of 4 outputs,
+    the window read straight from memory) gives exactly the per-element 4x4 code's numbers — same taps,
+    same order — on StyleGAN's resamplings, odd paddings, cropping, ragged row blocks; its vectors are
+    all 16-byte aligned; channel counts that are not a whole number of vectors are refused (the
+    launcher then takes the channels_last tiles)."""
+    rng = np.random.RandomState(4)
+    f4 = setup_filter([1, 3, 3, 1]).numpy()
+    cases = [(2, 1, [2, 1, 2, 1], f4, (2, 16, 9, 7)), (1, 2, [1, 1, 1, 1], f4, (1, 8, 18, 14)),
+             (1, 1, [1, 1, 1, 1], f4, (1, 24, 11, 13)), (1, 1, [2, 2, 2, 2], f4, (2, 8, 10, 9)),
+             (1, 2, [1, 2, 1, 2], rng.randn(4, 4), (1, 16, 13, 10)), (2, 1, [1, 2, 3, 0], rng.randn(4, 4), (1, 8, 9, 11)),
+             (1, 2, [-1, 2, 0, 3], rng.randn(4, 4), (1, 8, 17, 16)), (1, 1, [-2, 3, 3, -1], rng.randn(4, 4), (1, 8, 15, 9)),
+             (2, 1, [2, 1, 2, 1], f4, (1, 12, 8, 8))]  # 12 channels: not a whole number of 8-vectors
+    ran = 0
+    for up, down, pad, f, shape in cases:
+        for flip in (False, True):
+            x = rng.randn(*shape).astype(np.float32)
+            got = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.3, torch.channels_last,
+                                 6 if vector == 4 else 7)
+            if shape[1] % vector:
+                assert got is None
+                continue
+            per_element = host_upfirdn2d(host, x, np.asarray(f, np.float32), up, down, pad, flip, 1.3,
+                                         torch.channels_last, 1)
+            assert got is not None, (up, down, pad, shape)
+            assert np.abs(got[0] - got[1]).max() <= 1e-5 * max(1, np.abs(got[1]).max())
+            assert np.array_equal(got[0], per_element[0]), (up, down, pad, shape, flip)
+            ran += 1
+    assert ran >= 16
 
 
 def test_bias_act_kernel_math(host):
