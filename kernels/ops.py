@@ -70,7 +70,8 @@ def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, down
 
     The specialised kernels (4x4 filter, up 1 or 2, down 1 or 2 — every resampling and FIR filter
     in StyleGAN2's G and D, forward and backward) run in auto mode: shared-memory tiles for large
-    NCHW planes, one thread per output (channels innermost) for channels_last and small planes. The
+    NCHW planes (16-byte vector loads/stores where the rows' alignment allows), one thread per
+    channel vector for channels_last, one thread per output for small planes and few channels. The
     general one-thread-per-output kernel measured slower than the reference ops on an H200 (the GPU
     issue's figures), so only STYLEGAN_KERNELS=cuda runs it.
     """
