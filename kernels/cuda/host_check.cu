@@ -15,28 +15,40 @@ struct HostStore {
     void operator()(float* p, float v) const { *p = v; }
 };
 
-// The vector tiles' 16-byte loads and stores, on the host: V floats per vector (V = 4 as the float32
-// kernel, or 8 standing in for the float16 kernel's 8 halves: the same indices and alignment rules), every
-// address checked for the 16-byte alignment the GPU needs (a misaligned one is counted, not performed).
+// The vector kernels' 16-byte loads and stores, on the host, on float data: V floats per vector (V = 4
+// as the float32 kernels, or 8 standing in for the float16 kernels' 8 halves). Alignment is checked on
+// the GPU's terms: a float at host address a stands for an element at address a * elem_size / 4
+// (`device_address`), so with V = 8 an element offset must be a multiple of 8 (a 16-byte boundary
+// for halves), not of 4. Arrays of elements (global memory, the staging tile) are checked that way;
+// the float destination of a load (shared memory or registers on the GPU) on the real address. A
+// misaligned access is counted, not performed.
+template <int V>
+static uintptr_t device_address(const void* a) { return reinterpret_cast<uintptr_t>(a) / (V / 4); }
+
 template <int V>
 struct HostVecIO {
     int* misaligned;
-    static bool ok(const void* a) { return (reinterpret_cast<uintptr_t>(a) & 15) == 0; }
+    static bool elements_ok(const void* a) { return (device_address<V>(a) & 15) == 0; }
+    static bool floats_ok(const void* a) { return (reinterpret_cast<uintptr_t>(a) & 15) == 0; }
     void load(const float* src, float* dst) const {
-        if (!ok(src) || !ok(dst)) { ++*misaligned; return; }
+        if (!elements_ok(src) || !floats_ok(dst)) { ++*misaligned; return; }
         std::memcpy(dst, src, V * sizeof(float));
     }
     void store(float* dst, const float* src) const {
-        if (!ok(src) || !ok(dst)) { ++*misaligned; return; }
+        if (!elements_ok(src) || !elements_ok(dst)) { ++*misaligned; return; }
         std::memcpy(dst, src, V * sizeof(float));
     }
-    void store_floats(float* dst, const float (&v)[V]) const { store(dst, v); }
+    void store_floats(float* dst, const float (&v)[V]) const {
+        if (!elements_ok(dst)) { ++*misaligned; return; }
+        std::memcpy(dst, v, V * sizeof(float));
+    }
 };
 
 // The channels_last vector kernel: every work item, in the kernel's order.
 template <int UP, int DOWN, int V>
 static int host_nhwc_vec(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
-    if (!upfirdn2d_nhwc_vectors(p, 16 / V, x, y)) return -1;
+    if (!upfirdn2d_nhwc_vectors(p, 16 / V, reinterpret_cast<const void*>(device_address<V>(x)),
+                                reinterpret_cast<const void*>(device_address<V>(y)))) return -1;
     int misaligned = 0;
     const HostVecIO<V> io{&misaligned};
     for (int n = 0; n < p.batch; ++n)
@@ -55,8 +67,8 @@ static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2D
     typedef UpFirDn2DTile<UP, DOWN> Tile;
     typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
     constexpr int SMEM = VLOAD ? TV::SMEM : Tile::SMEM;
-    alignas(16) static float smem[SMEM];
-    alignas(16) static float staging[TV::OUT];
+    alignas(64) static float smem[SMEM];
+    alignas(64) static float staging[TV::OUT];
     int misaligned = 0;
     const HostVecIO<V> io{&misaligned};
     for (int n = 0; n < p.batch; ++n)
@@ -93,7 +105,8 @@ static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2D
 template <int UP, int DOWN, int V>
 static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
     const int elem = 16 / V;
-    const bool vl = upfirdn2d_vector_loads(p, elem, x), vs = upfirdn2d_vector_stores(p, elem, y);
+    const bool vl = upfirdn2d_vector_loads(p, elem, reinterpret_cast<const void*>(device_address<V>(x)));
+    const bool vs = upfirdn2d_vector_stores(p, elem, reinterpret_cast<const void*>(device_address<V>(y)));
     if (vl && vs) return host_tiled<UP, DOWN, V, true, true>(x, fk, y, p);
     if (vl) return host_tiled<UP, DOWN, V, true, false>(x, fk, y, p);
     if (vs) return host_tiled<UP, DOWN, V, false, true>(x, fk, y, p);
@@ -171,8 +184,12 @@ extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const
 }
 
 // Which of the NCHW tiles' global accesses go in vectors: bit 0 the loads, bit 1 the stores.
+// (x, y: host float arrays standing for elements of elem_size bytes, as HostVecIO reads them.)
 extern "C" int sg_host_upfirdn2d_vectors(const UpFirDn2DParams* params, int elem_size, const void* x, const void* y) {
-    return int(upfirdn2d_vector_loads(*params, elem_size, x)) | (int(upfirdn2d_vector_stores(*params, elem_size, y)) << 1);
+    const uintptr_t scale = 4 / elem_size;
+    const void* dx = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(x) / scale);
+    const void* dy = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(y) / scale);
+    return int(upfirdn2d_vector_loads(*params, elem_size, dx)) | (int(upfirdn2d_vector_stores(*params, elem_size, dy)) << 1);
 }
 
 extern "C" int sg_host_upfirdn2d_4x4_applies(const UpFirDn2DParams* params) { return upfirdn2d_4x4_applies(*params); }

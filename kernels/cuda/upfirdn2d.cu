@@ -50,7 +50,7 @@ __global__ void upfirdn2d_4x4_kernel(const T* __restrict__ x, const float* __res
     __shared__ float fk[16];
     if (threadIdx.x < 16) fk[threadIdx.x] = upfirdn2d_tap_4x4(f, p, threadIdx.x / 4, threadIdx.x % 4);
     __syncthreads();
-    const int plane = p.out_h * p.out_w;
+    const long long plane = (long long)p.out_h * p.out_w;
     const long long total = (long long)p.batch * p.channels * plane;
     Load load;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
@@ -60,12 +60,12 @@ __global__ void upfirdn2d_4x4_kernel(const T* __restrict__ x, const float* __res
             const long long pix = i / p.channels;
             c = int(i - pix * p.channels);
             n = int(pix / plane);
-            const int r = int(pix - (long long)n * plane);
-            oy = r / p.out_w; ox = r - oy * p.out_w;
+            const long long r = pix - (long long)n * plane;
+            oy = int(r / p.out_w); ox = int(r - (long long)oy * p.out_w);
         } else {  // i = ((n * channels + c) * out_h + oy) * out_w + ox
             const long long nc = i / plane;
-            const int r = int(i - nc * plane);
-            oy = r / p.out_w; ox = r - oy * p.out_w;
+            const long long r = i - nc * plane;
+            oy = int(r / p.out_w); ox = int(r - (long long)oy * p.out_w);
             n = int(nc / p.channels); c = int(nc - (long long)n * p.channels);
         }
         const T* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
@@ -127,7 +127,9 @@ static int tile_count(const UpFirDn2DParams& p) {
 // VLOAD / VSTORE: global loads / stores in 16-byte vectors (see UpFirDn2DTileVec), else one element
 // per instruction.
 template <typename T, typename Load, typename Store, int UP, int DOWN, bool VLOAD, bool VSTORE>
-__global__ void __launch_bounds__(UFD_TILE_THREADS, 4)  // <= 64 registers: 4 blocks (1024 threads) per SM
+// Registers capped so that 6 blocks (2x up: <= 40 registers) or 4 blocks (<= 64) fit an SM, as the
+// scalar tiles compiled on their own.
+__global__ void __launch_bounds__(UFD_TILE_THREADS, UP == 2 ? 6 : 4)
 upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* __restrict__ y, UpFirDn2DParams p) {
     constexpr int V = 16 / sizeof(T);
     typedef UpFirDn2DTile<UP, DOWN> Tile;

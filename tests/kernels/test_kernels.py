@@ -164,6 +164,7 @@ def test_upfirdn2d_vector_tiles_match_the_scalar_tiles_bit_for_bit(host, vector)
              (1, 2, [-1, 2, 0, 3], rng.randn(4, 4), (1, 2, 70, 64), 0, 0),  # cropping
              (1, 1, [3, 1, 1, 3], rng.randn(4, 4), (1, 2, 40, 200), 0, 0),  # 4 tiles across, the last partial
              (2, 1, [2, 1, 2, 1], f4, (1, 2, 24, 40), 1, 0),        # x starts off a 16-byte boundary
+             (1, 2, [1, 1, 1, 1], f4, (1, 2, 80, 144), 4, 0),       # 4 elements in: aligned for floats, not halves
              (1, 2, [1, 1, 1, 1], f4, (1, 2, 80, 144), 0, 8),       # x a cropped view (rows 8 longer)
              (1, 1, [1, 1, 1, 1], f4, (1, 2, 40, 72), 0, 3)]        # rows of 75: no vector fits them
     for up, down, pad, f, (n, c, h, w), offset, extra in cases:
@@ -188,7 +189,10 @@ def test_upfirdn2d_vector_tiles_match_the_scalar_tiles_bit_for_bit(host, vector)
             scalar, vec = outs[2], outs[4 if vector == 4 else 5]
             assert np.abs(scalar - ref).max() <= 1e-5 * max(1, np.abs(ref).max())
             assert np.array_equal(scalar, vec), (up, down, pad, (n, c, h, w), offset, extra)
-            seen.add(host.sg_host_upfirdn2d_vectors(ctypes.byref(p), elem, ptr(mem), ptr(outs[2])))
+            chosen = host.sg_host_upfirdn2d_vectors(ctypes.byref(p), elem, ptr(mem), ptr(outs[2]))
+            if offset == 4:
+                assert chosen == (2 if vector == 8 else 3)
+            seen.add(chosen)
     assert seen == {0, 1, 2, 3}  # scalar only, vector loads, vector stores, both
 
 
