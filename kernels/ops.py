@@ -23,6 +23,8 @@ clamped one — autograd's version check would refuse, on the reference path as 
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import Tensor
 
@@ -65,6 +67,16 @@ def _fresh(y: Tensor, x: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------------------ upfirdn2d ---
 
+def upfirdn2d_io() -> str:
+    """`STYLEGAN_UPFIRDN2D_IO`: "vector" (default) — the 4x4 kernels move 16-byte vectors where a
+    tensor's alignment allows — or "scalar": one element per memory instruction, as before the vector
+    forms (a diagnostic switch: same results, bit for bit)."""
+    io = os.environ.get("STYLEGAN_UPFIRDN2D_IO", "vector").strip().lower() or "vector"
+    if io not in ("vector", "scalar"):
+        raise ValueError(f"STYLEGAN_UPFIRDN2D_IO must be vector or scalar, not {io!r}")
+    return io
+
+
 def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, downy: int) -> int | None:
     """Which kernel computes this upfirdn2d on a GPU, or None for the reference arithmetic.
 
@@ -77,7 +89,7 @@ def upfirdn2d_kernel_path(fw: int, fh: int, upx: int, upy: int, downx: int, down
     """
     if (fw, fh) == (4, 4) and upx == upy and downx == downy and upx in (1, 2) and downx in (1, 2) \
             and not (upx == 2 and downx == 2):
-        return UFD_4X4
+        return UFD_4X4_SCALAR_IO if upfirdn2d_io() == "scalar" else UFD_4X4
     return UFD_GENERAL if kernel_mode() == "cuda" else None
 
 

@@ -97,9 +97,11 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
         f2 = (f if f.ndim == 2 else torch.outer(f, f)).float().contiguous()
         up, down = kw.get("up", 1), kw.get("down", 1)
         px0, px1, py0, py1 = kw["padding"]
-        paths = [ops.UFD_GENERAL] + ([ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO]
-                                     if ops.upfirdn2d_kernel_path(4, 4, up, up, down, down) == ops.UFD_4X4
-                                     and f2.shape == (4, 4) else [])
+        # The general kernel; the 4x4 kernels in both I/O forms (only the scalar one when
+        # STYLEGAN_UPFIRDN2D_IO=scalar).
+        chosen = ops.upfirdn2d_kernel_path(4, 4, up, up, down, down) if f2.shape == (4, 4) else None
+        paths = [ops.UFD_GENERAL] + ([ops.UFD_4X4_SCALAR_IO] if chosen in (ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO) else []) \
+            + ([ops.UFD_4X4] if chosen == ops.UFD_4X4 else [])
         for path in paths:
             for dtype in (torch.float32, torch.float16):
                 for layout in (torch.contiguous_format, torch.channels_last):

@@ -13,40 +13,6 @@ def test_selftest_passes():
     assert not failed, failed
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_vector_io_kernels_equal_the_scalar_ones(dtype):
-    """The upfirdn2d kernels with 16-byte vector I/O (NCHW tiles; channels_last one thread per channel
-    vector) against the scalar-I/O ones on StyleGAN2's resamplings at real sizes: the same sums in the
-    same order, so the same bits — on dense tensors, views with longer rows or pixels (vectors still
-    fit), views off a 16-byte boundary (the launcher falls back), and more planes than a grid holds."""
-    from kernels import ops, setup_filter
-    ext = ops.extension()
-    f = setup_filter([1, 3, 3, 1]).cuda()
-    gen = torch.Generator(device="cuda").manual_seed(0)
-    cases = [((2, 32, 64, 64), 2, 1, [2, 1, 2, 1], 4.0), ((2, 32, 128, 128), 1, 2, [1, 1, 1, 1], 1.0),
-             ((2, 32, 129, 129), 1, 1, [1, 1, 1, 1], 4.0), ((2, 32, 64, 64), 1, 1, [2, 2, 2, 2], 1.0),
-             ((2, 32, 128, 128), 1, 2, [1, 2, 1, 2], 1.0)]
-    cases.append(((600, 128, 32, 32), 1, 2, [1, 1, 1, 1], 1.0))  # 76800 planes: more than a grid's 65535
-    for shape, up, down, (px0, px1, py0, py1), gain in cases:
-        n, c, h, w = shape
-        nchw = torch.randn(n, c, h, w + 8, device="cuda", generator=gen).to(dtype)
-        nhwc = torch.randn(n, h, w, c + 8, device="cuda", generator=gen).to(dtype)
-        flat = torch.randn(n * c * h * w + 8, device="cuda", generator=gen).to(dtype)
-        inputs = {"NCHW": nchw[..., :w].contiguous(), "NCHW, rows 8 longer": nchw[..., :w],
-                  "NCHW, 2-4 bytes in": nchw[..., 1:w + 1],
-                  "NHWC": nhwc[..., :c].contiguous().permute(0, 3, 1, 2),
-                  "NHWC, pixels 8 longer": nhwc[..., :c].permute(0, 3, 1, 2),
-                  "NHWC, 4 elements in": flat[4:4 + n * c * h * w].view(n, h, w, c).permute(0, 3, 1, 2),
-                  "NHWC, 2-4 bytes in": flat[1:1 + n * c * h * w].view(n, h, w, c).permute(0, 3, 1, 2)}
-        for name, x in inputs.items():
-            if shape[0] == 600 and name != "NCHW":
-                continue
-            args = (f, up, up, down, down, px0, px1, py0, py1, False, gain)
-            y_vec = ext.upfirdn2d(x, *args, ops.UFD_4X4)
-            y_scalar = ext.upfirdn2d(x, *args, ops.UFD_4X4_SCALAR_IO)
-            assert torch.equal(y_vec, y_scalar), (shape, up, down, name)
-
-
 def test_generator_with_cuda_ops_equals_reference(monkeypatch):
     from core import Generator, GeneratorConfig, NoiseControl
     from kernels import dispatch
@@ -178,3 +144,39 @@ def test_stylegan3_with_the_fused_filtered_lrelu_equals_reference(monkeypatch, r
         grads[mode] = ws.grad
     assert (images["ref"] - images["cuda"]).abs().max() <= 1e-4
     assert (grads["ref"] - grads["cuda"]).abs().max() <= 1e-3 * grads["ref"].abs().max()
+
+
+# Last in the file: were a vector kernel to fault on a GPU, the CUDA context would be lost for every
+# test after it.
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_vector_io_kernels_equal_the_scalar_ones(dtype):
+    """The upfirdn2d kernels with 16-byte vector I/O (NCHW tiles; channels_last one thread per channel
+    vector) against the scalar-I/O ones on StyleGAN2's resamplings at real sizes: the same sums in the
+    same order, so the same bits — on dense tensors, views with longer rows or pixels (vectors still
+    fit), views off a 16-byte boundary (the launcher falls back), and more planes than a grid holds."""
+    from kernels import ops, setup_filter
+    ext = ops.extension()
+    f = setup_filter([1, 3, 3, 1]).cuda()
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    cases = [((2, 32, 64, 64), 2, 1, [2, 1, 2, 1], 4.0), ((2, 32, 128, 128), 1, 2, [1, 1, 1, 1], 1.0),
+             ((2, 32, 129, 129), 1, 1, [1, 1, 1, 1], 4.0), ((2, 32, 64, 64), 1, 1, [2, 2, 2, 2], 1.0),
+             ((2, 32, 128, 128), 1, 2, [1, 2, 1, 2], 1.0)]
+    cases.append(((600, 128, 32, 32), 1, 2, [1, 1, 1, 1], 1.0))  # 76800 planes: more than a grid's 65535
+    for shape, up, down, (px0, px1, py0, py1), gain in cases:
+        n, c, h, w = shape
+        nchw = torch.randn(n, c, h, w + 8, device="cuda", generator=gen).to(dtype)
+        nhwc = torch.randn(n, h, w, c + 8, device="cuda", generator=gen).to(dtype)
+        flat = torch.randn(n * c * h * w + 8, device="cuda", generator=gen).to(dtype)
+        inputs = {"NCHW": nchw[..., :w].contiguous(), "NCHW, rows 8 longer": nchw[..., :w],
+                  "NCHW, 2-4 bytes in": nchw[..., 1:w + 1],
+                  "NHWC": nhwc[..., :c].contiguous().permute(0, 3, 1, 2),
+                  "NHWC, pixels 8 longer": nhwc[..., :c].permute(0, 3, 1, 2),
+                  "NHWC, 4 elements in": flat[4:4 + n * c * h * w].view(n, h, w, c).permute(0, 3, 1, 2),
+                  "NHWC, 2-4 bytes in": flat[1:1 + n * c * h * w].view(n, h, w, c).permute(0, 3, 1, 2)}
+        for name, x in inputs.items():
+            if shape[0] == 600 and name != "NCHW":
+                continue
+            args = (f, up, up, down, down, px0, px1, py0, py1, False, gain)
+            y_vec = ext.upfirdn2d(x, *args, ops.UFD_4X4)
+            y_scalar = ext.upfirdn2d(x, *args, ops.UFD_4X4_SCALAR_IO)
+            assert torch.equal(y_vec, y_scalar), (shape, up, down, name)

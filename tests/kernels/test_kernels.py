@@ -390,7 +390,8 @@ class ReferenceExtension:
     def upfirdn2d(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gain, path):
         assert f.ndim == 2 and f.dtype == torch.float32 and isinstance(gain, float)
         if path in (ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO):
-            assert ops.upfirdn2d_kernel_path(f.shape[1], f.shape[0], upx, upy, downx, downy) == ops.UFD_4X4
+            assert ops.upfirdn2d_kernel_path(f.shape[1], f.shape[0], upx, upy, downx, downy) \
+                in (ops.UFD_4X4, ops.UFD_4X4_SCALAR_IO)
         else:
             assert path == ops.UFD_GENERAL
         return upfirdn2d_ref(x.float(), f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
@@ -418,6 +419,35 @@ def test_selftest_calls_match_the_binding(monkeypatch):
     assert len(results) > 40 and all(ok for _, ok, _ in results), [r for r in results if not r[1]]
     assert any("4x4" in name for name, _, _ in results)
     assert sum(name.startswith("filtered_lrelu") for name, _, _ in results) == 8
+
+
+def test_scalar_io_switch_and_the_gpu_checks_fallback(monkeypatch):
+    """STYLEGAN_UPFIRDN2D_IO=scalar makes the 4x4 kernels move one element per instruction (the
+    self-test then checks only that form); a bad value is one clear error. gpu_check falls back to it
+    for its later steps when the self-test fails only in the vector forms or dies mid-way, so one GPU
+    run still gives every figure."""
+    import importlib.util
+    from kernels import selftest
+    assert ops.upfirdn2d_kernel_path(4, 4, 2, 2, 1, 1) == ops.UFD_4X4
+    monkeypatch.setenv("STYLEGAN_UPFIRDN2D_IO", "scalar")
+    assert ops.upfirdn2d_kernel_path(4, 4, 2, 2, 1, 1) == ops.UFD_4X4_SCALAR_IO
+    monkeypatch.setattr(ops, "extension", lambda: ReferenceExtension())
+    names = [name for name, ok, _ in selftest.check_ops(torch.device("cpu"))]
+    assert any("4x4 scalar-I/O" in n for n in names)
+    assert not any(n.startswith("upfirdn2d 4x4 ") and "scalar-I/O" not in n for n in names)
+    monkeypatch.setenv("STYLEGAN_UPFIRDN2D_IO", "fast")
+    with pytest.raises(ValueError, match="STYLEGAN_UPFIRDN2D_IO must be vector or scalar"):
+        ops.upfirdn2d_kernel_path(4, 4, 2, 2, 1, 1)
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
+    gc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gc)
+    vec_fail = ["PASS  upfirdn2d 4x4 scalar-I/O FIR float16 NCHW", "FAIL  upfirdn2d 4x4 FIR float16 NCHW  max err 3",
+                "9/10 passed"]
+    assert "1 vector-I/O self-test case(s) failed" in gc.vector_io_fallback(vec_fail, "failed")
+    assert gc.vector_io_fallback(vec_fail + ["FAIL  upfirdn2d 4x4 scalar-I/O FIR float32 NCHW"], "failed") is None
+    assert gc.vector_io_fallback(["torch 2.11", "build/load 30.0 s"], "failed") == "the self-test died before its summary"
+    assert gc.vector_io_fallback(["build FAILED after 3 s: nvcc"], "failed") is None
+    assert gc.vector_io_fallback(["torch 2.11", "150/150 passed"], "ok") is None
 
 
 def test_benchmark_bare_kernel_calls_match_the_binding(monkeypatch):
