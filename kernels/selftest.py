@@ -78,8 +78,8 @@ def check_ops(device: torch.device) -> list[tuple[str, bool, str]]:
     ext = ops.extension()
     cases = [("upsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
              ("downsample 2x [8,64,32,32]", (8, 64, 32, 32), f4, dict(down=2, padding=[1, 1, 1, 1])),
-             # NCHW tiles with vector loads and stores / vector stores only (G's FIR after the transposed
-             # conv: rows of 2n+1 in) / vector loads only (D's FIR before the strided conv: rows of n+1 out)
+             # NCHW tiles: vector loads of aligned rows and vector stores / of rows of 2n+1 (G's FIR after
+             # the transposed conv) / scalar stores of rows of n+1 (D's FIR before the strided conv)
              ("upsample 2x [2,16,64,64]", (2, 16, 64, 64), f4, dict(up=2, padding=[2, 1, 2, 1], gain=4)),
              ("FIR 4x4 [2,16,129,129]", (2, 16, 129, 129), f4, dict(padding=[1, 1, 1, 1], gain=4)),
              ("FIR 4x4 [2,16,64,64]", (2, 16, 64, 64), f4, dict(padding=[2, 2, 2, 2])),

@@ -25,13 +25,22 @@ struct HostStore {
 template <int V>
 static uintptr_t device_address(const void* a) { return reinterpret_cast<uintptr_t>(a) / (V / 4); }
 
+// The memory an NCHW/NHWC tensor spans: [x, x + 1 + the largest element offset) (strides >= 0).
+static const float* span_end(const float* x, const int64_t* stride, int n, int c, int h, int w) {
+    return x + 1 + (n - 1) * stride[0] + (c - 1) * stride[1] + (h - 1) * stride[2] + (w - 1) * stride[3];
+}
+
+// A load must also share an element with [lo, hi), the memory the input tensor spans: a 16-byte chunk
+// with none of it may belong to another allocation (counted as misaligned too).
 template <int V>
 struct HostVecIO {
     int* misaligned;
+    const float* lo = nullptr;
+    const float* hi = nullptr;
     static bool elements_ok(const void* a) { return (device_address<V>(a) & 15) == 0; }
     static bool floats_ok(const void* a) { return (reinterpret_cast<uintptr_t>(a) & 15) == 0; }
     void load(const float* src, float* dst) const {
-        if (!elements_ok(src) || !floats_ok(dst)) { ++*misaligned; return; }
+        if (!elements_ok(src) || !floats_ok(dst) || (lo && (src + V <= lo || src >= hi))) { ++*misaligned; return; }
         std::memcpy(dst, src, V * sizeof(float));
     }
     void store(float* dst, const float* src) const {
@@ -50,7 +59,7 @@ static int host_nhwc_vec(const float* x, const float* fk, float* y, const UpFirD
     if (!upfirdn2d_nhwc_vectors(p, 16 / V, reinterpret_cast<const void*>(device_address<V>(x)),
                                 reinterpret_cast<const void*>(device_address<V>(y)))) return -1;
     int misaligned = 0;
-    const HostVecIO<V> io{&misaligned};
+    const HostVecIO<V> io{&misaligned, x, span_end(x, p.in_stride, p.batch, p.channels, p.in_h, p.in_w)};
     for (int n = 0; n < p.batch; ++n)
         for (int oy = 0; oy < p.out_h; oy += UFD_NHWC_BY)
             for (int ox = 0; ox < p.out_w; ++ox)
@@ -69,26 +78,29 @@ static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2D
     constexpr int SMEM = VLOAD ? TV::SMEM : Tile::SMEM;
     alignas(64) static float smem[SMEM];
     alignas(64) static float staging[TV::OUT];
+    static int rowoff[Tile::IN_H];
     int misaligned = 0;
-    const HostVecIO<V> io{&misaligned};
+    const HostVecIO<V> io{&misaligned, x, span_end(x, p.in_stride, p.batch, p.channels, p.in_h, p.in_w)};
     for (int n = 0; n < p.batch; ++n)
         for (int c = 0; c < p.channels; ++c) {
             const float* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
             float* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
             for (int oy0 = 0; oy0 < p.out_h; oy0 += Tile::OUT_H)
                 for (int ox0 = 0; ox0 < p.out_w; ox0 += Tile::OUT_W) {
-                    int iy0, ix0;
-                    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
-                    const int col0 = VLOAD ? upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0) : ix0;
-                    const int pitch = VLOAD ? TV::PITCH : Tile::PITCH;
                     for (int i = 0; i < SMEM; ++i) smem[i] = 1e30f;      // stale data must never be read
                     for (int i = 0; i < TV::OUT; ++i) staging[i] = 2e30f;  // nor stale outputs written
+                    for (int i = 0; i < Tile::IN_H; ++i) rowoff[i] = -1 << 20;
                     for (int tid = 0; tid < UFD_TILE_THREADS; ++tid) {
-                        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, io);
+                        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, rowoff, tid,
+                                                                        UFD_TILE_THREADS, io);
                         else upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, tid, UFD_TILE_THREADS, HostLoad());
                     }
+                    auto rows = [&](int i) {
+                        if (i < 0 || i >= Tile::IN_H) throw i;  // a window row the tile did not load
+                        return VLOAD ? rowoff[i] : i * Tile::PITCH;
+                    };
                     for (int tid = 0; tid < UFD_TILE_THREADS; ++tid)
-                        upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, tid, UFD_TILE_THREADS,
+                        upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, smem, rows, fk, tid, UFD_TILE_THREADS,
                                                       [&](int oy, int ox, float v) {
                             if (VSTORE) staging[(oy - oy0) * Tile::OUT_W + (ox - ox0)] = v;
                             else yp[int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3]] = v;
@@ -101,11 +113,11 @@ static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2D
     return misaligned;
 }
 
-// As the launcher chooses: vector loads and/or stores where x's and y's alignment allows.
+// As the launcher chooses: vector loads, and vector stores where y's alignment allows.
 template <int UP, int DOWN, int V>
 static int host_tiled(const float* x, const float* fk, float* y, const UpFirDn2DParams& p) {
     const int elem = 16 / V;
-    const bool vl = upfirdn2d_vector_loads(p, elem, reinterpret_cast<const void*>(device_address<V>(x)));
+    const bool vl = true;  // (any NCHW tensor)
     const bool vs = upfirdn2d_vector_stores(p, elem, reinterpret_cast<const void*>(device_address<V>(y)));
     if (vl && vs) return host_tiled<UP, DOWN, V, true, true>(x, fk, y, p);
     if (vl) return host_tiled<UP, DOWN, V, true, false>(x, fk, y, p);
@@ -184,12 +196,11 @@ extern "C" int sg_host_upfirdn2d(const float* x, const float* f, float* y, const
 }
 
 // Which of the NCHW tiles' global accesses go in vectors: bit 0 the loads, bit 1 the stores.
-// (x, y: host float arrays standing for elements of elem_size bytes, as HostVecIO reads them.)
-extern "C" int sg_host_upfirdn2d_vectors(const UpFirDn2DParams* params, int elem_size, const void* x, const void* y) {
-    const uintptr_t scale = 4 / elem_size;
-    const void* dx = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(x) / scale);
-    const void* dy = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(y) / scale);
-    return int(upfirdn2d_vector_loads(*params, elem_size, dx)) | (int(upfirdn2d_vector_stores(*params, elem_size, dy)) << 1);
+// (y: a host float array standing for elements of elem_size bytes, as HostVecIO reads it.)
+extern "C" int sg_host_upfirdn2d_vectors(const UpFirDn2DParams* params, int elem_size, const void* y) {
+    const void* dy = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(y) / (4 / elem_size));
+    const bool tiles = upfirdn2d_tiling(*params) == UFD_TILES_NCHW;
+    return int(tiles) | (int(upfirdn2d_vector_stores(*params, elem_size, dy)) << 1);
 }
 
 extern "C" int sg_host_upfirdn2d_4x4_applies(const UpFirDn2DParams* params) { return upfirdn2d_4x4_applies(*params); }

@@ -1,8 +1,8 @@
 // CUDA upfirdn2d (see upfirdn2d.cuh). Six kernels:
 //  - tiled:   4x4 filter, up/down 1 or 2, NCHW planes of >= UFD_TILE_MIN_OUTPUTS outputs; a block per
-//             (tile, plane), the input window staged in shared memory; global memory moved in 16-byte
-//             vectors where the planes' alignment allows (upfirdn2d_vector_loads/_stores), one element
-//             per instruction otherwise;
+//             (tile, plane), the input window staged in shared memory; global memory read in 16-byte
+//             vectors, written in them where y's alignment allows (upfirdn2d_vector_stores), one
+//             element per instruction otherwise;
 //  - channels_last with vector I/O: the same filters, channels a whole number of 16-byte vectors: one
 //             thread per (channel vector, column of 4 outputs), no shared memory;
 //  - tiled channels_last: the same filters otherwise, a block per (spatial tile, 32 channels, image);
@@ -137,24 +137,23 @@ upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* 
     typedef typename VecIOFor<T>::type VecIO;
     __shared__ __align__(16) float smem[VLOAD ? TV::SMEM : Tile::SMEM];
     __shared__ __align__(16) T staging[VSTORE ? TV::OUT : 1];
+    __shared__ int rowoff[VLOAD ? Tile::IN_H : 1];
     __shared__ float fk[16];
     int oy0, ox0;
     tile_block_start<Tile>(f, p, fk, oy0, ox0);
-    int iy0, ix0;
-    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
-    const int col0 = VLOAD ? upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0) : ix0;
-    const int pitch = VLOAD ? TV::PITCH : Tile::PITCH;
     const int planes = p.batch * p.channels;
     for (int plane = blockIdx.y; plane < planes; plane += gridDim.y) {
         const int n = plane / p.channels, c = plane - n * p.channels;
         const T* xp = x + n * p.in_stride[0] + c * p.in_stride[1];
         T* yp = y + n * p.out_stride[0] + c * p.out_stride[1];
-        __syncthreads();  // the previous plane is done with smem and staging (and fk is written)
-        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, threadIdx.x, UFD_TILE_THREADS, VecIO());
+        __syncthreads();  // the previous plane is done with smem, rowoff and staging (and fk is written)
+        if (VLOAD) upfirdn2d_tile_load_vec<UP, DOWN, V>(xp, p, oy0, ox0, smem, rowoff, threadIdx.x, UFD_TILE_THREADS,
+                                                        VecIO());
         else upfirdn2d_tile_load<UP, DOWN>(xp, p, oy0, ox0, smem, threadIdx.x, UFD_TILE_THREADS, Load());
         __syncthreads();
+        auto rows = [&](int i) { return VLOAD ? rowoff[i] : i * Tile::PITCH; };
         if (VSTORE) {
-            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, threadIdx.x, UFD_TILE_THREADS,
+            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, smem, rows, fk, threadIdx.x, UFD_TILE_THREADS,
                                           [&](int oy, int ox, float v) {
                 staging[(oy - oy0) * Tile::OUT_W + (ox - ox0)] = from_float<T>(v);
             });
@@ -162,7 +161,7 @@ upfirdn2d_tiled_kernel(const T* __restrict__ x, const float* __restrict__ f, T* 
             upfirdn2d_tile_store_vec<UP, DOWN, V>(yp, p, oy0, ox0, staging, threadIdx.x, UFD_TILE_THREADS, VecIO());
         } else {
             const Store store;
-            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, col0, pitch, smem, fk, threadIdx.x, UFD_TILE_THREADS,
+            upfirdn2d_tile_sums<UP, DOWN>(p, oy0, ox0, smem, rows, fk, threadIdx.x, UFD_TILE_THREADS,
                                           [&](int oy, int ox, float v) {
                 store(yp + int64_t(oy) * p.out_stride[2] + int64_t(ox) * p.out_stride[3], v);
             });
@@ -220,11 +219,11 @@ static void launch_tiled(const void* x, const float* f, void* y, const UpFirDn2D
         static_cast<const T*>(x), f, static_cast<T*>(y), p);
 }
 
-// The NCHW tiles, with vector loads and/or stores where x's and y's alignment allows (and vector_io).
+// The NCHW tiles: with vector_io, vector loads, and vector stores where y's alignment allows.
 template <typename T, typename Load, typename Store, int UP, int DOWN>
 static void launch_tiled(const void* x, const float* f, void* y, const UpFirDn2DParams& p, bool vector_io,
                          cudaStream_t stream) {
-    const bool vl = vector_io && upfirdn2d_vector_loads(p, sizeof(T), x);
+    const bool vl = vector_io;  // (any NCHW tensor)
     const bool vs = vector_io && upfirdn2d_vector_stores(p, sizeof(T), y);
     if (vl && vs) launch_tiled<T, Load, Store, UP, DOWN, true, true>(x, f, y, p, stream);
     else if (vl) launch_tiled<T, Load, Store, UP, DOWN, true, false>(x, f, y, p, stream);

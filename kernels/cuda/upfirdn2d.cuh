@@ -102,14 +102,15 @@ SG_HD float upfirdn2d_4x4_element(const T* x, const float* fk, const UpFirDn2DPa
 
 // 2x up: real row r of the window is zero-inserted row by + PY + 2r, which is tap a = PY + 2r - i of
 // output i. (PY, the parity of by, is the same for every thread of a warp: one row of outputs.)
-template <int BY, int PY>
-SG_HD void upfirdn2d_column_up2(const float* t0, const float* t1, const float* w, int pitch, float (&acc)[BY]) {
+template <int BY, int PY, typename Row>
+SG_HD void upfirdn2d_column_up2(const float* t0, const float* t1, Row row, float (&acc)[BY]) {
     constexpr int RH = (BY + 2 - PY) / 2 + 1;
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
     for (int r = 0; r < RH; ++r) {
-        const float v0 = w[r * pitch], v1 = w[r * pitch + 1];
+        const float* w = row(r);
+        const float v0 = w[0], v1 = w[1];
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
@@ -122,12 +123,12 @@ SG_HD void upfirdn2d_column_up2(const float* t0, const float* t1, const float* w
 
 // A column of BY vertically stacked outputs, register-blocked: the outputs at rows oy .. oy+BY-1 of
 // one output column share most of their window rows, so each real input sample of the union window
-// is read once (from shared memory) and added into every output whose window holds it. `w` points at
-// the first real sample (row ry, column cx) of the union window, `pitch` is the row step;
+// is read once (from shared memory) and added into every output whose window holds it. row(r) points
+// at the first real sample of the union window's r-th real row (row ry + r, column cx);
 // (by, bx): the zero-inserted position of output oy's first tap, as in upfirdn2d_window_4x4.
 // Per output this is 1 + 3/BY window rows instead of 4, and the index arithmetic is done once.
-template <int UP, int DOWN, int BY>
-SG_HD void upfirdn2d_column_4x4(int by, int bx, const float* fk, const float* w, int pitch, float (&acc)[BY]) {
+template <int UP, int DOWN, int BY, typename Row>
+SG_HD void upfirdn2d_column_4x4(int by, int bx, const float* fk, Row row, float (&acc)[BY]) {
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
@@ -138,7 +139,8 @@ SG_HD void upfirdn2d_column_4x4(int by, int bx, const float* fk, const float* w,
 #pragma unroll
 #endif
         for (int r = 0; r < RH; ++r) {
-            const float v0 = w[r * pitch], v1 = w[r * pitch + 1], v2 = w[r * pitch + 2], v3 = w[r * pitch + 3];
+            const float* w = row(r);
+            const float v0 = w[0], v1 = w[1], v2 = w[2], v3 = w[3];
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
@@ -155,8 +157,8 @@ SG_HD void upfirdn2d_column_4x4(int by, int bx, const float* fk, const float* w,
 #pragma unroll
 #endif
         for (int a = 0; a < 4; ++a) { t0[a] = fk[a * 4 + px]; t1[a] = fk[a * 4 + px + 2]; }
-        if (py == 0) upfirdn2d_column_up2<BY, 0>(t0, t1, w, pitch, acc);
-        else upfirdn2d_column_up2<BY, 1>(t0, t1, w, pitch, acc);
+        if (py == 0) upfirdn2d_column_up2<BY, 0>(t0, t1, row, acc);
+        else upfirdn2d_column_up2<BY, 1>(t0, t1, row, acc);
     }
 }
 
@@ -200,12 +202,12 @@ SG_HD void upfirdn2d_tile_load(const T* x, const UpFirDn2DParams& p, int oy0, in
     }
 }
 
-// The sums of a tile whose input window sits in shared memory: row 0 of `smem` is input row iy0 (the
-// tile origin's), column 0 is input column `col0`, rows are `pitch` floats apart. Each thread takes
+// The sums of a tile whose input window sits in shared memory: rows(i) is the index in `smem` of
+// window row i's first column (input row iy0 + i, column ix0: the tile origin's). Each thread takes
 // columns of BY outputs (upfirdn2d_column_4x4); emit(oy, ox, value) receives every output inside the
 // image.
-template <int UP, int DOWN, typename Emit>
-SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, int col0, int pitch, const float* smem,
+template <int UP, int DOWN, typename Rows, typename Emit>
+SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, const float* smem, Rows rows,
                                const float* fk, int tid, int nthreads, Emit emit) {
     typedef UpFirDn2DTile<UP, DOWN> Tile;
     constexpr int BY = Tile::BY;
@@ -218,7 +220,8 @@ SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, int c
         // The union window's first real sample (ceil: the first even zero-inserted row/column when UP is 2).
         const int ry = ceil_div(by, UP), cx = ceil_div(bx, UP);
         float acc[BY];
-        upfirdn2d_column_4x4<UP, DOWN, BY>(by, bx, fk, smem + (ry - iy0) * pitch + (cx - col0), pitch, acc);
+        upfirdn2d_column_4x4<UP, DOWN, BY>(by, bx, fk, [&](int r) { return smem + rows(ry - iy0 + r) + (cx - ix0); },
+                                           acc);
 #if defined(__CUDACC__)
 #pragma unroll
 #endif
@@ -232,11 +235,15 @@ SG_HD void upfirdn2d_tile_sums(const UpFirDn2DParams& p, int oy0, int ox0, int c
 // instead of 64 (fp16) or 128 (fp32). The scalar tiles issue one instruction per element and measured
 // fp16 as slow as fp32 on an H200 (so they are not bandwidth-bound). The sums are the same code in the
 // same order: results are bit-identical to the scalar tiles.
-//  - load (VLOAD): the input window, widened to whole aligned vectors (its first column rounded down
-//    to a multiple of V: `col0`), goes into shared memory as floats; a vector is all inside a row or
-//    all outside it (zeros), since rows are a whole number of vectors (upfirdn2d_vector_loads);
+//  - load (VLOAD, any NCHW tensor): each window row is read in the aligned vectors that cover it —
+//    its own 16-byte boundaries, since rows of any length start anywhere (G's FIR after the
+//    transposed conv reads rows of 2n+1) — and goes into shared memory as floats; the elements of a
+//    vector outside the row (another row's, or before/after the plane) become zeros, the padding.
+//    rowoff[i]: where window row i's first column landed. A vector is read only when it holds an
+//    element of the row, so it never leaves the 16-byte chunks the tensor occupies;
 //  - sums (VSTORE): as the scalar tiles, but each output goes into a staging tile in shared memory
-//    (type T), which then goes out in vectors (upfirdn2d_tile_store_vec).
+//    (type T), which then goes out in vectors (upfirdn2d_tile_store_vec) — where y's rows are a whole
+//    number of aligned vectors (upfirdn2d_vector_stores).
 // VecIO (the device's or the host harness's) provides load(const T* src, float* dst) — V elements to
 // V floats —, store(T* dst, const T* src) — V elements — and store_floats(T* dst, const float* src) —
 // V floats to V elements —, all on 16-byte aligned addresses.
@@ -249,27 +256,32 @@ struct UpFirDn2DTileVec {
     static constexpr int OUT = Tile::OUT_H * Tile::OUT_W;  // the staging tile
 };
 
-// The first input column of the widened window: the tile's first one, rounded down to a vector.
-template <int UP, int DOWN, int V>
-SG_HD int upfirdn2d_tile_col0(const UpFirDn2DParams& p, int oy0, int ox0) {
-    int iy0, ix0;
-    upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
-    return floor_div(ix0, V) * V;
-}
+SG_HD int64_t floor_div64(int64_t a, int64_t b) { return (a >= 0 ? a : a - b + 1) / b; }  // b > 0
 
 template <int UP, int DOWN, int V, typename T, typename VecIO>
-SG_HD void upfirdn2d_tile_load_vec(const T* x, const UpFirDn2DParams& p, int oy0, int ox0, float* smem, int tid,
-                                   int nthreads, VecIO io) {
+SG_HD void upfirdn2d_tile_load_vec(const T* x, const UpFirDn2DParams& p, int oy0, int ox0, float* smem, int* rowoff,
+                                   int tid, int nthreads, VecIO io) {
     typedef UpFirDn2DTileVec<UP, DOWN, V> TV;
     int iy0, ix0;
     upfirdn2d_tile_origin<UP, DOWN>(p, oy0, ox0, iy0, ix0);
-    const int col0 = upfirdn2d_tile_col0<UP, DOWN, V>(p, oy0, ox0);
+    const int64_t xa = int64_t((reinterpret_cast<uintptr_t>(x) / sizeof(T)) % V);  // x's elements past a boundary
     for (int i = tid; i < TV::Tile::IN_H * TV::VECS; i += nthreads) {
         const int r = i / TV::VECS, v = i - r * TV::VECS;
-        const int iy = iy0 + r, ix = col0 + v * V;
+        const int iy = iy0 + r;
+        const int64_t g = xa + int64_t(iy) * p.in_stride[2] + ix0;  // the window row's first element, from a boundary
+        const int shift = int(g - floor_div64(g, V) * V);          // ... is this many elements past one
+        if (v == 0) rowoff[r] = r * TV::PITCH + shift;
+        const int c0 = ix0 - shift + v * V;  // the column of the vector's first element
         float* dst = smem + r * TV::PITCH + v * V;
-        if (iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w) {
-            io.load(x + int64_t(iy) * p.in_stride[2] + ix, dst);
+        if (iy >= 0 && iy < p.in_h && c0 + V > 0 && c0 < p.in_w) {
+            io.load(x + int64_t(iy) * p.in_stride[2] + c0, dst);
+            if (c0 < 0 || c0 + V > p.in_w) {  // a vector across the row's ends
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+                for (int k = 0; k < V; ++k)
+                    if (c0 + k < 0 || c0 + k >= p.in_w) dst[k] = 0.f;
+            }
         } else {
 #if defined(__CUDACC__)
 #pragma unroll
@@ -488,20 +500,16 @@ SG_HD int upfirdn2d_tiling(const UpFirDn2DParams& p) {
     return UFD_PER_ELEMENT;
 }
 
-// Whether the NCHW tiles can read x (vector_loads) or write y (vector_stores) in 16-byte vectors: every
-// plane and row starts on a 16-byte boundary and rows are a whole number of vectors (`ptr`: the data
-// pointer; elem_size: 4 for float32, 2 for float16). StyleGAN2's resamplings have even widths, but the
-// FIR after G's transposed convolution reads rows of 2n+1 (scalar loads, vector stores) and D's FIR
-// before its strided convolution writes rows of n+1 (vector loads, scalar stores).
+// Whether the NCHW tiles can write y in 16-byte vectors (their loads always can): every plane and row
+// of y starts on a 16-byte boundary and rows are a whole number of vectors (`ptr`: y's data pointer;
+// elem_size: 4 for float32, 2 for float16). StyleGAN2's resamplings have even widths, but D's FIR
+// before its strided convolution writes rows of n+1 (scalar stores).
 SG_HD bool upfirdn2d_vectors_fit(const int64_t* stride, int width, int elem_size, const void* ptr) {
     const int V = 16 / elem_size;
     if ((reinterpret_cast<uintptr_t>(ptr) & 15) || width % V) return false;
     for (int d = 0; d < 3; ++d)
         if (stride[d] % V) return false;
     return true;
-}
-SG_HD bool upfirdn2d_vector_loads(const UpFirDn2DParams& p, int elem_size, const void* x) {
-    return upfirdn2d_tiling(p) == UFD_TILES_NCHW && upfirdn2d_vectors_fit(p.in_stride, p.in_w, elem_size, x);
 }
 SG_HD bool upfirdn2d_vector_stores(const UpFirDn2DParams& p, int elem_size, const void* y) {
     return upfirdn2d_tiling(p) == UFD_TILES_NCHW && upfirdn2d_vectors_fit(p.out_stride, p.out_w, elem_size, y);

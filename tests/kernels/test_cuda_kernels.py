@@ -152,8 +152,9 @@ def test_stylegan3_with_the_fused_filtered_lrelu_equals_reference(monkeypatch, r
 def test_vector_io_kernels_equal_the_scalar_ones(dtype):
     """The upfirdn2d kernels with 16-byte vector I/O (NCHW tiles; channels_last one thread per channel
     vector) against the scalar-I/O ones on StyleGAN2's resamplings at real sizes: the same sums in the
-    same order, so the same bits — on dense tensors, views with longer rows or pixels (vectors still
-    fit), views off a 16-byte boundary (the launcher falls back), and more planes than a grid holds."""
+    same order, so the same bits — on dense tensors, views with longer rows or pixels, views off a
+    16-byte boundary (NCHW: vector loads at each row's own boundaries; channels_last: the launcher
+    falls back to the tiles), and more planes than a grid holds."""
     from kernels import ops, setup_filter
     ext = ops.extension()
     f = setup_filter([1, 3, 3, 1]).cuda()
