@@ -114,6 +114,8 @@ def _with_autograd(impl, op, function, args: tuple, tracked: tuple):
 def _upfirdn2d_impl(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy: int, padx0: int, padx1: int,
                     pady0: int, pady1: int, flip_filter: bool, gain: float) -> Tensor:
     fw, fh = filter_size(f)
+    if x.shape[2] == 0 or x.shape[3] == 0:  # (as the reference: padding alone makes no image)
+        raise ValueError(f"upfirdn2d: the input has no pixels (shape {list(x.shape)})")
     if x.shape[2] * upy + pady0 + pady1 < fh or x.shape[3] * upx + padx0 + padx1 < fw:
         raise ValueError(f"upfirdn2d: a {fh}x{fw} filter does not fit the {x.shape[2]}x{x.shape[3]} input "
                          "(after resampling and padding): the output would be empty")

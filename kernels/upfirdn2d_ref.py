@@ -56,6 +56,8 @@ def upfirdn2d_ref(x: torch.Tensor, f: torch.Tensor | None, up=1, down=1, padding
     and downsampling a strided convolution (only the kept samples are computed)."""
     if x.ndim != 4:
         raise ValueError(f"upfirdn2d expects NCHW input, got shape {list(x.shape)}")
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"upfirdn2d: the input has no pixels (shape {list(x.shape)})")
     if f is None:
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     channels = x.shape[1]

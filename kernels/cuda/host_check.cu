@@ -27,6 +27,7 @@ static uintptr_t device_address(const void* a) { return reinterpret_cast<uintptr
 
 // The memory an NCHW/NHWC tensor spans: [x, x + 1 + the largest element offset) (strides >= 0).
 static const float* span_end(const float* x, const int64_t* stride, int n, int c, int h, int w) {
+    if (int64_t(n) * c * h * w == 0) return x;  // no elements: no load may happen at all
     return x + 1 + (n - 1) * stride[0] + (c - 1) * stride[1] + (h - 1) * stride[2] + (w - 1) * stride[3];
 }
 

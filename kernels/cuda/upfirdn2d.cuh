@@ -273,7 +273,7 @@ SG_HD void upfirdn2d_tile_load_vec(const T* x, const UpFirDn2DParams& p, int oy0
         if (v == 0) rowoff[r] = r * TV::PITCH + shift;
         const int c0 = ix0 - shift + v * V;  // the column of the vector's first element
         float* dst = smem + r * TV::PITCH + v * V;
-        if (iy >= 0 && iy < p.in_h && c0 + V > 0 && c0 < p.in_w) {
+        if (iy >= 0 && iy < p.in_h && c0 + V > 0 && c0 < p.in_w && p.in_w > 0) {  // (an element of the row)
             io.load(x + int64_t(iy) * p.in_stride[2] + c0, dst);
             if (c0 < 0 || c0 + V > p.in_w) {  // a vector across the row's ends
 #if defined(__CUDACC__)

@@ -197,6 +197,27 @@ def test_upfirdn2d_vector_tiles_match_the_scalar_tiles_bit_for_bit(host, vector)
     assert seen == {1, 3}  # vector loads everywhere; vector stores where the output rows allow
 
 
+@pytest.mark.parametrize("mode", [4, 5, 6, 7])
+def test_upfirdn2d_vector_kernels_read_nothing_of_an_empty_input(host, mode):
+    """An input 0 columns wide, padded into a large output: the ops refuse it in one line, as the
+    reference does, but the kernels themselves (the binding can be called directly) must not load a
+    single vector — on a GPU the data pointer is null — and write zeros."""
+    x = torch.zeros(1, 8, 48, 0)
+    for call in (ops.upfirdn2d, upfirdn2d_ref):
+        with pytest.raises(ValueError, match="the input has no pixels"):
+            call(x, setup_filter([1, 3, 3, 1]), padding=20)
+    nhwc = mode in (6, 7)
+    in_stride = x.contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format).stride()
+    out_stride = (85 * 37 * 8, 1, 37 * 8, 8) if nhwc else (8 * 85 * 37, 85 * 37, 37, 1)
+    p = UpFirDnParams((ctypes.c_int64 * 4)(*in_stride), (ctypes.c_int64 * 4)(*out_stride), 1, 8, 48, 0, 85, 37,
+                      1, 1, 1, 1, 20, 20, 4, 4, 1.0, False)
+    out = _aligned_floats(8 * 85 * 37, 0)
+    out[:] = np.nan
+    f2 = np.ascontiguousarray(setup_filter([1, 3, 3, 1]).numpy())
+    assert host.sg_host_upfirdn2d(ptr(_aligned_floats(8, 0)), ptr(f2), ptr(out), ctypes.byref(p), mode) == 0
+    assert not out.any() and not np.isnan(out).any()
+
+
 @pytest.mark.parametrize("vector", [4, 8])
 def test_upfirdn2d_channels_last_vector_kernel_matches_bit_for_bit(host, vector):
     """The channels_last kernel with vector I/O (a thread per channel vector and column of 4 outputs,
