@@ -5,8 +5,9 @@ and the next one runs):
   1. build the CUDA kernels and run their self-test (stylegan-kernels)
   2. the `cuda` tests (tests/kernels/test_cuda.py, tests/kernels/test_cuda_kernels.py; no -x)
   3. stylegan-train on CUDA with the default kernel mode, 2 kimg, then stylegan-generate from it
-  4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4: kernels (auto) and
-     reference (ref), per-phase split, each with a profile of every phase's top kernels
+  4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4: kernels (auto), kernels
+     with the fp16 layers channels-last (STYLEGAN_FP16_LAYOUT=nhwc) and reference (ref), per-phase
+     split, each with a profile of every phase's top kernels
   5. benchmarks/kernels.py: 2x up / 2x down / FIR against the copy bandwidth, and the generator at
      256² and 1024², batch 1/8/32, with and without the kernels
   6. time permitting, training with the custom ops but no kernels (STYLEGAN_KERNELS=op)
@@ -93,7 +94,7 @@ def main() -> int:
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu-check", help="report folder")
     p.add_argument("--deadline", type=float, default=450, help="seconds for all steps together (default 450)")
     p.add_argument("--dry-run", action="store_true", help="run every step on the CPU at small sizes")
-    p.add_argument("--skip", action="append", default=[], choices=["train_reference", "train_op"],
+    p.add_argument("--skip", action="append", default=[], choices=["train_reference", "train_kernels_nhwc", "train_op"],
                    help="leave out a diagnostic step (when device time is short; repeatable)")
     args = p.parse_args()
     out = Path(args.out).resolve()
@@ -151,19 +152,21 @@ def main() -> int:
             train_run["generated_pngs"] = len(list((tmp / "gen").glob("*.png"))) if g is not None else 0
         c.report["stylegan_train"] = train_run
 
-    # 4. Training speed, both kernel modes; then where the regularisers' time goes.
+    # 4. Training speed, both kernel modes and both fp16 layouts; then where the regularisers' time goes.
     bench = [py, "benchmarks/train.py"]
     bench += ["--res", "32", "--batch", "8", "--steps", "4", "--warmup", "1"] if args.dry_run else \
         ["--res", "256", "--batch", "32", "--channels", "3", "--net", "default", "--fp16-res", "4", "--device", "cuda"]
-    # Both profiled: which kernels the regularisers' double backward spends its time in, with and
-    # without the custom ops.
-    modes = {"kernels": "op" if args.dry_run else "auto", "reference": "ref"}
-    modes = {name: mode for name, mode in modes.items() if f"train_{name}" not in args.skip}
+    # All profiled: which kernels the regularisers' double backward spends its time in, with and
+    # without the custom ops; whether cuDNN's NCHW<->NHWC transposes go with channels-last fp16.
+    kernels = "op" if args.dry_run else "auto"
+    modes = {"kernels": {"STYLEGAN_KERNELS": kernels, "STYLEGAN_FP16_LAYOUT": "nchw"},
+             "kernels_nhwc": {"STYLEGAN_KERNELS": kernels, "STYLEGAN_FP16_LAYOUT": "nhwc"},
+             "reference": {"STYLEGAN_KERNELS": "ref", "STYLEGAN_FP16_LAYOUT": "nchw"}}
+    modes = {name: env for name, env in modes.items() if f"train_{name}" not in args.skip}
     c.report["train"] = {}
-    for name, mode in modes.items():
+    for name, env in modes.items():
         path = c.logs / f"train_{name}.json"
-        r = c.run(f"train_{name}", [*bench, "--profile", "12", "--out", str(path)], 200,
-                  env={"STYLEGAN_KERNELS": mode})
+        r = c.run(f"train_{name}", [*bench, "--profile", "12", "--out", str(path)], 200, env=env)
         c.report["train"][name] = c.json_of(r, path)
 
     # 5. Kernel bandwidth and the generator with and without the kernels.
@@ -220,6 +223,13 @@ def summarise(report: dict) -> dict:
         s["regularisers_share"] = t["regularisers_share"]
         s["train_target_met"] = t["sec_per_kimg"] <= TARGETS["train_sec_per_kimg"] and \
             t["regularisers_share"] <= TARGETS["regularisers_share"]
+    nhwc = (report.get("train") or {}).get("kernels_nhwc")
+    if nhwc:
+        s["train_nhwc_sec_per_kimg"] = nhwc["sec_per_kimg"]
+        s["train_nhwc_target_met"] = nhwc["sec_per_kimg"] <= TARGETS["train_sec_per_kimg"] and \
+            nhwc["regularisers_share"] <= TARGETS["regularisers_share"]
+        if t:  # which fp16 layout STYLEGAN_FP16_LAYOUT's default should be
+            s["fp16_layout_faster"] = "nhwc" if nhwc["sec_per_kimg"] < t["sec_per_kimg"] else "nchw"
     ref = (report.get("train") or {}).get("reference")
     if ref:
         s["train_reference_sec_per_kimg"] = ref["sec_per_kimg"]
@@ -255,7 +265,7 @@ def markdown(report: dict) -> str:
         for name, t in train.items():
             if t:
                 ph = t["phases_sec_per_kimg"]
-                lines.append(f"| {name} ({t['kernels']}) | {t['sec_per_kimg']} | {t.get('sec_per_kimg_phases_synchronised', '')} | "
+                lines.append(f"| {name} ({t['kernels']}, fp16 {t.get('fp16_layout', 'nchw')}) | {t['sec_per_kimg']} | {t.get('sec_per_kimg_phases_synchronised', '')} | "
                              f"{ph['G main']} | {ph['G reg (PL)']} | "
                              f"{ph['D main']} | {ph['D reg (R1)']} | {ph['EMA']} | {t['regularisers_share']:.0%} |")
     k = report.get("kernels")

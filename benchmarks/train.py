@@ -69,6 +69,7 @@ def main() -> None:
 
     import torch
     from core.cli.common import tune_cpu_allocator
+    from core.networks.layout import fp16_layout
     from core.training.dataset import ImageDataset
     from core.training.config import TrainConfig, preset
     from core.training.step import Trainer
@@ -134,6 +135,7 @@ def main() -> None:
         "phases_sec_per_kimg": phases,
         "regularisers_share": round((phases["G reg (PL)"] + phases["D reg (R1)"]) / max(sum(phases.values()), 1e-9), 3),
         "kernels": os.environ.get("STYLEGAN_KERNELS", "auto"),
+        "fp16_layout": fp16_layout(),
     }
     if profiled:
         result["profile"] = profiled

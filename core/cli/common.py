@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Callable
 
 
-from kernels.dispatch import KernelError
+from kernels.dispatch import KernelError, kernel_mode
+from kernels.ops import upfirdn2d_io
 
 from core.devices import resolve_device  # noqa: F401  (re-exported for the commands and the explorer)
 from core.errors import ToolkitError, UsageError, first_line  # noqa: F401  (UsageError: re-exported for the commands)
+from core.networks.layout import fp16_layout
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -33,6 +35,7 @@ def cli_entry(prog: str) -> Callable:
         @functools.wraps(main)
         def run(argv: list[str] | None = None) -> int:
             try:
+                check_switches()
                 return main(argv) or 0
             except ToolkitError as exc:  # the one family of user-facing errors (core/errors.py)
                 print(f"{prog}: error: {exc}", file=sys.stderr)
@@ -53,6 +56,15 @@ def cli_entry(prog: str) -> Callable:
         return run
 
     return wrap
+
+
+def check_switches() -> None:
+    """Read the environment switches (STYLEGAN_KERNELS, STYLEGAN_UPFIRDN2D_IO, STYLEGAN_FP16_LAYOUT)
+    before a command does anything: a bad value is one error line (ValueError), never a half-made
+    run folder."""
+    kernel_mode()
+    upfirdn2d_io()
+    fp16_layout()
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -14,6 +14,7 @@ from kernels import downsample2d, setup_filter
 
 from core.networks.config import DiscriminatorConfig
 from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.networks.layout import activation_layout
 from core.networks.mapping import MappingNetwork
 
 
@@ -42,12 +43,13 @@ class DiscriminatorBlock(nn.Module):
                                     resample_filter=resample_filter)
 
     def forward(self, x, img, force_fp32: bool = False):
-        on_cuda = (x if x is not None else img).device.type == "cuda"
-        dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
+        device = (x if x is not None else img).device
+        dtype = torch.float16 if self.use_fp16 and device.type == "cuda" and not force_fp32 else torch.float32
+        memory_format = activation_layout(device, dtype)
         if x is not None:
-            x = x.to(dtype)
+            x = x.to(dtype=dtype, memory_format=memory_format)
         if self.in_channels == 0 or self.architecture == "skip":
-            img = img.to(dtype)
+            img = img.to(dtype=dtype, memory_format=memory_format)
             y = self.fromrgb(img)
             x = x + y if x is not None else y
             img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None

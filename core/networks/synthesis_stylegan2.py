@@ -19,6 +19,7 @@ from kernels import activation as activation_spec
 from kernels import bias_act, setup_filter, upsample2d
 
 from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.networks.layout import activation_layout
 from core.networks.modulated_conv import modulated_conv2d
 from core.noise import NoiseControl, NoiseSource
 
@@ -148,9 +149,7 @@ class SynthesisBlock(nn.Module):
                 force_fp32: bool = False):
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
-        # oneDNN's CPU convolutions (transposed and depthwise above all) are several times faster
-        # on channels-last activations.
-        memory_format = torch.contiguous_format if on_cuda else torch.channels_last
+        memory_format = activation_layout(ws.device, dtype)
         w_iter = iter(ws.unbind(dim=1))
 
         def layer(conv, x, gain=1.0, index=0):

@@ -148,6 +148,38 @@ def test_stylegan3_with_the_fused_filtered_lrelu_equals_reference(monkeypatch, r
 
 # Last in the file: were a vector kernel to fault on a GPU, the CUDA context would be lost for every
 # test after it.
+@pytest.mark.parametrize("arch", ["resnet", "skip"])
+def test_fp16_channels_last_training_step_equals_nchw(monkeypatch, arch):
+    """STYLEGAN_FP16_LAYOUT=nhwc (the fp16 blocks channels-last, no cuDNN transposes): the fp16 blocks
+    really run channels-last, and a training step gives NCHW's losses and penalties (fp16 rounding)."""
+    from conftest import REPO
+    from core.training.config import TrainConfig
+    from core.training.dataset import ImageDataset
+    from core.training.step import Trainer
+    from kernels import dispatch
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    dispatch.reset()
+    mnist = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+    stats = {}
+    for layout in ("nchw", "nhwc"):
+        monkeypatch.setenv("STYLEGAN_FP16_LAYOUT", layout)
+        cfg = TrainConfig(data=str(mnist), batch=8, z_dim=32, w_dim=32, map_layers=2, cbase=1024, cmax=64,
+                          mbstd_group=4, gamma=1.0, pl_weight=2.0, aug="ada", p=0.3, seed=1, num_fp16_res=2,
+                          conv_clamp=256.0, g_arch=arch, d_arch=arch)
+        trainer = Trainer(cfg, ImageDataset(mnist, max_images=64), torch.device("cuda"))
+        seen = []
+        for name, m in trainer.D.named_modules():
+            if name == "b32.conv0":  # an fp16 block (32² of a 32² D, num_fp16_res 2)
+                m.register_forward_pre_hook(lambda _m, a: seen.append((a[0].dtype, a[0].is_contiguous())))
+        trainer.step()
+        assert seen and all(dtype == torch.float16 for dtype, _ in seen)
+        assert all(contiguous == (layout == "nchw") for _, contiguous in seen)
+        stats[layout] = trainer.stats.means()
+    for k, v in stats["nchw"].items():
+        assert stats["nhwc"][k] == pytest.approx(v, rel=2e-2, abs=2e-3), k
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_vector_io_kernels_equal_the_scalar_ones(dtype):
     """The upfirdn2d kernels with 16-byte vector I/O (NCHW tiles; channels_last one thread per channel

@@ -234,10 +234,12 @@ def test_gpu_check_dry_run(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert set(report["steps"]) == {"selftest", "cuda_tests", "stylegan_train", "stylegan_generate", "train_kernels",
-                                    "train_reference", "kernels", "stylegan3_reference"}
+                                    "train_kernels_nhwc", "train_reference", "kernels", "stylegan3_reference"}
     assert all(s["status"] == "ok" for s in report["steps"].values())
     assert report["stylegan_train"]["generated_pngs"] == 8
     assert report["train"]["kernels"]["kernels"] == "op" and report["train"]["reference"]["kernels"] == "ref"
+    assert [report["train"][k]["fp16_layout"] for k in ("kernels", "kernels_nhwc", "reference")] == ["nchw", "nhwc", "nchw"]
+    assert report["summary"]["fp16_layout_faster"] in ("nchw", "nhwc") and "train_nhwc_sec_per_kimg" in report["summary"]
     assert {"G reg (PL)", "D reg (R1)"} <= set(report["train"]["kernels"]["profile"])
     assert {row["op"] for row in report["kernels"]["upfirdn2d"]} == {"up2", "down2", "fir"}
     assert "| training (s/kimg) |" in (tmp_path / "gpu_check.md").read_text()
