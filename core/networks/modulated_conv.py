@@ -54,7 +54,13 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down,
                             padding=padding, flip_weight=flip_weight)
         if demodulate:
-            x = x.mul_(dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
+            d = dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+            if torch.is_grad_enabled() and (x.requires_grad or d.requires_grad):
+                # Out of place while autograd records: an in-place x *= d makes autograd keep a copy
+                # of x (d's gradient reads the x before the multiply) — a full extra pass per layer.
+                # One multiply-add for demodulation and noise, as NVIDIA's fma.
+                return torch.addcmul(noise.to(x.dtype), x, d) if noise is not None else x * d
+            x = x.mul_(d)
             return x.add_(noise.to(x.dtype)) if noise is not None else x
         if noise is not None:
             return x.add_(noise.to(x.dtype))
