@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if headless:
         os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
     from core.errors import ToolkitError, first_line
-    from core.cli.common import output_folder, resolve_device, tune_cpu_allocator
+    from core.cli.common import check_switches, output_folder, resolve_device, tune_cpu_allocator
     try:
+        check_switches()
         output_folder(args.outdir, create=False)
         size = parse_size(args.size)
         device = resolve_device(args.device)

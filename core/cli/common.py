@@ -35,7 +35,6 @@ def cli_entry(prog: str) -> Callable:
         @functools.wraps(main)
         def run(argv: list[str] | None = None) -> int:
             try:
-                check_switches()
                 return main(argv) or 0
             except ToolkitError as exc:  # the one family of user-facing errors (core/errors.py)
                 print(f"{prog}: error: {exc}", file=sys.stderr)
@@ -60,8 +59,8 @@ def cli_entry(prog: str) -> Callable:
 
 def check_switches() -> None:
     """Read the environment switches (STYLEGAN_KERNELS, STYLEGAN_UPFIRDN2D_IO, STYLEGAN_FP16_LAYOUT)
-    before a command does anything: a bad value is one error line (ValueError), never a half-made
-    run folder."""
+    before a command that runs networks does anything (called after its arguments are parsed): a bad
+    value is one error line (ValueError), never a half-made run folder."""
     kernel_mode()
     upfirdn2d_io()
     fp16_layout()

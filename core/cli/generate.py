@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from core.checkpoints.default_model import default_model_path
 from core.checkpoints.load import load_generator
-from core.cli.common import ArgumentParser, cli_entry, number, output_folder, parse_seeds, resolve_device, tune_cpu_allocator
+from core.cli.common import ArgumentParser, check_switches, cli_entry, number, output_folder, parse_seeds, resolve_device, tune_cpu_allocator
 from core.errors import UsageError
 from core.images import grid, save_png, to_uint8
 from core.latents import wplus
@@ -190,6 +190,7 @@ def parse_translate(text: str) -> tuple[float, float]:
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_switches()
     modes = [m for m in ("seeds", "ws") if getattr(args, m) is not None]
     mixing = args.rows is not None or args.cols is not None
     if len(modes) + mixing != 1:

@@ -21,7 +21,7 @@ from core.checkpoints.load import load_generator
 from core.training.dataset import ImageDataset, Preparation
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.training.metrics import fid, parse_metric, real_vs_real_fid
-from core.cli.common import ArgumentParser, cli_entry, number, parse_megapixels, resolve_device
+from core.cli.common import ArgumentParser, check_switches, cli_entry, number, parse_megapixels, resolve_device
 from core.errors import UsageError
 
 PROG = "stylegan-metrics"
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,
                    help=f"skip (and name) image files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g})")
     args = p.parse_args(argv)
+    check_switches()
     device = resolve_device(args.device)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     sizes = [parse_metric(m) for m in names]

@@ -23,7 +23,7 @@ from core.training.distributed import init_distributed
 from core.training.run import kimg_text
 from core.training.start import StartRequest, start_run
 from core.errors import TrainingDiverged
-from core.cli.common import ArgumentParser, cli_entry, number, output_folder, parse_megapixels, parse_resolution, tune_cpu_allocator
+from core.cli.common import ArgumentParser, check_switches, cli_entry, number, output_folder, parse_megapixels, parse_resolution, tune_cpu_allocator
 
 PROG = "stylegan-train"
 
@@ -144,6 +144,7 @@ def dry_run_report(started, world: int, device) -> str:
 @cli_entry(PROG)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_switches()
     given = given_options(args)
     if not args.resume and not args.dry_run:
         output_folder(args.outdir, create=False)  # (made with the run's folder, once all is checked)

@@ -49,8 +49,10 @@ class DiscriminatorBlock(nn.Module):
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)
         if self.in_channels == 0 or self.architecture == "skip":
-            img = img.to(dtype=dtype, memory_format=memory_format)
-            y = self.fromrgb(img)
+            # The image keeps its layout (a few channels: the resampling's channels-last kernels need
+            # 8 or more); fromrgb's input takes the blocks' layout.
+            img = img.to(dtype)
+            y = self.fromrgb(img.contiguous(memory_format=memory_format))
             x = x + y if x is not None else y
             img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
         if self.architecture == "resnet":
@@ -104,7 +106,7 @@ class DiscriminatorEpilogue(nn.Module):
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
     def forward(self, x, img, cmap):
-        x = x.to(torch.float32)
+        x = x.to(torch.float32, memory_format=activation_layout(x.device, torch.float32))
         if self.architecture == "skip":
             x = x + self.fromrgb(img.to(torch.float32))
         if self.mbstd is not None:

@@ -34,6 +34,17 @@ def fp16_layout() -> str:
     return layout
 
 
+def conv_weight(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A convolution weight [O, I, kh, kw] cast to x's dtype, and channels-last too when x is a
+    channels-last CUDA tensor: cuDNN's NHWC kernels would otherwise transpose the weight on every call
+    and copy its gradient back (NVIDIA's fp16_channels_last does the same). One kernel, like the cast
+    alone. On the CPU the weight keeps its layout (oneDNN reorders weights itself; same bits)."""
+    if x.is_cuda and x.dim() == 4 and x.shape[1] > 1 and not x.is_contiguous() \
+            and x.is_contiguous(memory_format=torch.channels_last):
+        return w.to(dtype=x.dtype, memory_format=torch.channels_last)
+    return w.to(x.dtype)
+
+
 def activation_layout(device: torch.device, dtype: torch.dtype) -> torch.memory_format:
     """The memory format a block's activations of `dtype` on `device` should have (see above).
     ValueError (one line) for a bad `STYLEGAN_FP16_LAYOUT`, on every device."""

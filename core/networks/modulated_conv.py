@@ -17,6 +17,7 @@ import math
 import torch
 
 from core.networks.conv2d_resample import conv2d_resample
+from core.networks.layout import conv_weight
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
@@ -51,7 +52,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
-        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down,
+        x = conv2d_resample(x, conv_weight(weight, x), f=resample_filter, up=up, down=down,
                             padding=padding, flip_weight=flip_weight)
         if demodulate:
             d = dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
@@ -73,7 +74,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     w = (weight.unsqueeze(0) * scale).reshape(-1, in_channels, kh, kw)
     if batch > 1:  # (at batch 1 a reshape would only spoil channels-last strides)
         x = x.reshape(1, -1, *x.shape[2:])
-    x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
+    x = conv2d_resample(x, conv_weight(w, x), f=resample_filter, up=up, down=down, padding=padding,
                         groups=batch, flip_weight=flip_weight)
     if batch > 1:
         x = x.reshape(batch, -1, *x.shape[2:])

@@ -180,6 +180,37 @@ def test_fp16_channels_last_training_step_equals_nchw(monkeypatch, arch):
         assert stats["nhwc"][k] == pytest.approx(v, rel=2e-2, abs=2e-3), k
 
 
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (1, 2)])
+def test_channels_last_fp16_convolutions_get_channels_last_weights(up, down):
+    """In the nhwc layout every convolution gets its weight channels-last too (no per-call weight
+    transpose in cuDNN), and gives the NCHW result (fp16 rounding)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from core.networks.layers import Conv2dLayer
+
+    class Weights(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.formats = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.convolution.default, torch.ops.aten.cudnn_convolution.default) \
+                    and tuple(args[1].shape) == (48, 32, 3, 3):  # the layer's weight, not a resampling filter
+                self.formats.append(args[1].is_contiguous(memory_format=torch.channels_last))
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    layer = Conv2dLayer(32, 48, kernel_size=3, activation="lrelu", up=up, down=down).cuda()
+    x = torch.randn(4, 32, 16, 16, device="cuda", dtype=torch.float16)
+    with torch.no_grad():
+        with Weights() as seen:
+            y_cl = layer(x.contiguous(memory_format=torch.channels_last))
+        y = layer(x)
+    if up == 1:  # (a transposed convolution's weight is [I, O, k, k]: transposed from the layer's)
+        assert seen.formats and all(seen.formats)
+    assert y_cl.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(y_cl.float(), y.float(), rtol=1e-2, atol=1e-2)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_vector_io_kernels_equal_the_scalar_ones(dtype):
     """The upfirdn2d kernels with 16-byte vector I/O (NCHW tiles; channels_last one thread per channel

@@ -32,6 +32,15 @@ def test_layout_policy(monkeypatch):
         activation_layout(CPU, torch.float32)  # checked on every device
 
 
+def test_conv_weights_follow_channels_last_only_on_gpus():
+    from core.networks.layout import conv_weight
+    w = torch.randn(8, 4, 3, 3)
+    x = torch.randn(2, 4, 6, 6).contiguous(memory_format=torch.channels_last)
+    out = conv_weight(w, x.double())
+    assert out.dtype == torch.float64 and out.is_contiguous()  # CPU: oneDNN reorders weights itself
+    assert conv_weight(w, x) is w
+
+
 def _conv_input_formats(module: torch.nn.Module) -> list[bool]:
     """Run-time record: for each 3x3 conv layer's input, whether it is channels-last."""
     seen = []
@@ -88,15 +97,23 @@ def test_generator_in_either_layout_gives_the_same_image(monkeypatch):
     assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("command", [["core.cli.train", "--data", str(REPO / "tests" / "fixtures" / "mnist_1000.zip"),
-                                      "--kimg", "0.004"],
-                                     ["core.cli.generate", "--seeds", "0"]])
-def test_a_bad_switch_is_one_line_before_anything_is_written(tmp_path, command):
+@pytest.mark.parametrize("prog,command", [
+    ("stylegan-train", ["core.cli.train", "--data", str(REPO / "tests" / "fixtures" / "mnist_1000.zip"), "--kimg", "0.004"]),
+    ("stylegan-generate", ["core.cli.generate", "--seeds", "0"]),
+    ("stylegan-explorer", ["explorer", "--screenshot", "shot.png"])])
+def test_a_bad_switch_is_one_line_before_anything_is_written(tmp_path, prog, command):
     import os
     env = {**os.environ, "PYTHONPATH": str(REPO), "STYLEGAN_FP16_LAYOUT": "planar"}
-    r = subprocess.run([sys.executable, "-m", *command, "--outdir", str(tmp_path / "out")], env=env,
+    r = subprocess.run([sys.executable, "-m", *command, "--outdir", str(tmp_path / "out")], env=env, cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip().splitlines() == [
-        f"stylegan-{command[0].split('.')[-1]}: error: STYLEGAN_FP16_LAYOUT must be nchw or nhwc, not 'planar'"]
-    assert not (tmp_path / "out").exists()
+    assert r.stderr.strip().splitlines() == [f"{prog}: error: STYLEGAN_FP16_LAYOUT must be nchw or nhwc, not 'planar'"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_commands_without_networks_ignore_the_switches(tmp_path):
+    import os
+    env = {**os.environ, "PYTHONPATH": str(REPO), "STYLEGAN_FP16_LAYOUT": "planar", "STYLEGAN_KERNELS": "gpu"}
+    for module in ("core.cli.dataset", "core.cli.convert"):
+        r = subprocess.run([sys.executable, "-m", module, "--help"], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "usage:" in r.stdout, r.stderr

@@ -137,7 +137,7 @@ def test_ada_p_rises_on_an_overfitting_setup(tmp_path):
     for _ in range(100):
         tr.step()
         ps.append(tr.ada.p)
-    assert ps[-1] >= 0.2 and max(ps) >= 0.4 and ps[-1] > ps[9] > 0, ps
+    assert ps[-1] > 0.18 and max(ps) > 0.38 and ps[-1] > ps[9] > 0, ps  # (p moves in steps of 0.04)
 
 
 @pytest.mark.parametrize("case,message", [
