@@ -131,13 +131,15 @@ def _upfirdn2d_impl(x: Tensor, f: Tensor, upx: int, upy: int, downx: int, downy:
                 raise kernel_failed("upfirdn2d", exc) from None
     y = upfirdn2d_ref(x, f, up=[upx, upy], down=[downx, downy], padding=[padx0, padx1, pady0, pady1],
                       flip_filter=flip_filter, gain=gain)
-    return _fresh(y.contiguous(memory_format=torch.channels_last) if _channels_last(x) else y.contiguous(), x)
+    return _fresh(y.contiguous(memory_format=torch.channels_last) if is_channels_last(x) else y.contiguous(), x)
 
 
 upfirdn2d_op = torch.library.custom_op("stylegan::upfirdn2d", _upfirdn2d_impl, mutates_args=())
 
 
-def _channels_last(x: Tensor) -> bool:
+def is_channels_last(x: Tensor) -> bool:
+    """Whether x [N, C, H, W] is laid out channels-last (and not also plain contiguous, as a tensor
+    with one channel or 1x1 pixels can be): the layout the kernels and the reference keep."""
     return x.shape[1] > 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -146,7 +148,7 @@ def _(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, flip_filter, gai
     fw, fh = filter_size(f)
     out_h = (x.shape[2] * upy + pady0 + pady1 - fh) // downy + 1
     out_w = (x.shape[3] * upx + padx0 + padx1 - fw) // downx + 1
-    fmt = torch.channels_last if _channels_last(x) else torch.contiguous_format  # as the kernel and the reference
+    fmt = torch.channels_last if is_channels_last(x) else torch.contiguous_format  # as the kernel and the reference
     return x.new_empty([x.shape[0], x.shape[1], out_h, out_w]).contiguous(memory_format=fmt)
 
 

@@ -23,6 +23,8 @@ import os
 
 import torch
 
+from kernels.ops import is_channels_last
+
 FP16_LAYOUTS = ("nchw", "nhwc")
 
 
@@ -39,8 +41,7 @@ def conv_weight(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     channels-last CUDA tensor: cuDNN's NHWC kernels would otherwise transpose the weight on every call
     and copy its gradient back (NVIDIA's fp16_channels_last does the same). One kernel, like the cast
     alone. On the CPU the weight keeps its layout (oneDNN reorders weights itself; same bits)."""
-    if x.is_cuda and x.dim() == 4 and x.shape[1] > 1 and not x.is_contiguous() \
-            and x.is_contiguous(memory_format=torch.channels_last):
+    if x.is_cuda and x.dim() == 4 and is_channels_last(x):
         return w.to(dtype=x.dtype, memory_format=torch.channels_last)
     return w.to(x.dtype)
 
