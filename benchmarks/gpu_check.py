@@ -6,7 +6,8 @@ and the next one runs):
   2. the `cuda` tests (tests/kernels/test_cuda.py, tests/kernels/test_cuda_kernels.py; no -x)
   3. stylegan-train on CUDA with the default kernel mode, 2 kimg, then stylegan-generate from it
   4. benchmarks/train.py at 256², batch 32, --net default --fp16-res 4 with the kernels (auto), the
-     per-phase split and a profile of every phase's top kernels
+     per-phase split and a profile of every phase's top kernels, kernel launches and the GPU's busy
+     share of an average step (near 1: the kernels bound the step; well below: the CPU's launch rate)
   5. benchmarks/kernels.py: 2x up / 2x down / FIR against the copy bandwidth, and the generator at
      256² and 1024², batch 1/8/32, with and without the kernels
   6. optional (--skip; a step the overall deadline leaves out is not a failure), in this order:
@@ -241,6 +242,9 @@ def summarise(report: dict) -> dict:
         s["regularisers_share"] = t["regularisers_share"]
         s["train_target_met"] = t["sec_per_kimg"] <= TARGETS["train_sec_per_kimg"] and \
             t["regularisers_share"] <= TARGETS["regularisers_share"]
+        for key in ("gpu_busy_share", "launches_per_step"):  # GPU-bound (share near 1) or launch-bound?
+            if key in t:
+                s[f"train_{key}"] = t[key]
     nhwc = (report.get("train") or {}).get("kernels_nhwc")
     if nhwc:
         s["train_nhwc_sec_per_kimg"] = nhwc["sec_per_kimg"]
@@ -278,14 +282,15 @@ def markdown(report: dict) -> str:
         lines += ["", f"**upfirdn2d vector I/O {report['upfirdn2d_vector_io']}**"]
     train = report.get("train") or {}
     if any(train.values()):
-        lines += ["", "| training (s/kimg) | total | phases synchronised | G main | PL | D main | R1 | EMA | PL+R1 share |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| training (s/kimg) | total | phases synchronised | G main | PL | D main | R1 | EMA | PL+R1 share "
+                  "| GPU busy share | launches per step |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, t in train.items():
             if t:
                 ph = t["phases_sec_per_kimg"]
                 lines.append(f"| {name} ({t['kernels']}, fp16 {t.get('fp16_layout', 'nchw')}) | {t['sec_per_kimg']} | {t.get('sec_per_kimg_phases_synchronised', '')} | "
                              f"{ph['G main']} | {ph['G reg (PL)']} | "
-                             f"{ph['D main']} | {ph['D reg (R1)']} | {ph['EMA']} | {t['regularisers_share']:.0%} |")
+                             f"{ph['D main']} | {ph['D reg (R1)']} | {ph['EMA']} | {t['regularisers_share']:.0%} | "
+                             f"{t.get('gpu_busy_share', '')} | {t.get('launches_per_step', '')} |")
     k = report.get("kernels")
     if k:
         lines += ["", f"copy roofline {k['copy_GB_per_s']} GB/s", "",

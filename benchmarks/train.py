@@ -11,7 +11,8 @@ numbers do not depend on image content, so the dataset is random pixels written 
     python benchmarks/train.py --net default                    # with the auto preset's full-size nets
     python benchmarks/train.py --res 256 --batch 32 --device cuda --net default --fp16-res 4
     python benchmarks/train.py --arch stylegan1 --res 32        # AdaIN G at its final stage
-    python benchmarks/train.py ... --profile 15                 # + the top kernels of each phase
+    python benchmarks/train.py ... --profile 15                 # + the top kernels of each phase, the
+                                                                #   launches per step, the GPU's busy share
 
 STYLEGAN_KERNELS=ref|op|cuda|auto chooses the ops as everywhere (kernels/dispatch.py).
 """
@@ -139,6 +140,16 @@ def main() -> None:
     }
     if profiled:
         result["profile"] = profiled
+        # The device's busy time in an average step (the lazy regularisers weighted by their
+        # intervals) against the step's time as stylegan-train runs: near 1 the GPU's kernels bound
+        # the step; well below 1 it waits for the CPU to queue them (the launch rate).
+        every = {"G reg (PL)": cfg.pl_interval, "D reg (R1)": cfg.r1_interval}
+        busy = sum(v["total_ms"] / every.get(k, 1) for k, v in profiled.items() if k in trainer.PHASES)
+        result["device_ms_per_step"] = round(busy, 2)
+        result["launches_per_step"] = round(sum(v["launches"] / every.get(k, 1) for k, v in profiled.items()
+                                                if k in trainer.PHASES))
+        if device.type == "cuda":
+            result["gpu_busy_share"] = round(busy / (elapsed / args.steps * 1e3), 3)
     print(f"{'phase':<14}{'s/kimg':>9}")
     for k, v in phases.items():
         print(f"{k:<14}{v:>9.2f}")
@@ -185,6 +196,7 @@ def profile_step(trainer, top: int) -> dict:
     ranges = [(e.name[6:], e.time_range.start, e.time_range.end) for e in events
               if e.name.startswith("phase:") and not str(e.device_type).endswith("CUDA")]
     per_phase: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
     for e in events:
         on_gpu = str(e.device_type).endswith("CUDA")
         if e.name.startswith("phase:") or cuda != on_gpu:
@@ -194,12 +206,18 @@ def profile_step(trainer, top: int) -> dict:
         self_us = e.device_time if on_gpu else e.self_cpu_time_total
         per_phase.setdefault(phase, {})
         per_phase[phase][e.name] = per_phase[phase].get(e.name, 0.0) + self_us / 1e3
+        counts[phase] = counts.get(phase, 0) + 1
     out = {}
     for phase, table in per_phase.items():
         total = sum(table.values())
         rows = sorted(table.items(), key=lambda kv: -kv[1])[:top]
-        out[phase] = {"total_ms": round(total, 2), "top": [[name[:90], round(ms, 3)] for name, ms in rows]}
-        print(f"-- {phase}: {total:.1f} ms of {'GPU kernels' if cuda else 'CPU ops'}", file=sys.stderr)
+        wall = next(((b - a) / 1e3 for name, a, b in ranges if name == phase), None)
+        out[phase] = {"total_ms": round(total, 2), "launches": counts.get(phase, 0),
+                      "wall_ms": round(wall, 2) if wall is not None else None,
+                      "top": [[name[:90], round(ms, 3)] for name, ms in rows]}
+        print(f"-- {phase}: {total:.1f} ms of {'GPU kernels' if cuda else 'CPU ops'} "
+              f"({counts.get(phase, 0)} {'kernels' if cuda else 'ops'}; {out[phase]['wall_ms']} ms wall, synchronised)",
+              file=sys.stderr)
         for name, ms in rows:
             print(f"   {ms:9.2f} ms  {name[:90]}", file=sys.stderr)
     return out

@@ -241,6 +241,10 @@ def test_gpu_check_dry_run(tmp_path):
     assert [report["train"][k]["fp16_layout"] for k in ("kernels", "kernels_nhwc", "reference")] == ["nchw", "nhwc", "nchw"]
     assert report["summary"]["fp16_layout_faster"] in ("nchw", "nhwc") and "train_nhwc_sec_per_kimg" in report["summary"]
     assert {"G reg (PL)", "D reg (R1)"} <= set(report["train"]["kernels"]["profile"])
+    profile = report["train"]["kernels"]["profile"]  # what says whether the GPU or the launch rate bounds a step
+    assert all(profile[k]["launches"] > 0 and profile[k]["wall_ms"] >= profile[k]["total_ms"] * 0.5
+               for k in ("G main", "G reg (PL)", "D main", "D reg (R1)"))
+    assert report["summary"]["train_launches_per_step"] > 0 and report["train"]["kernels"]["device_ms_per_step"] > 0
     assert {row["op"] for row in report["kernels"]["upfirdn2d"]} == {"up2", "down2", "fir"}
     assert "| training (s/kimg) |" in (tmp_path / "gpu_check.md").read_text()
     assert report["stylegan3"]["reference"]["results"][0]["arch"] == "stylegan3-t"  # (#21's GPU figure)
