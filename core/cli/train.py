@@ -125,7 +125,7 @@ def dry_run_report(started, world: int, device) -> str:
     cfg, dataset = started.cfg, started.dataset
     G, D = build_networks(cfg, dataset.resolution, dataset.channels, dataset.c_dim if cfg.cond else 0)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    if cfg.freezed > len(D.layers()):
+    if cfg.freezed and cfg.freezed > len(D.layers()):  # (validate: --freezed is StyleGAN2's, whose D has layers())
         raise ValueError(f"--freezed {cfg.freezed}: this D has {len(D.layers())} layers (at most {len(D.layers())})")
     lines = ["Training options:", json.dumps(cfg.to_dict(), indent=2), "",
              f"Dataset:        {dataset.path} ({len(dataset)} images{' x2 mirrored' if cfg.mirror else ''}, "

@@ -79,7 +79,10 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         return _from_dict(cls, d)
 
-    def validate(self) -> None:
+    def validate(self, resolution: int | None = None) -> None:
+        """ValueError naming the first option that cannot work; `resolution`: the training
+        resolution, when known, for the options that depend on it."""
+        from core.training.augment import PIPELINES
         if self.arch not in ARCHS:
             raise ValueError(f"--arch must be one of {', '.join(ARCHS)}")
         if self.aug not in AUG_MODES:
@@ -99,6 +102,13 @@ class TrainConfig:
             raise ValueError("--tick and --phase-kimg must be positive")
         if self.freezed and self.arch != "stylegan2":
             raise ValueError("--freezed works with --arch stylegan2 (a progressive D grows its layers)")
+        if self.augpipe not in PIPELINES:
+            raise ValueError(f"--augpipe must be one of {', '.join(PIPELINES)}, not {self.augpipe!r}")
+        if resolution and self.arch == "stylegan1":
+            starts = [2 ** k for k in range(2, resolution.bit_length()) if 2 ** k <= resolution]
+            if self.start_res not in starts:
+                raise ValueError(f"--start-res must be one of {', '.join(map(str, starts))} for "
+                                 f"{resolution}x{resolution} images, not {self.start_res}")
 
 
 def preset(name: str, resolution: int, processes: int = 1) -> dict:

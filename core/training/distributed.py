@@ -1,5 +1,6 @@
 """Several processes training one model (torch.distributed, NCCL on GPUs, gloo on CPUs): the
-gradients and the step's statistics summed over processes. With one process these do nothing."""
+gradients and the step's statistics summed over processes, and the decisions taken from a clock
+made the same in every process. With one process these do nothing."""
 
 from __future__ import annotations
 
@@ -32,6 +33,21 @@ def all_reduce_scalars(values: list[float], world: int, device: torch.device) ->
     return t.tolist()
 
 
+_control: dict = {}  # "group": a gloo group for host-side decisions (NCCL groups take device tensors only)
+
+
+def any_process(flags: list[bool], world: int) -> list[bool]:
+    """For each flag, whether it is set in any process — so that decisions taken from each
+    process's own clock (a tick's time limit, --minutes) are the same everywhere and every process
+    reaches the same collectives (a snapshot's barriers, the statistics). A few bytes over a CPU
+    (gloo) group: no device synchronisation."""
+    if world == 1:
+        return list(flags)
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX, group=_control.get("group"))
+    return [bool(v) for v in t.tolist()]
+
+
 def all_reduce_sum(t: torch.Tensor, world: int) -> torch.Tensor:
     """`t` (on the training device) summed over the processes, in place; no host synchronisation."""
     if world > 1:
@@ -48,6 +64,7 @@ def init_distributed(device_name: str):
     use_cuda = device_name != "cpu" and torch.cuda.is_available()
     torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
     if use_cuda:
+        _control["group"] = torch.distributed.new_group(backend="gloo")  # (a CPU run's default group is gloo)
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))

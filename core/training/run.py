@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +35,7 @@ from core.networks.build import load_state
 from core.networks.config import GeneratorConfig
 from core.errors import CheckpointError
 from core.training.dataset import ImageDataset
+from core.training.distributed import all_reduce_scalars, any_process
 from core.images import grid, save_png, to_uint8
 from core.training.config import TrainConfig
 from core.training.step import Trainer
@@ -101,12 +104,27 @@ def _duration(seconds: float) -> str:
 
 
 def check_same_config(what: str, ours: dict, theirs: dict, source: str) -> None:
-    """One error line naming (up to three of) the options in which a network file differs from this run."""
+    """One error line naming every option in which a network file differs from this run."""
     differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
     if differ:
-        shown = ", ".join(f"{k} {theirs.get(k)!r} (this run {ours.get(k)!r})" for k in differ[:3])
-        raise CheckpointError(f"{source}: its {what} differs from this run's: {shown}"
-                              f"{f' and {len(differ) - 3} more' if len(differ) > 3 else ''}")
+        shown = ", ".join(f"{k} {theirs.get(k)!r} (this run {ours.get(k)!r})" for k in differ)
+        raise CheckpointError(f"{source}: its {what} differs from this run's: {shown}")
+
+
+def check_init_networks(data: dict, g_config: dict, d_config: dict, source: str) -> dict | None:
+    """--init: CheckpointError unless the networks in `data` (read_networks) are the ones this run
+    builds (`g_config`, `d_config`: their configs as dicts). -> the training networks it holds (G,
+    D, ADA), or None for a generator-only file."""
+    stored = data["G_config"]
+    try:  # configs saved before the StyleGAN1/StyleGAN2 rename say `flavour`: compare like with like
+        stored = GeneratorConfig.from_dict(stored).to_dict()
+    except (TypeError, ValueError):
+        pass  # compared as stored: the difference is then named in the error
+    check_same_config("generator", g_config, stored, source)
+    nets = data.get("training") or data.get("networks")
+    if nets:
+        check_same_config("discriminator", d_config, data.get("D_config", {}), source)
+    return nets
 
 
 def grid_shape(resolution: int) -> tuple[int, int]:
@@ -204,18 +222,11 @@ class TrainingRun:
         count start fresh: this is a new run, not a continuation (that is --resume).
         Returns a few words saying what was taken."""
         tr = self.trainer
-        stored = data["G_config"]
-        try:  # configs saved before the StyleGAN1/StyleGAN2 rename say `flavour`: compare like with like
-            stored = GeneratorConfig.from_dict(stored).to_dict()
-        except (TypeError, ValueError):
-            pass  # compared as stored: the difference is then named in the error
-        check_same_config("generator", tr.G.config.to_dict(), stored, source)
-        nets = data.get("training") or data.get("networks")
+        nets = check_init_networks(data, tr.G.config.to_dict(), tr.D.config.to_dict(), source)
         load_state(tr.G_ema, data["G_ema"], source)
         load_state(tr.G, nets["G"] if nets else data["G_ema"], source)
         if not nets:
             return "G and G_ema from its G_ema; D from scratch"
-        check_same_config("discriminator", tr.D.config.to_dict(), data.get("D_config", {}), source)
         load_state(tr.D, nets["D"], source)
         p = nets["ada"]["p"] if "ada" in nets else nets.get("ada_p")
         if keep_ada_p and p is not None and self.cfg.aug == "ada":
@@ -304,9 +315,13 @@ class TrainingRun:
                     raise self._stopped(exc) from None
                 bar.update(min(tr.nimg, total) - bar.n)  # (whole images: never past the end)
                 done = tr.nimg >= total
+                # A tick ends at --tick kimg or after a while; --minutes ends the run after the step
+                # that reaches it. Clock decisions are every process's (they must all snapshot together).
+                seconds = time.time() - tick_start_time
                 tick_limit = FIRST_TICK_SECONDS if ticks_run == 0 else MAX_TICK_SECONDS
-                tick_over = (tr.nimg >= tick_start_nimg + cfg.tick_kimg * 1000
-                             or time.time() - tick_start_time >= tick_limit)
+                clock_over, out_of_time = any_process(
+                    [seconds >= tick_limit, cfg.minutes > 0 and self.time_s + seconds >= cfg.minutes * 60], self.world)
+                tick_over = tr.nimg >= tick_start_nimg + cfg.tick_kimg * 1000 or clock_over or out_of_time
                 if ticks_run == 0 and (tr.iteration - self._first_iteration == CPU_ESTIMATE_STEPS
                                        or (tick_over and tr.iteration - self._first_iteration < CPU_ESTIMATE_STEPS)):
                     self._estimate(time.time() - tick_start_time, tr.nimg - tick_start_nimg)
@@ -321,7 +336,7 @@ class TrainingRun:
                 self.time_s += elapsed
                 self.tick += 1
                 ticks_run += 1
-                stats = {k: round(v, 5) for k, v in tr.stats.means().items()}
+                stats = {k: round(v, 5) for k, v in self._tick_means().items()}
                 tr.stats = type(tr.stats)()
                 sec_per_kimg = elapsed / max((tr.nimg - tick_start_nimg) / 1000, 1e-9)
                 record = {"kimg": tr.nimg / 1000, "tick": self.tick, "time_s": round(self.time_s, 1),
@@ -340,11 +355,10 @@ class TrainingRun:
                 self.log(f"tick {self.tick} kimg {kimg_text(tr.nimg)} time {self.time_s:.0f}s "
                          f"sec/kimg {sec_per_kimg:.2f} " + " ".join(f"{k} {v:.4g}" for k, v in stats.items())
                          + f" ada_p {tr.ada.p:.3f}")
-                out_of_time = cfg.minutes > 0 and self.time_s >= cfg.minutes * 60
                 if out_of_time:
                     self.log(f"time limit: {cfg.minutes:g} minutes of training reached")
                 if self.interrupted:
-                    self.log(f"{self.interrupted}: stopping after this step with a snapshot")
+                    self.log(f"{self.interrupted}: stopping at {kimg_text(tr.nimg)} kimg with a snapshot")
                 last_tick = (max_ticks is not None and ticks_run >= max_ticks) or out_of_time or bool(self.interrupted)
                 on_time = cfg.snap_minutes > 0 and time.time() - snapshot_time >= cfg.snap_minutes * 60
                 if done or self.tick % cfg.snap == 0 or on_time or last_tick:
@@ -360,6 +374,16 @@ class TrainingRun:
             if self.tensorboard is not None:
                 self.tensorboard.close()
         return self.last_snapshot
+
+    def _tick_means(self) -> dict:
+        """The tick's mean of every statistic over all processes' steps (each process draws its
+        own chunks of the batch, so one process's losses alone would depend on the process count)."""
+        stats = self.trainer.stats
+        names = sorted(stats.sums)
+        totals = all_reduce_scalars([stats.sums[k] for k in names] + [stats.counts[k] for k in names],
+                                    self.world, self.device)
+        sums, counts = totals[:len(names)], totals[len(names):]
+        return {k: total / count for k, total, count in zip(names, sums, counts) if count}
 
     def _stopped(self, exc: TrainingDiverged) -> TrainingDiverged:
         """The one-line error for a diverged run: where to resume from, or that nothing can be."""
@@ -405,6 +429,10 @@ class TrainingRun:
             self.interrupted = signal.Signals(signum).name
             for sig, handler in previous.items():  # a second signal is not caught: it stops at once
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            # Said at once, also when the signal comes during a snapshot's metric (minutes on a CPU);
+            # os.write, since the handler may interrupt a print to the same stream.
+            os.write(sys.stderr.fileno(), f"\n{self.interrupted}: stopping at the end of this step with a snapshot "
+                     "(once more to stop at once)\n".encode())
 
         for sig in previous:
             signal.signal(sig, ask_to_stop)

@@ -16,7 +16,8 @@ from core.checkpoints.read import read_networks
 from core.errors import UsageError
 from core.training.config import TrainConfig, preset
 from core.training.dataset import ImageDataset, Preparation
-from core.training.run import TrainingRun, latest_snapshot, new_run_dir
+from core.training.run import TrainingRun, check_init_networks, latest_snapshot, new_run_dir
+from core.training.step import network_configs
 
 # Options a resumed run may change (the rest would make it a different run).
 CHANGEABLE_ON_RESUME = {"kimg", "snap", "snap_minutes", "tick_kimg", "metrics", "minutes"}
@@ -141,11 +142,14 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         cfg.preset = req.preset or ("stylegan1" if cfg.arch == "stylegan1" else "auto")
         if cfg.cond and dataset.c_dim == 0:
             raise UsageError(f"--cond: {cfg.data} has no labels (dataset.json)")
-        cfg.validate()
+        cfg.validate(dataset.resolution)
         _check_metrics(cfg)
         init = read_networks(req.init) if req.init else None
         if init is not None and cfg.arch == "stylegan1":
             raise UsageError("--init works with stylegan2 runs (a progressive run grows from 4x4)")
+        if init is not None:  # (before a run folder exists, and in a dry run)
+            g_cfg, d_cfg = network_configs(cfg, dataset.resolution, dataset.channels, dataset.c_dim if cfg.cond else 0)
+            check_init_networks(init, g_cfg.to_dict(), d_cfg.to_dict(), req.init)
         if req.dry_run:
             return Started(None, resumed=False, taken=None, cfg=cfg, dataset=dataset)
         desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{req.desc}" if req.desc else "")

@@ -59,7 +59,10 @@ class StepStats:
         return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k]}
 
 
-def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
+def network_configs(cfg: TrainConfig, resolution: int, channels: int, c_dim: int
+                    ) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """The networks a run with these options trains (for `resolution`x`resolution` images with
+    `channels` channels and `c_dim` label dimensions)."""
     g_cfg = GeneratorConfig(
         arch=cfg.arch, z_dim=cfg.z_dim, w_dim=cfg.w_dim,
         c_dim=c_dim, img_resolution=resolution, img_channels=channels, mapping_layers=cfg.map_layers,
@@ -70,6 +73,11 @@ def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int)
         architecture="progressive" if cfg.arch == "stylegan1" else cfg.d_arch,
         channel_base=cfg.d_cbase or cfg.cbase, channel_max=cfg.d_cmax or cfg.cmax,
         num_fp16_res=cfg.num_fp16_res, conv_clamp=cfg.conv_clamp, mbstd_group_size=cfg.mbstd_group)
+    return g_cfg, d_cfg
+
+
+def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int):
+    g_cfg, d_cfg = network_configs(cfg, resolution, channels, c_dim)
     return Generator(g_cfg), build_discriminator(d_cfg)
 
 

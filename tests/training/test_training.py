@@ -113,6 +113,45 @@ def test_two_process_torchrun_matches_single_process(tmp_path):
         for k, v in a[part].items():
             assert torch.allclose(v, b[part][k], rtol=1e-4, atol=1e-5), (part, k, (v - b[part][k]).abs().max())
     assert a["ada"]["p"] == pytest.approx(b["ada"]["p"]) and a["pl_mean"] == pytest.approx(b["pl_mean"], rel=1e-5)
+    # The logged losses are the whole batch's (every process's chunks), not rank 0's half of it.
+    logged = [[json.loads(line) for line in (only_run(tmp_path / d) / "stats.jsonl").read_text().splitlines()]
+              for d in ("one", "two")]
+    assert len(logged[0]) == len(logged[1]) == 2
+    for x, y in zip(*logged):
+        for k in ("loss_G", "loss_D_real", "loss_D_fake", "pl_penalty", "r1_penalty", "D_real_logit"):
+            assert x[k] == pytest.approx(y[k], rel=1e-3, abs=1e-6), (k, x[k], y[k])
+
+
+def test_options_are_checked_before_anything_is_written(tmp_path):
+    """--dry-run resolves and checks what the real run would (StyleGAN1 too); options that cannot
+    work for this dataset or these networks are one line, before a run folder exists."""
+    base = ["--data", str(MNIST), "--outdir", str(tmp_path / "runs"), *TINY]
+    r = train(*base, "--arch", "stylegan1", "--dry-run")
+    assert r.returncode == 0 and "Dry run: nothing trained" in r.stdout, r.stderr
+    for extra, message in ((["--augpipe", "xyz"], "--augpipe must be one of bgc, bg, b, c"),
+                           (["--arch", "stylegan1", "--start-res", "64"], "--start-res must be one of 4, 8, 16, 32")):
+        for dry in ([], ["--dry-run"]):
+            r = train(*base, *extra, *dry)
+            assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    # --init with other networks: every differing option named, in a dry run as in a real one.
+    r = train(*base, "--init", str(REPO / "assets" / "emoji64.pt"), "--dry-run")
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert all(f"{k} " in r.stderr for k in ("channel_base", "channel_max", "img_channels", "img_resolution", "w_dim",
+                                              "z_dim")) and "more" not in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_minutes_stops_after_the_step_that_reaches_it(tmp_path):
+    """--minutes is a budget of training time: the run stops (with a snapshot) at the first step
+    past it, not at the end of a tick that may be minutes later."""
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path), *TINY, "--kimg", "1000", "--tick", "1000",
+              "--minutes", "0.05")
+    assert r.returncode == 0, r.stderr
+    run = only_run(tmp_path)
+    (stats,) = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert 3 <= stats["time_s"] < 20, stats  # (the first tick would otherwise end only after 60 s)
+    assert "time limit: 0.05 minutes of training reached" in (run / "log.txt").read_text()
+    assert list(run.glob("network-snapshot-*.pt"))
 
 
 def test_ada_p_rises_on_an_overfitting_setup(tmp_path):
@@ -249,10 +288,10 @@ def test_init_starts_a_new_run_from_trained_networks(tmp_path):
         old_D = torch.load(snap, weights_only=True)["training"]["D"]
         same = all(torch.equal(new_D[k], v) for k, v in old_D.items())
         assert same == (name != "gonly")  # the trained D came along; a G-only file gives a fresh D
-    # A network built differently is refused with one line, and no empty run folder is left.
+    # A network built differently is refused with one line, before any folder is made.
     r = train(*common, "--outdir", str(tmp_path / "bad"), "--init", str(g_only), "--cmax", "32")
     assert r.returncode == 2 and "differs from this run's" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert not any((tmp_path / "bad").iterdir())
+    assert not (tmp_path / "bad").exists()
     r = train("--resume", str(src), "--init", str(g_only))
     assert r.returncode == 2 and "--init starts a new run" in r.stderr
     r = train("--resume", str(nets))
@@ -330,6 +369,7 @@ def test_ctrl_c_stops_with_a_resumable_snapshot(tmp_path, sig):
     out, err = p.communicate(timeout=240)
     assert p.returncode == 130, err
     assert f"{sig}: stopped with a snapshot" in err and "--resume" in err and "Traceback" not in err
+    assert f"{sig}: stopping at the end of this step with a snapshot (once more to stop at once)" in err
     run = only_run(runs)
     snap = latest_snapshot(run)
     nimg = torch.load(snap, weights_only=True)["training"]["nimg"]
