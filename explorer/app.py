@@ -20,10 +20,10 @@ from imgui_bundle import imgui
 from core.images import save_png
 
 from .display import FrameDisplay
-from .latents import SEED_STEP_Y
+from .latents import seed_at
 from .recorder import WalkRecorder, default_record_path
 from .renderer import Renderer
-from .state import ExplorerState
+from .state import SEED_COUNT, ExplorerState, clamp_position
 from .widgets import ui
 from .widgets.capture import CaptureWidget
 from .widgets.directions import DirectionsWidget
@@ -82,6 +82,7 @@ class Explorer:
         self.status = ""  # the last message, always visible in the status line under the controls
         self.status_error = False
         self.model_error = ""
+        self.render_error: tuple[str, str] | None = None  # the renderer's last ("refused" | "error", message)
         self.idle_fps = IDLE_FPS  # 0: never idle (benchmarks compare both)
         self.quiet_frames = 0  # UI frames in a row with nothing animating, rendering or touched
         self._last_mouse = (0.0, 0.0)
@@ -164,12 +165,16 @@ class Explorer:
         else:
             self.open_model(path)
 
-    def _poll_renderer(self) -> None:
+    def poll_renderer(self) -> None:
+        """Take in what the renderer reported since the last call (every UI frame does; a headless
+        run once more after its last frame): loaded models, load failures, files refused, failed
+        renders — the last two kept in render_error as well as shown in the status line."""
         for kind, message in self.renderer.take_events():
             if kind == "loaded":
                 self.state.pkl = message
                 self._remember(message)
                 self.model_error = ""
+                self.render_error = None
                 self.notify(f"loaded {Path(message).name}")
                 self._loading_path = None
                 self._requested = None  # render the current state with the new model
@@ -179,6 +184,7 @@ class Explorer:
                 self.state.pkl = self.model.path if self.model else None  # the previous model stays
                 self.notify(message, error=True)
             else:
+                self.render_error = (kind, message)
                 self.notify(message, error=True)
 
     def _load_recent(self) -> list[str]:
@@ -201,10 +207,16 @@ class Explorer:
     def reset(self) -> None:
         self.state = ExplorerState(pkl=self.state.pkl)
 
-    def step_seed(self, delta: int) -> None:
+    def shown_seed(self) -> int:
+        """The seed of the position's cell (0..MAX_SEED: seed space wraps at 2**32, as in NVIDIA's
+        visualizer), the one the Seed field shows."""
         lat = self.state.latent
-        seed = max(int(math.floor(lat.x)) + int(math.floor(lat.y)) * SEED_STEP_Y + delta, 0)
-        lat.x, lat.y, lat.w_file = float(seed), 0.0, None
+        return seed_at(math.floor(lat.x), math.floor(lat.y))
+
+    def step_seed(self, delta: int) -> None:
+        """Go `delta` seeds on from the seed shown (the arrow keys), staying within 0..MAX_SEED."""
+        lat = self.state.latent
+        lat.x, lat.y, lat.w_file = clamp_position(self.shown_seed() + delta), 0.0, None
         self.state.walk.active = False
 
     def toggle_animation(self) -> None:
@@ -216,7 +228,7 @@ class Explorer:
     def image_name(self) -> str:
         lat = self.state.latent
         if not self.state.walk.active and not lat.w_file and lat.x == int(lat.x) and lat.y == int(lat.y):
-            return f"seed{int(lat.x) + int(lat.y) * SEED_STEP_Y:04d}"
+            return f"seed{self.shown_seed():04d}"
         return time.strftime("explorer-%Y%m%d-%H%M%S")
 
     def network_image(self):
@@ -310,10 +322,10 @@ class Explorer:
     def advance(self, dt: float) -> None:
         """Animations move the state forward by dt seconds."""
         s = self.state
-        if s.latent.animate and not s.walk.active:
-            s.latent.x += s.latent.speed * dt
+        if s.latent.animate and not s.walk.active:  # (x - 2**32 is the same seed: seed space wraps)
+            s.latent.x = (s.latent.x + s.latent.speed * dt) % SEED_COUNT
         if s.noise.animate and s.noise.mode == "random":
-            s.noise.seed = int(s.noise.seed + max(1, round(NOISE_SEEDS_PER_SECOND * dt)))
+            s.noise.seed = int(s.noise.seed + max(1, round(NOISE_SEEDS_PER_SECOND * dt))) % SEED_COUNT
         tf = s.transform
         if tf.animate_translate:
             tf.translate_x = (tf.translate_x + tf.translate_speed * dt + 1) % 2 - 1  # wraps within ±1 width
@@ -331,7 +343,7 @@ class Explorer:
     def frame(self, dt: float) -> None:
         """One UI frame: animations, widgets, a render request if the state changed, upload."""
         self.perf.tick()
-        self._poll_renderer()
+        self.poll_renderer()
         self.advance(dt)
         ui.RECTS.clear()
         imgui.new_frame()
@@ -436,7 +448,10 @@ class Explorer:
         self._image_area = (max(avail.x, 1.0), max(avail.y, 1.0))
         tex = self.display.texture
         if self.model is None or tex.width == 0:
-            imgui.text_disabled("loading…" if self.loading else "rendering…" if self.model else "no model")
+            if self.model is not None and not self.loading and self.render_error:
+                ui.error_text(f"no image: {self.render_error[1]}")
+            else:
+                imgui.text_disabled("loading…" if self.loading else "rendering…" if self.model else "no model")
             return
         scale = self._display_scale()
         size = (tex.width * scale, tex.height * scale)
@@ -451,8 +466,8 @@ class Explorer:
         if imgui.is_item_active() and imgui.is_mouse_dragging(imgui.MouseButton_.left, 0.0):
             delta = imgui.get_io().mouse_delta
             lat = self.state.latent
-            lat.x = max(lat.x - delta.x / DRAG_PIXELS_PER_SEED, 0.0)
-            lat.y = max(lat.y - delta.y / DRAG_PIXELS_PER_SEED, 0.0)
+            lat.x = clamp_position(lat.x - delta.x / DRAG_PIXELS_PER_SEED)
+            lat.y = clamp_position(lat.y - delta.y / DRAG_PIXELS_PER_SEED)
             lat.w_file = None
             self.state.walk.active = False
         imgui.get_window_draw_list().add_image(imgui.ImTextureRef(tex.id), origin,

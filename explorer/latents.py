@@ -110,7 +110,7 @@ class LatentComposer:
         c = state.latent.class_index
         if walk.mode == "noise":
             z0 = self.z(keys[0])
-            z1 = self.z(keys[1] if len(keys) > 1 else keys[0] + 1)
+            z1 = self.z(keys[1] if len(keys) > 1 else seed_at(keys[0] + 1, 0))  # (the last seed: then seed 0)
             period = max(len(keys), 1)
             angle = 2 * math.pi * (t % period) / period
             if angle == 0:

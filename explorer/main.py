@@ -51,13 +51,13 @@ def render_threads() -> int:
 
 
 def initial_state(args):
-    from .state import ExplorerState
+    from .state import MAX_SEED, ExplorerState
     state = ExplorerState.load(args.session) if args.session else ExplorerState()
     if args.pkl:
         state.pkl = args.pkl
     if args.seed is not None:
-        if args.seed < 0:
-            raise ValueError("--seed must be >= 0")
+        if not 0 <= args.seed <= MAX_SEED:
+            raise ValueError(f"--seed must be within 0..{MAX_SEED} (stylegan-generate's seed range), got {args.seed}")
         state.latent.x, state.latent.y, state.latent.w_file = float(args.seed), 0.0, None
         state.walk.active = False
     if args.trunc is not None:
@@ -80,6 +80,7 @@ def run_headless(args, state, device, size) -> int:
     try:
         for _ in range(max(args.frames, 1)):
             platform.run_frame(app, dt=1 / 30)
+        app.poll_renderer()  # what the last frame's render reported
         if args.window_shot:
             platform.run_frame(app, dt=1e-6)  # the window draws the texture filled in the last frame
             window = platform.read_window()
@@ -89,6 +90,10 @@ def run_headless(args, state, device, size) -> int:
         if app.model is None:
             print(f"{PROG}: error: {app.model_error or 'the model did not load'}", file=sys.stderr)
             return 2
+        if app.render_error:  # a file the session names refused (exit 2), or a render failed (exit 1)
+            kind, message = app.render_error
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+            return 2 if kind == "refused" else 1
         if args.screenshot:
             image = app.network_image()
             save_png(image, args.screenshot)

@@ -90,11 +90,20 @@ class HeadlessPlatform:
 
     # Whole gestures on a control (by the label it was drawn with), one event per UI frame.
     def centre(self, label: str) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.rect(label)
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def text_point(self, label: str) -> tuple[float, float]:
+        """A point a fifth of the way into a control: on its text part, left of an input field's -/+
+        buttons and on the first of several components (a label, if any, is on the right)."""
+        x0, y0, x1, y1 = self.rect(label)
+        return x0 + (x1 - x0) / 5, (y0 + y1) / 2
+
+    def rect(self, label: str) -> tuple[float, float, float, float]:
         from .widgets.ui import RECTS
         if label not in RECTS:
             raise KeyError(f"no control {label!r} on screen (open its panel first)")
-        x0, y0, x1, y1 = RECTS[label]
-        return (x0 + x1) / 2, (y0 + y1) / 2
+        return RECTS[label]
 
     def click(self, app, label: str) -> None:
         self.mouse_move(*self.centre(label))
@@ -106,8 +115,9 @@ class HeadlessPlatform:
         self.run_frame(app)  # the UI as it looks after the click
 
     def enter_value(self, app, label: str, text: str) -> None:
-        """Ctrl+click a slider or field, type `text`, press Enter — as a user types a value."""
-        self.mouse_move(*self.centre(label))
+        """Ctrl+click a slider or field (on its text part), type `text`, press Enter — as a user types
+        a value."""
+        self.mouse_move(*self.text_point(label))
         self.run_frame(app)
         for event in (lambda: self.key(imgui.Key.mod_ctrl, True), lambda: self.mouse_button(True),
                       lambda: self.mouse_button(False), lambda: self.key(imgui.Key.mod_ctrl, False)):

@@ -2,7 +2,9 @@
 
 The UI posts the current state whenever it changed; the worker always takes the newest request
 and drops the ones it never got to. Model loading happens on the same worker; a file that fails to
-load leaves the previous model in place and reports its one-line error.
+load leaves the previous model in place and reports its one-line error. A file the state names that
+does not fit (a W file, a directions file) is reported the same way ("refused"), as is a render that
+fails ("error"); nothing the worker meets takes the app down.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Renderer:
         self.wake = None  # also called then (and on events): a window's UI thread may be waiting for input
         self.stats = Stats()
         self.model: ModelInfo | None = None
-        self._events: list[tuple[str, str]] = []  # ("loaded", path) | ("load_failed", msg) | ("error", msg)
+        self._events: list[tuple[str, str]] = []  # (kind, path or message): see take_events
         self._G = None
         self._composer: LatentComposer | None = None
         self._cond = threading.Condition()
@@ -103,8 +105,10 @@ class Renderer:
             return self._frame
 
     def take_events(self) -> list[tuple[str, str]]:
-        """What happened since the last call, oldest first: ("loaded", path),
-        ("load_failed", one-line message) or ("error", one-line message)."""
+        """What happened since the last call, oldest first: ("loaded", path), ("load_failed", one-line
+        message), ("refused", one-line message: a file the state names — W file, directions — does
+        not fit, and the frame is not drawn or drawn without it) or ("error", one-line message: a
+        render failed)."""
         with self._cond:
             events, self._events = self._events, []
         return events
@@ -212,7 +216,7 @@ class Renderer:
                 d = load_directions(source, self._G.w_dim)
             d = Directions(d.names, d.vectors.to(self.device))
         except (ValueError, ToolkitError) as exc:
-            self._report("error", str(exc))
+            self._report("refused", first_line(exc, 1000))
             d = None
         self._composer.directions = d
         self.model.directions = d.names if d else []
@@ -225,8 +229,8 @@ class Renderer:
             self._directions(state)
         try:
             ws = composer.ws(state)
-        except (ValueError, ToolkitError) as exc:  # e.g. a W file that does not fit
-            self._report("error", str(exc))
+        except (ValueError, ToolkitError) as exc:  # e.g. a W file that is missing or does not fit
+            self._report("refused", first_line(exc, 1000))
             return
         captured = {}
         hook = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,15 @@ from core.noise import NOISE_MODES
 WALK_MODES = ("slerp", "lerp", "noise")
 VIEW_MODES = ("fit", "zoom", "1:1")
 SESSION_VERSION = 1
+SEED_COUNT = 2 ** 32  # seeds are 0 .. 2**32 - 1, the ones stylegan-generate --seeds takes
+MAX_SEED = SEED_COUNT - 1
+MAX_DIRECTION_SLIDERS = 32
+
+
+def clamp_position(value: float) -> float:
+    """A seed-space coordinate (latent x or y) kept within 0..MAX_SEED, where every position the
+    explorer can reach lies (and float64 still tells neighbouring seeds apart)."""
+    return min(max(float(value), 0.0), float(MAX_SEED))
 
 
 @dataclass
@@ -160,20 +170,53 @@ class ExplorerState:
             raise ValueError(f"{path}: {exc}") from None
 
     def validate(self) -> None:
+        """Refuse what no control could have set and the renderer or the widgets cannot show: a
+        ValueError naming the field (as the session file spells it) and the range it must be in."""
         if self.noise.mode not in NOISE_MODES:
-            raise ValueError(f"noise mode must be one of {NOISE_MODES}")
+            raise ValueError(f"state.noise.mode must be one of {NOISE_MODES}")
         if self.walk.mode not in WALK_MODES:
-            raise ValueError(f"walk mode must be one of {WALK_MODES}")
+            raise ValueError(f"state.walk.mode must be one of {WALK_MODES}")
         if self.view.mode not in VIEW_MODES:
-            raise ValueError(f"view mode must be one of {VIEW_MODES}")
+            raise ValueError(f"state.view.mode must be one of {VIEW_MODES}")
         if not -1.0 <= self.trunc.psi <= 2.0:
-            raise ValueError("psi must be within -1..2")
-        if self.latent.class_index < 0 or any(s.class_index < 0 for s in self.styles):
-            raise ValueError("class numbers must be >= 0")
-        if self.trunc.cutoff is not None and self.trunc.cutoff < 0:
-            raise ValueError("truncation cutoff must be >= 0")
+            raise ValueError("state.trunc.psi must be within -1..2")
+        for where, value in (("state.latent.x", self.latent.x), ("state.latent.y", self.latent.y)):
+            if not 0 <= value < SEED_COUNT:
+                raise ValueError(f"{where} must be >= 0 and below 2**32 (a position in seed space, where seed = "
+                                 f"x + 100 y wraps at 2**32 like stylegan-generate's seeds), got {value!r}")
+        for where, value in self._seed_fields():
+            _check_range(where, value, 0, MAX_SEED, "(stylegan-generate's seed range)")
+        for where, value in self._count_fields():
+            _check_range(where, value, 0, None)
+        _check_range("state.directions.count", self.directions.count, 1, MAX_DIRECTION_SLIDERS)
+        if not self.view.zoom > 0:
+            raise ValueError(f"state.view.zoom must be above 0, got {self.view.zoom:g}")
         if self.walk.active and len(self.walk.keyframes) < (1 if self.walk.mode == "noise" else 2):
-            raise ValueError("a walk needs at least two keyframes")
+            raise ValueError("state.walk.keyframes: a walk needs at least two keyframes")
+
+    def _seed_fields(self) -> list[tuple[str, int]]:
+        """(field, value) of every seed."""
+        return ([("state.noise.seed", self.noise.seed)]
+                + [(f"state.styles[{i}].seed", s.seed) for i, s in enumerate(self.styles)]
+                + [(f"state.walk.keyframes[{i}]", k) for i, k in enumerate(self.walk.keyframes)])
+
+    def _count_fields(self) -> list[tuple[str, int | None]]:
+        """(field, value) of every row, class, layer or channel number (None: not set)."""
+        fields = [("state.latent.w_index", self.latent.w_index), ("state.latent.class_index", self.latent.class_index),
+                  ("state.trunc.cutoff", self.trunc.cutoff), ("state.view.channel", self.view.channel)]
+        fields += [(f"state.styles[{i}].class_index", s.class_index) for i, s in enumerate(self.styles)]
+        for i, e in enumerate(self.directions.entries):
+            fields += [(f"state.directions.entries[{i}].{name}", getattr(e, name))
+                       for name in ("index", "first_layer", "last_layer")]
+        return fields
+
+
+def _check_range(where: str, value, lo, hi, why: str = "") -> None:
+    """ValueError unless lo <= value <= hi (hi None: no upper bound; value None: not set)."""
+    if value is None or (lo <= value and (hi is None or value <= hi)):
+        return
+    bounds = f"within {lo}..{hi}" if hi is not None else f">= {lo}"
+    raise ValueError(f"{where} must be {bounds}{' ' + why if why else ''}, got {value!r}")
 
 
 def _build(cls, data: Any, where: str):
@@ -211,6 +254,8 @@ def _convert(value: Any, tp: Any, where: str):
     if tp in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{where} must be a number")
+        if not math.isfinite(value):  # (Python's JSON reader takes NaN and Infinity)
+            raise ValueError(f"{where} must be a finite number, got {value}")
         if tp is int and value != int(value):
             raise ValueError(f"{where} must be a whole number")
         return tp(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from ..state import DirectionEntry
+from ..state import MAX_DIRECTION_SLIDERS, DirectionEntry
 from . import ui
 
 
@@ -37,7 +37,7 @@ class DirectionsWidget:
             d.source, d.entries, self.error = "pca", [], ""
         if self.error:
             ui.error_text(self.error)
-        _, d.count = ui.slider_int("Sliders##dir", d.count, 1, 32)
+        _, d.count = ui.slider_int("Sliders##dir", d.count, 1, MAX_DIRECTION_SLIDERS)
         while len(d.entries) < d.count:
             d.entries.append(DirectionEntry(index=len(d.entries)))
         del d.entries[d.count:]
@@ -53,7 +53,7 @@ class DirectionsWidget:
                 imgui.set_tooltip("amount (PCA: in standard deviations of W)")
             imgui.set_next_item_width(160)
             lo, hi = e.first_layer, last if e.last_layer is None else e.last_layer
-            changed, lo, hi = imgui.drag_int_range2(f"layers##dir{i}", lo, hi, 0.1, 0, last)
+            changed, lo, hi = ui.drag_int_range2(f"layers##dir{i}", lo, hi, 0.1, 0, last)
             if changed:
                 e.first_layer, e.last_layer = min(lo, hi), (None if max(lo, hi) == last else max(lo, hi))
             imgui.pop_id()

@@ -7,7 +7,8 @@ import math
 
 from imgui_bundle import imgui
 
-from ..latents import SEED_STEP_Y
+from ..latents import seed_at
+from ..state import clamp_position
 from . import ui
 
 
@@ -21,18 +22,21 @@ class LatentWidget:
 
     def __call__(self) -> None:
         lat = self.app.state.latent
-        seed = int(math.floor(lat.x)) + int(math.floor(lat.y)) * SEED_STEP_Y
-        changed, new_seed = ui.input_int("Seed", seed)
+        fx, fy = math.floor(lat.x), math.floor(lat.y)
+        changed, seed = ui.input_seed("Seed", seed_at(fx, fy))
         if changed:
-            lat.x, lat.y = float(max(new_seed, 0)), 0.0
+            lat.x, lat.y = float(seed), 0.0
         model = self.app.model
         if model is not None and model.c_dim:
             class_control(lat, model.c_dim, "Class##latent")
-        changed, xy = ui.drag_float2("x, y##latent", (lat.x, lat.y), 0.01, 0.0, 1e9, "%.2f")
+        # The position's offset from its seed's cell (as NVIDIA's visualizer shows it), not x and y
+        # themselves: imgui drags float32, which cannot tell seeds above 2**24 apart.
+        changed, offset = ui.drag_float2("Offset x, y##latent", (lat.x - fx, lat.y - fy), 0.01, 0.0, 0.0, "%.2f")
         if changed:
-            lat.x, lat.y = max(xy[0], 0.0), max(xy[1], 0.0)
-        ui.help_marker("Drag on the image to move between seeds; between integers the neighbouring "
-                       "seeds' w are blended. Seed = x + 100 y.")
+            lat.x, lat.y = clamp_position(fx + offset[0]), clamp_position(fy + offset[1])
+        ui.help_marker("Drag on the image, or drag the offset, to move between seeds; between integers the "
+                       "neighbouring seeds' w are blended. Seed = x + 100 y: the offset is how far past the "
+                       "seed's x and y the position is.")
         _, lat.animate = ui.checkbox("Animate##latent", lat.animate)
         imgui.same_line()
         imgui.set_next_item_width(150)
@@ -55,12 +59,11 @@ class LatentWidget:
         if lat.w_file:
             imgui.text_wrapped(f"using {lat.w_file} (its W+ replaces the seed, as saved: psi applies to style sources only)")
             _, lat.w_index = ui.input_int("Row##wfile", lat.w_index)
-            lat.w_index = max(lat.w_index, 0)
             if ui.button("Back to seeds##wfile"):
                 lat.w_file = None
 
 
 def class_control(target, c_dim: int, label: str) -> None:
     """A class picker (0 .. c_dim-1) for an object with a class_index (the base latent, a style source)."""
-    _, value = ui.slider_int(label, min(target.class_index, c_dim - 1), 0, c_dim - 1)
+    _, value = ui.slider_int(label, target.class_index, 0, c_dim - 1)
     target.class_index = min(max(value, 0), c_dim - 1)

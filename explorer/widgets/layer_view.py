@@ -25,6 +25,6 @@ class LayerViewWidget:
             view.channel = 0
         if view.layer:
             channels = max(self.app.feature_channels, 1)
-            _, view.channel = ui.slider_int("Channel##view", min(view.channel, channels - 1), 0, channels - 1)
+            _, view.channel = ui.slider_int("Channel##view", view.channel, 0, channels - 1)
             _, view.normalize = ui.checkbox("Normalize##view", view.normalize)
             ui.help_marker("Normalize maps the channel's min..max to black..white; otherwise -1..1.")

@@ -21,8 +21,8 @@ class NoiseWidget:
             return
         _, noise.mode = ui.combo("Mode##noise", noise.mode, list(NOISE_MODES))
         if noise.mode == "random":
-            _, noise.seed = ui.input_int("Noise seed", noise.seed)
-            noise.seed = max(noise.seed, 0)
+            imgui.set_next_item_width(imgui.get_font_size() * ui.SEED_FIELD_EMS)  # leaves room for Animate
+            _, noise.seed = ui.input_seed("Noise seed", noise.seed)
             imgui.same_line()
             _, noise.animate = ui.checkbox("Animate##noise", noise.animate)
         _, noise.strength = ui.slider_float("Strength##noise", noise.strength, 0.0, 4.0, "%.2f")

@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 
 from core.latents.wplus import GROUP_NAMES, layer_groups
 
-from ..state import StyleSource
+from ..state import MAX_SEED, StyleSource
 from . import ui
 from .latent import class_control
 
@@ -30,9 +30,8 @@ class StylesWidget:
             if len(src.weights) != num_ws:
                 src.weights = (list(src.weights) + [0.0] * num_ws)[:num_ws]
             imgui.push_id(k)
-            imgui.set_next_item_width(imgui.get_font_size() * 8)  # leaves room for the label and Remove
-            _, src.seed = ui.input_int(f"Source seed##src{k}", src.seed)
-            src.seed = max(src.seed, 0)
+            imgui.set_next_item_width(imgui.get_font_size() * ui.SEED_FIELD_EMS)  # room for the label and Remove
+            _, src.seed = ui.input_seed(f"Source seed##src{k}", src.seed)
             imgui.same_line()
             if ui.button(f"Remove##src{k}"):
                 remove = k
@@ -57,7 +56,7 @@ class StylesWidget:
         if remove is not None:
             del state.styles[remove]
         if ui.button("Add source##styles"):
-            seed = max([s.seed for s in state.styles], default=0) + 1
+            seed = min(max([s.seed for s in state.styles], default=0) + 1, MAX_SEED)
             state.styles.append(StyleSource(seed=seed, weights=[0.0] * num_ws))
         imgui.same_line()
         if ui.button("Reset##styles"):

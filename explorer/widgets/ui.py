@@ -1,13 +1,23 @@
 """Thin wrappers over imgui controls that also record where each control was drawn.
 
+Every number is handed to imgui within what its control holds (imgui's int controls take a C
+int; seeds go through a double field, which holds every seed exactly): a state value outside is
+shown clamped and kept unless the user edits it.
+
 The recorded rectangles (label -> (x0, y0, x1, y1) in window pixels) let tests and scripts aim
 real mouse and keyboard events at a control, the way a user would.
 """
 
 from __future__ import annotations
 
+import math
+
 from imgui_bundle import imgui
 
+from ..state import MAX_SEED
+
+INT_MAX = 2 ** 31 - 1  # imgui's int controls take a C int
+SEED_FIELD_EMS = 10  # a seed field's width in font sizes: the ten digits of 4294967295 and -/+
 RECTS: dict[str, tuple[float, float, float, float]] = {}
 
 
@@ -31,16 +41,43 @@ def slider_float(label: str, value: float, lo: float, hi: float, fmt: str = "%.3
     return changed, _decimal(new) if changed else value
 
 
+def _clamp(value: int, lo: int, hi: int) -> int:
+    return min(max(int(value), lo), hi)
+
+
 def slider_int(label: str, value: int, lo: int, hi: int) -> tuple[bool, int]:
-    changed, value = imgui.slider_int(label, int(value), lo, hi)
+    """An int slider over lo..hi. A value outside is shown at the nearer end (imgui takes a C int)
+    and given back unchanged unless the user moves the slider."""
+    changed, new = imgui.slider_int(label, _clamp(value, lo, hi), lo, hi)
     _record(label)
-    return changed, value
+    return changed, new if changed else value
 
 
-def input_int(label: str, value: int, step: int = 1) -> tuple[bool, int]:
-    changed, value = imgui.input_int(label, int(value), step)
+def input_int(label: str, value: int, step: int = 1, lo: int = 0, hi: int = INT_MAX) -> tuple[bool, int]:
+    """An int field with -/+ buttons; what the user enters is clamped to lo..hi (within a C int). A
+    value outside is shown clamped and given back unchanged unless edited."""
+    changed, new = imgui.input_int(label, _clamp(value, lo, hi), step)
     _record(label)
-    return changed, value
+    return changed, _clamp(new, lo, hi) if changed else value
+
+
+def input_seed(label: str, value: int) -> tuple[bool, int]:
+    """A seed field (0..MAX_SEED, wider than a C int: a double holds every seed exactly) with -/+
+    buttons (Ctrl: 100). What is typed is rounded to a whole seed and clamped to 0..MAX_SEED."""
+    changed, new = imgui.input_double(label, float(_clamp(value, 0, MAX_SEED)), 1.0, 100.0, "%.0f")
+    _record(label)
+    if not changed:
+        return False, value
+    return True, _clamp(round(new), 0, MAX_SEED) if math.isfinite(new) else value
+
+
+def drag_int_range2(label: str, first: int, last: int, speed: float, lo: int, hi: int) -> tuple[bool, int, int]:
+    """A pair of ints dragged within lo..hi; values outside are shown clamped and given back
+    unchanged unless dragged."""
+    changed, new_first, new_last = imgui.drag_int_range2(label, _clamp(first, lo, hi), _clamp(last, lo, hi),
+                                                         speed, lo, hi)
+    _record(label)
+    return (True, new_first, new_last) if changed else (False, first, last)
 
 
 def drag_float2(label: str, values: tuple[float, float], speed: float = 0.01, lo: float = 0.0,

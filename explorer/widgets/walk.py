@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from ..state import WALK_MODES
+from ..state import MAX_SEED, WALK_MODES
 from . import ui
 
 MAX_SCALE = 16
+MAX_FPS = 120
 
 
 class WalkWidget:
@@ -31,11 +32,11 @@ class WalkWidget:
         if changed:
             try:
                 keys = [int(k) for k in self.keys_text.replace(" ", "").split(",") if k]
-                if len(keys) < 2 or min(keys) < 0:
+                if len(keys) < 2 or min(keys) < 0 or max(keys) > MAX_SEED:
                     raise ValueError
                 walk.keyframes, self.keys_error = keys, ""
             except ValueError:
-                self.keys_error = "keyframes: two or more seeds, comma-separated"
+                self.keys_error = f"keyframes: two or more seeds (0..{MAX_SEED}), comma-separated"
         if self.keys_error:
             ui.error_text(self.keys_error)
         _, walk.speed = ui.slider_float("Speed##walk", walk.speed, 0.05, 4.0, "%.2f keys/s")
@@ -55,12 +56,10 @@ class WalkWidget:
             return
         _, self.record_path = ui.input_text("##recpath", self.record_path, "walk.mp4, walk.gif or a folder")
         imgui.set_next_item_width(imgui.get_font_size() * 6)
-        _, self.fps = ui.input_int("fps##rec", self.fps, 5)
-        self.fps = min(max(self.fps, 1), 120)
+        _, self.fps = ui.input_int("fps##rec", self.fps, 5, 1, MAX_FPS)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 6)
-        _, self.scale = ui.input_int("scale##rec", self.scale, 1)
-        self.scale = min(max(self.scale, 1), MAX_SCALE)
+        _, self.scale = ui.input_int("scale##rec", self.scale, 1, 1, MAX_SCALE)
         if app.model is not None:  # the output size, each frame upscaled by a whole factor (nearest neighbour)
             imgui.same_line()
             side = app.model.resolution * self.scale
