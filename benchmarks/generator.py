@@ -121,7 +121,7 @@ def cli_throughput(res: int, seeds: int, runs: int, env: dict) -> dict:
         def run(n: int) -> float:
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "core.cli.generate", "--pkl", str(pkl), "--seeds",
-                            f"0-{n - 1}", "--outdir", str(Path(tmp) / "out"), "--device", "cpu"],
+                            f"0-{n - 1}", "--outdir", str(Path(tmp) / "out"), "--device", "cpu", "--force"],
                            env=env, check=True, capture_output=True)
             return time.perf_counter() - t
 

@@ -3,7 +3,12 @@
 `atomic_write` — a temporary name in the same folder, flushed and fsynced, then renamed over the
 target in one step (POSIX rename is atomic). A crash or Ctrl-C leaves the old file or none, and the
 temporary is removed. The new file gets the permissions a plain open() would (0666 minus umask), not
-mkstemp's 0600."""
+mkstemp's 0600.
+
+Before the work, the commands check their outputs here too: `refuse_to_replace` (an existing file is
+never replaced unless --force is given), `check_writable` and `create_folder` (an output that cannot
+be created is one line naming it and the reason), `remove_new_folders` (a failed call leaves no
+empty folder it made)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Iterable, Iterator
+
+from core.errors import UsageError
 
 
 def _umask() -> int:
@@ -77,6 +84,82 @@ def unused_path(path: str | Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
+
+
+def size_text(n: int) -> str:
+    """A file size for messages: '812 bytes', '14.2 kB', '38.0 MB'."""
+    if n < 1000:
+        return f"{n} byte{'s' * (n != 1)}"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:.1f} MB"
+
+
+def refuse_to_replace(paths: Iterable[str | Path], force: bool = False) -> None:
+    """The README's promise: an existing output file is never replaced unless `--force` is given.
+    Call it with every file a command is about to write, before any work is done: UsageError (one
+    line, exit 2) naming the (first) existing file and saying that --force replaces it. A folder
+    where a file is to be written is refused even with --force (a rename cannot replace it)."""
+    existing = []
+    for path in dict.fromkeys(Path(p) for p in paths):
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder; it cannot be replaced by the file to write")
+        if path.exists():
+            existing.append(path)
+    if force or not existing:
+        return
+    first = existing[0]
+    if len(existing) == 1:
+        raise UsageError(f"{first} exists ({size_text(first.stat().st_size)}); give --force to replace it")
+    raise UsageError(f"{first} and {len(existing) - 1} more of the files to write exist; "
+                     "give --force to replace them")
+
+
+def check_writable(folder: str | Path, what: str) -> None:
+    """Make sure a file can be created in `folder` (an existing folder), by creating and removing
+    a temporary one (access() says yes to root on read-only mounts and /proc): UsageError
+    `cannot write <what>: <reason>` before a long computation, not after it."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what}: {exc.strerror or exc} ({folder})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def create_folder(path: str | Path, what: str) -> list[Path]:
+    """Make the folder `path` (with missing parents) and check that files can be written in it.
+    Returns the folders this call created, outermost first, for remove_new_folders when the
+    command fails later. UsageError (one line) `cannot create <what>: <reason>` when it cannot be
+    made, `cannot write <what>: <reason>` when it takes no files; anything it made is removed again."""
+    path = Path(path)
+    made: list[Path] = []
+    p = path
+    while not p.exists() and p != p.parent:
+        made.insert(0, p)
+        p = p.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_new_folders(made)
+        raise UsageError(f"cannot create {what}: {exc.strerror or exc}") from None
+    try:
+        check_writable(path, what)
+    except UsageError:
+        remove_new_folders(made)
+        raise
+    return made
+
+
+def remove_new_folders(made: list[Path]) -> None:
+    """Remove the folders a failed command created (create_folder's list), innermost first, each
+    only while it is still empty: a folder that was there before, or now holds a file, stays."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def atomic_write(path: str | Path, write: Callable[[IO], object] | bytes | str) -> None:

@@ -26,6 +26,7 @@ from core.checkpoints.read import read_networks
 from core.checkpoints.nvidia_npz import write_nvidia_npz
 from core.cli.common import ArgumentParser, cli_entry
 from core.errors import UsageError
+from core.files import refuse_to_replace
 
 PROG = "stylegan-convert"
 TARGETS = ("ours", "rosinality", "npz", "networks")
@@ -52,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("input and output are the same file")
     if dst.is_dir():
         raise UsageError(f"{dst} is a folder; give the file to write")
-    if dst.exists() and not args.force:
-        raise UsageError(f"{dst} exists ({dst.stat().st_size / 1e6:.1f} MB); give --force to replace it")
+    refuse_to_replace([dst], args.force)
     if target == "networks":
         return write_networks(src, dst)
     notes: list[str] = []
@@ -74,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     cfg = G.config
+    growing = G.growing()
     print(f"wrote {dst} ({target}) from {kind}: {cfg.arch} generator, {cfg.img_resolution}x{cfg.img_resolution}x"
-          f"{cfg.img_channels}, {G.num_ws} W+ layers, {sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
+          f"{cfg.img_channels}{f', {growing}' if growing else ''}, {G.num_ws} W+ layers, "
+          f"{sum(p.numel() for p in G.parameters()) / 1e6:.2f}M parameters")
     return 0
 
 

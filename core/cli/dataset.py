@@ -5,7 +5,8 @@
 
 Writes NVIDIA's dataset layout (a zip of PNGs, 00000/img00000000.png ..., and dataset.json with the
 labels of the source's dataset.json, if any), which stylegan-train and NVIDIA's train.py both read.
-Unreadable files are reported by name and skipped.
+Unreadable files are reported by name and skipped. An existing destination is never replaced
+unless --force is given (refused before any image is read).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.training.dataset import TRANSFORMS, Preparation, parse_colour, prepare
 from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.cli.common import ArgumentParser, cli_entry, number, parse_megapixels, parse_resolution
 from core.errors import UsageError
+from core.files import check_writable, refuse_to_replace
 
 PROG = "stylegan-dataset"
 
@@ -40,12 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,
                    help=f"skip (and name) files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g}: "
                         "guards against decompression bombs and damaged headers)")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists (default: refuse)")
     args = p.parse_args(argv)
     dest = Path(args.dest)
     if dest.suffix.lower() != ".zip":
         raise UsageError("the destination must be a .zip file")
     if not dest.parent.exists():
         raise UsageError(f"folder {dest.parent} does not exist")
+    if not dest.parent.is_dir():
+        raise UsageError(f"{dest}: {dest.parent} is a file, not a folder")
+    if dest.exists() and Path(args.source).exists() and dest.resolve() == Path(args.source).resolve():
+        raise UsageError("source and destination are the same file")
+    refuse_to_replace([dest], args.force)  # before any work: the README's promise
+    check_writable(dest.parent, str(dest))  # an unwritable folder now, not after reading every image
     prep = Preparation(args.resolution, args.channels, args.transform, parse_colour(args.background),
                        args.max_megapixels)
     with tqdm(unit="img", desc="preparing", disable=None) as bar:

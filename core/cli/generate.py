@@ -4,6 +4,11 @@ Seeds mean what they mean in NVIDIA's tools (z = RandomState(seed).randn(1, z_di
 converted as theirs, so a seed shows the same image in both. W+ is built by the shared latent
 recipe (core.latents.recipe.build_ws), as in the explorer, and W+ files are read and written by
 core.latents.wfile.
+
+Every file a call will write is known before anything is rendered: an existing one is refused
+(unless --force), and bad inputs are refused, before --outdir is created. A call that fails after
+creating --outdir removes it again while it is empty; files are written under a temporary name and
+renamed (core/files.py).
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from dataclasses import replace
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,6 +29,7 @@ from core.checkpoints.default_model import default_model_path
 from core.checkpoints.load import load_generator
 from core.cli.common import ArgumentParser, check_switches, cli_entry, number, output_folder, parse_seeds, resolve_device, tune_cpu_allocator
 from core.errors import UsageError
+from core.files import create_folder, refuse_to_replace, remove_new_folders
 from core.images import grid, save_png, to_uint8
 from core.latents import wplus
 from core.latents.recipe import LatentRecipe, StyleMix, build_ws
@@ -67,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", type=number(float), default=None, metavar="DEG",
                    help="StyleGAN3: rotate the image by DEG degrees, as NVIDIA's gen_images.py")
     p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files of the same names in --outdir (default: refuse, before rendering anything)")
     p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
     p.add_argument("--save-ws", action="store_true", help="also save each seed's W+ as seedNNNN.npz")
     p.add_argument("--batch", type=number(int, minimum=1), default=8, metavar="N", help="images per forward pass (default 8)")
@@ -116,64 +126,105 @@ class ImageMaker:
         return np.concatenate(out)
 
 
-def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
+@dataclass
+class Job:
+    """What one call makes: every file it will write (checked before anything is rendered) and the
+    function that renders and writes them."""
+    files: list[Path]
+    run: Callable[[], None]
+
+
+def plan_seeds(r: ImageMaker, args, outdir: Path) -> Job:
     seeds = parse_seeds(args.seeds)
-    ws = r.ws(seeds=seeds)
-    pixels = r.images(ws, keys=seeds)
-    for i, seed in enumerate(seeds):
-        save_png(pixels[i], outdir / f"seed{seed:04d}.png")
-        if args.save_ws:  # the W+ as rendered (truncated): --ws and the explorer use it as is
-            write_ws_file(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
-                          truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
-                          noise_strength=r.noise.strength, noise_seed=r.noise.seed)
+    files = [outdir / f"seed{seed:04d}.png" for seed in seeds]
+    if args.save_ws:
+        files += [outdir / f"seed{seed:04d}.npz" for seed in seeds]
     if args.grid:
-        save_png(grid(pixels), outdir / "grid.png")
-    print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
+        files.append(outdir / "grid.png")
+
+    def run() -> None:
+        ws = r.ws(seeds=seeds)
+        pixels = r.images(ws, keys=seeds)
+        for i, seed in enumerate(seeds):
+            save_png(pixels[i], outdir / f"seed{seed:04d}.png")
+            if args.save_ws:  # the W+ as rendered (truncated): --ws and the explorer use it as is
+                write_ws_file(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
+                              truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
+                              noise_strength=r.noise.strength, noise_seed=r.noise.seed)
+        if args.grid:
+            save_png(grid(pixels), outdir / "grid.png")
+        print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
+    return Job(files, run)
+
+
+def plan_ws(r: ImageMaker, args, outdir: Path) -> Job:
+    path = Path(args.ws)
+    wfile = read_ws_file(path, r.G.num_ws, r.G.w_dim)  # refused here (one line) before --outdir is made
+    n = len(wfile.ws)
+    names = [path.stem] if n == 1 else [f"{path.stem}_{i:04d}" for i in range(n)]
+    files = [outdir / f"{name}.png" for name in names] + ([outdir / "grid.png"] if args.grid else [])
+
+    def run() -> None:
+        ws = r.ws(ws=wfile.ws)  # final W+: the recipe uses it as saved, not truncated again
+        # Noise settings saved with the W+ apply unless given on the command line.
+        saved = wfile.noise
+        if "noise_mode" in saved and args.noise_mode is None:
+            r.noise = NoiseControl(mode=saved["noise_mode"], strength=r.noise.strength, seed=r.noise.seed)
+        if "noise_strength" in saved and args.noise_strength is None:
+            r.noise.strength = saved["noise_strength"]
+        if "noise_seed" in saved and args.noise_seed is None:
+            r.noise.seed = saved["noise_seed"]
+        pixels = r.images(ws, keys=wfile.keys)  # the stored seeds (as the images were made), else row numbers
+        for px, name in zip(pixels, names):
+            save_png(px, outdir / f"{name}.png")
+        if args.grid:
+            save_png(grid(pixels), outdir / "grid.png")
+        print(f"wrote {n} image{'s' * (n != 1)} to {outdir}")
+    return Job(files, run)
+
+
+def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
+    rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
+    layers = wplus.parse_layers(args.styles, r.G.num_ws)
+    cells = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+    files = [outdir / f"{rows[i]}-{cols[j]}.png" for i, j in cells] + [outdir / "stylemix.png"]
+
+    def run() -> None:
+        row_ws, col_ws = r.ws(seeds=rows), r.ws(seeds=cols)
+        # Cell (i, j): row i's W+ taking column j's styles on `layers` (both already truncated, as
+        # NVIDIA's style_mixing.py truncates both before mixing).
+        mask = wplus.layer_weights(layers, r.G.num_ws)
+        mixed = r.ws(ws=row_ws.repeat_interleave(len(cols), 0),
+                     mix=[StyleMix(weights=mask, ws=col_ws.repeat(len(rows), 1, 1))])
+        # A mixed image's noise is its row's (the seed that gives it the coarse styles).
+        keys = rows + cols + [rows[i] for i in range(len(rows)) for _ in cols]
+        pixels = r.images(torch.cat([row_ws, col_ws, mixed]), keys=keys)
+        row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
+        for k, (i, j) in enumerate(cells):
+            save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
+        # The paper's figure: columns' sources along the top, rows' sources down the left.
+        blank = np.full_like(pixels[:1], 255)
+        figure = [blank, col_px] + [np.concatenate([row_px[i: i + 1], mix_px[i * len(cols): (i + 1) * len(cols)]])
+                                    for i in range(len(rows))]
+        save_png(grid(np.concatenate(figure), cols=len(cols) + 1), outdir / "stylemix.png")
+        print(f"wrote a {len(rows)}x{len(cols)} style-mixing figure (columns give layers "
+              f"{','.join(map(str, layers))}) to {outdir / 'stylemix.png'}")
+    return Job(files, run)
+
+
+def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
+    """Render and write --seeds into an existing `outdir` (in process; main checks the files first)."""
+    plan_seeds(r, args, outdir).run()
 
 
 def run_ws(r: ImageMaker, args, outdir: Path) -> None:
-    path = Path(args.ws)
-    wfile = read_ws_file(path, r.G.num_ws, r.G.w_dim)
-    ws, meta = r.ws(ws=wfile.ws), wfile.meta  # final W+: the recipe uses it as saved, not truncated again
-    # Noise settings saved with the W+ apply unless given on the command line.
-    if "noise_mode" in meta and args.noise_mode is None:
-        r.noise = NoiseControl(mode=str(meta["noise_mode"]), strength=r.noise.strength,
-                                     seed=r.noise.seed)
-    if "noise_strength" in meta and args.noise_strength is None:
-        r.noise.strength = float(meta["noise_strength"])
-    if "noise_seed" in meta and args.noise_seed is None:
-        r.noise.seed = int(meta["noise_seed"])
-    pixels = r.images(ws, keys=wfile.keys)  # the stored seeds (as the images were made), else row numbers
-    names = [path.stem] if len(ws) == 1 else [f"{path.stem}_{i:04d}" for i in range(len(ws))]
-    for px, name in zip(pixels, names):
-        save_png(px, outdir / f"{name}.png")
-    if args.grid:
-        save_png(grid(pixels), outdir / "grid.png")
-    print(f"wrote {len(ws)} image{'s' * (len(ws) != 1)} to {outdir}")
+    """Render and write --ws into an existing `outdir` (in process; main checks the files first)."""
+    plan_ws(r, args, outdir).run()
 
 
 def run_style_mixing(r: ImageMaker, args, outdir: Path) -> None:
-    rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
-    layers = wplus.parse_layers(args.styles, r.G.num_ws)
-    row_ws, col_ws = r.ws(seeds=rows), r.ws(seeds=cols)
-    # Cell (i, j): row i's W+ taking column j's styles on `layers` (both already truncated, as NVIDIA's
-    # style_mixing.py truncates both before mixing).
-    mask = wplus.layer_weights(layers, r.G.num_ws)
-    mixed = r.ws(ws=row_ws.repeat_interleave(len(cols), 0),
-                 mix=[StyleMix(weights=mask, ws=col_ws.repeat(len(rows), 1, 1))])
-    # A mixed image's noise is its row's (the seed that gives it the coarse styles).
-    keys = rows + cols + [rows[i] for i in range(len(rows)) for _ in cols]
-    pixels = r.images(torch.cat([row_ws, col_ws, mixed]), keys=keys)
-    row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
-    for k, (i, j) in enumerate((i, j) for i in range(len(rows)) for j in range(len(cols))):
-        save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
-    # The paper's figure: columns' sources along the top, rows' sources down the left.
-    blank = np.full_like(pixels[:1], 255)
-    cells = [blank, col_px] + [np.concatenate([row_px[i: i + 1], mix_px[i * len(cols): (i + 1) * len(cols)]])
-                              for i in range(len(rows))]
-    save_png(grid(np.concatenate(cells), cols=len(cols) + 1), outdir / "stylemix.png")
-    print(f"wrote a {len(rows)}x{len(cols)} style-mixing figure (columns give layers "
-          f"{','.join(map(str, layers))}) to {outdir / 'stylemix.png'}")
+    """Render and write the --rows/--cols figure into an existing `outdir` (in process)."""
+    plan_style_mixing(r, args, outdir).run()
 
 
 def parse_translate(text: str) -> tuple[float, float]:
@@ -201,24 +252,30 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("--batch must be at least 1")
     if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
         raise UsageError("--trunc-cutoff must be >= 0")
-    if args.seeds is not None:
-        parse_seeds(args.seeds)  # fail on a bad list before loading anything
+    for option in ("seeds", "rows", "cols"):
+        if getattr(args, option) is not None:
+            parse_seeds(getattr(args, option))  # fail on a bad list before loading anything
+    outdir = output_folder(args.outdir, create=False)  # a file in the way: refused now, not after rendering
     device = resolve_device(args.device)
     if device.type == "cpu":
         tune_cpu_allocator()
     G = load_generator(args.pkl or default_model_path(), device)
+    if G.growing():  # (a StyleGAN1 snapshot from before the run reached its full resolution)
+        print(f"{PROG}: note: this {G.img_resolution}x{G.img_resolution} generator is {G.growing()}", file=sys.stderr)
     if args.translate is not None or args.rotate is not None:
         if G.config.arch != "stylegan3":
             raise UsageError(f"--translate/--rotate move StyleGAN3's input; this is a {G.config.arch} network")
         G.synthesis.set_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
     r = ImageMaker(G, device, args)
-    outdir = output_folder(args.outdir)
-    if args.seeds is not None:
-        run_seeds(r, args, outdir)
-    elif args.ws is not None:
-        run_ws(r, args, outdir)
-    else:
-        run_style_mixing(r, args, outdir)
+    plan = plan_seeds if args.seeds is not None else plan_ws if args.ws is not None else plan_style_mixing
+    job = plan(r, args, outdir)  # every input checked, every file to write named: nothing rendered yet
+    refuse_to_replace(job.files, args.force)  # the README's promise: no file replaced without --force
+    made = create_folder(outdir, f"--outdir {outdir}")
+    try:
+        job.run()
+    except BaseException:
+        remove_new_folders(made)  # a folder this call made and left empty goes; one that was there stays
+        raise
     return 0
 
 

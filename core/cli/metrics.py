@@ -23,6 +23,7 @@ from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
 from core.training.metrics import fid, parse_metric, real_vs_real_fid
 from core.cli.common import ArgumentParser, check_switches, cli_entry, number, parse_megapixels, resolve_device
 from core.errors import UsageError
+from core.files import atomic_write, check_writable
 
 PROG = "stylegan-metrics"
 
@@ -36,11 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", default="fid1k", help="comma-separated, e.g. fid1k,fid10k (default fid1k)")
     p.add_argument("--real-vs-real", type=number(int, minimum=2), metavar="N", help="FID of N vs N disjoint real images instead")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--json", metavar="FILE", help="also append the results to this JSON-lines file")
+    p.add_argument("--json", metavar="FILE",
+                   help="also append the results to this JSON-lines file (its folder must exist and be writable)")
     p.add_argument("--max-megapixels", type=parse_megapixels, default=DEFAULT_MAX_MEGAPIXELS,
                    help=f"skip (and name) image files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g})")
     args = p.parse_args(argv)
     check_switches()
+    if args.json:  # checked before the long computation, not after it
+        check_json_destination(Path(args.json))
     device = resolve_device(args.device)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     sizes = [parse_metric(m) for m in names]
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             kwargs = {}
             if G.config.arch == "stylegan1":
                 kwargs = dict(resolution=G.img_resolution, alpha=1.0)
+                if G.growing():
+                    print(f"{PROG}: note: this generator is {G.growing()}; FID renders it at the dataset's "
+                          f"{G.img_resolution}x{G.img_resolution}, through layers it has not trained yet",
+                          file=sys.stderr)
             for name, n in zip(names, sizes):
                 t = time.time()
                 value = fid(G, dataset, n, device, progress=progress, **kwargs)
@@ -74,10 +82,29 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         r.update(pkl=args.pkl, data=args.data, images=len(dataset))
         print(f"{r['metric']}: {r['value']:.3f}  ({r['seconds']:.0f} s)")
-        if args.json:
-            with open(Path(args.json), "a") as f:
-                f.write(json.dumps(r) + "\n")
+    if args.json:
+        append_lines(Path(args.json), [json.dumps(r) for r in results])
     return 0
+
+
+def check_json_destination(path: Path) -> None:
+    """--json FILE: a file (new or existing) in an existing folder this process can write into."""
+    if path.is_dir():
+        raise UsageError(f"--json {path} is a folder; give the file to append to")
+    if not path.parent.exists():
+        raise UsageError(f"cannot write --json {path}: folder {path.parent} does not exist")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write --json {path}: {path.parent} is a file, not a folder")
+    check_writable(path.parent, f"--json {path}")
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append JSON lines to `path` without ever leaving it half-written: the old lines and the new
+    ones are written under a temporary name and renamed over it (core/files.py)."""
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    atomic_write(path, old + "".join(line + "\n" for line in lines).encode())
 
 
 if __name__ == "__main__":

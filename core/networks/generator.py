@@ -53,3 +53,12 @@ class Generator(nn.Module):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                           update_w_avg=update_w_avg)
         return self.synthesis(ws, **synthesis_kwargs)
+
+    def growing(self) -> str | None:
+        """For a StyleGAN1 generator saved while it was still growing (a progressive stage below its
+        full resolution), what it renders: "still growing: renders 8x8 (fade-in 0.40)"; else None."""
+        stage = getattr(self.synthesis, "stage_resolution", None)
+        if stage is None or int(stage) >= self.img_resolution:
+            return None
+        res, alpha = int(stage), float(self.synthesis.stage_alpha)
+        return f"still growing: renders {res}x{res}" + (f" (fade-in {alpha:.2f})" if alpha < 1 else "")

@@ -39,8 +39,10 @@ def test_truncation_and_cutoff(skip_pt, tmp_path):
 
 
 def test_noise_flags(skip_pt, tmp_path):
-    def render(*extra):
-        d = tmp_path / "_".join(extra).replace("-", "")
+    calls = iter(range(100))
+
+    def render(*extra):  # a fresh --outdir per call: an existing seed0003.png is never replaced
+        d = tmp_path / f"{next(calls)}_{'_'.join(extra).replace('-', '')}"
         r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "3", "--outdir", str(d), *extra)
         assert r.returncode == 0, r.stderr
         return png(d / "seed0003.png")

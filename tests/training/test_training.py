@@ -122,6 +122,20 @@ def test_two_process_torchrun_matches_single_process(tmp_path):
             assert x[k] == pytest.approx(y[k], rel=1e-3, abs=1e-6), (k, x[k], y[k])
 
 
+def test_a_stylegan1_snapshot_taken_while_growing_says_what_it_renders(tmp_path):
+    """A progressive run's snapshot from before its last resolution renders at its stage's size:
+    convert and generate say so (the config alone says the final size), metrics notes its FID."""
+    r = train("--data", str(MNIST), "--outdir", str(tmp_path / "runs"), "--arch", "stylegan1", "--phase-kimg", "0.04",
+              "--start-res", "8", "--kimg", "0.064", *TINY)
+    assert r.returncode == 0, r.stderr
+    snap = latest_snapshot(only_run(tmp_path / "runs"))
+    c = run_cli("stylegan-convert", str(snap), str(tmp_path / "g.pt"))
+    assert c.returncode == 0 and "32x32x1, still growing: renders 16x16 (fade-in 0.40)" in c.stdout, c.stdout + c.stderr
+    g = run_cli("stylegan-generate", "--pkl", str(snap), "--seeds", "0", "--outdir", str(tmp_path / "gen"))
+    assert g.returncode == 0 and "note: this 32x32 generator is still growing: renders 16x16" in g.stderr, g.stderr
+    assert Image.open(tmp_path / "gen" / "seed0000.png").size == (16, 16)
+
+
 def test_options_are_checked_before_anything_is_written(tmp_path):
     """--dry-run resolves and checks what the real run would (StyleGAN1 too); options that cannot
     work for this dataset or these networks are one line, before a run folder exists."""

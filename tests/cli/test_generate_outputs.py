@@ -1,0 +1,220 @@
+"""What the commands write, and what they refuse to, run as a user runs them (subprocesses, real
+files): an existing output is never replaced without --force (stylegan-generate, stylegan-dataset,
+as stylegan-convert), a bad --ws file is one line naming it, a failed call leaves no empty --outdir,
+and an output that cannot be created is named with the reason before any long work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, run_cli
+
+MNIST = REPO / "tests" / "fixtures" / "mnist_1000.zip"
+
+
+def cli(module: str, *args, cwd=None) -> subprocess.CompletedProcess:
+    """python -m core.cli.<module> ARGS (the commands run_cli does not know: dataset, metrics)."""
+    return subprocess.run([sys.executable, "-m", f"core.cli.{module}", *map(str, args)], cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+
+
+def error_line(r: subprocess.CompletedProcess, prog: str) -> str:
+    """The one `prog: error: ...` line of a refused call (exit 2, no traceback)."""
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    return lines[0]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def image_folder(path: Path, n: int) -> Path:
+    path.mkdir()
+    for i in range(n):
+        Image.new("RGB", (40, 40), (40 * i, 90, 200)).save(path / f"{i}.png")
+    return path
+
+
+# ----------------------------------------------------------------------- stylegan-dataset ---
+
+def test_dataset_never_replaces_an_existing_zip_without_force(tmp_path):
+    big = image_folder(tmp_path / "big", 5)
+    out = tmp_path / "out.zip"
+    assert cli("dataset", big, out, "--resolution", "32").returncode == 0
+    before = out.read_bytes()
+    small = image_folder(tmp_path / "small", 2)
+    msg = error_line(cli("dataset", small, out, "--resolution", "32"), "stylegan-dataset")
+    assert str(out) in msg and "exists" in msg and "--force" in msg, msg
+    assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
+    # Refused before any work: a source that does not even exist is not looked at.
+    msg = error_line(cli("dataset", tmp_path / "nowhere", out), "stylegan-dataset")
+    assert "--force" in msg and out.read_bytes() == before
+    # --force replaces it, as stylegan-convert's does.
+    r = cli("dataset", small, out, "--resolution", "32", "--force")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(out) as z:
+        assert sum(n.endswith(".png") for n in z.namelist()) == 2
+
+
+def test_dataset_refuses_its_source_a_folder_and_an_unwritable_destination(tmp_path):
+    src = image_folder(tmp_path / "src", 2)
+    data = tmp_path / "data.zip"
+    assert cli("dataset", src, data, "--resolution", "32").returncode == 0
+    assert "same file" in error_line(cli("dataset", data, data, "--force"), "stylegan-dataset")
+    (tmp_path / "dir.zip").mkdir()
+    assert "is a folder" in error_line(cli("dataset", src, tmp_path / "dir.zip", "--force"), "stylegan-dataset")
+    msg = error_line(cli("dataset", src, "/proc/d.zip"), "stylegan-dataset")
+    assert "cannot write /proc/d.zip" in msg, msg
+
+
+# ---------------------------------------------------------------------- stylegan-generate ---
+
+def test_generate_never_replaces_outputs_without_force(skip_pt, tmp_path):
+    out = tmp_path / "out"
+    gen = ("stylegan-generate", "--pkl", str(skip_pt), "--outdir", str(out))
+    r = run_cli(*gen, "--seeds", "0-1", "--save-ws", "--grid")
+    assert r.returncode == 0, r.stderr
+    first = contents(out)
+    assert sorted(first) == ["grid.png", "seed0000.npz", "seed0000.png", "seed0001.npz", "seed0001.png"]
+    # Another ψ into the same folder: refused before rendering, naming a file and --force; nothing changed.
+    for extra in (["--seeds", "0-1", "--trunc", "0.5"],  # the PNGs
+                  ["--seeds", "1", "--save-ws"],  # a PNG and its .npz
+                  ["--seeds", "7", "--grid"],  # only grid.png is in the way
+                  ["--ws", str(out / "seed0000.npz")]):  # re-rendering a saved W+ into its own folder
+        msg = error_line(run_cli(*gen, *extra), "stylegan-generate")
+        assert "exist" in msg and "--force" in msg and str(out) in msg, msg
+        assert contents(out) == first
+    assert "grid.png exists" in error_line(run_cli(*gen, "--seeds", "7", "--grid"), "stylegan-generate")
+    # New names in the same folder are fine; --force replaces.
+    assert run_cli(*gen, "--seeds", "5").returncode == 0 and (out / "seed0005.png").exists()
+    r = run_cli(*gen, "--seeds", "0-1", "--trunc", "0.5", "--save-ws", "--force")
+    assert r.returncode == 0, r.stderr
+    now = contents(out)
+    assert now["seed0000.png"] != first["seed0000.png"] and now["seed0000.npz"] != first["seed0000.npz"]
+    assert now["grid.png"] == first["grid.png"]  # not asked for this time: left as it was
+    assert not list(out.glob(".*"))  # no temporary or check file left
+
+
+def test_style_mixing_figure_is_not_replaced_without_force(skip_pt, tmp_path):
+    gen = ("stylegan-generate", "--pkl", str(skip_pt), "--outdir", str(tmp_path), "--rows", "0", "--cols", "1")
+    assert run_cli(*gen).returncode == 0
+    before = contents(tmp_path)
+    msg = error_line(run_cli(*gen, "--styles", "fine"), "stylegan-generate")
+    assert "0-1.png" in msg and "--force" in msg and contents(tmp_path) == before
+    assert run_cli(*gen, "--styles", "fine", "--force").returncode == 0
+    assert contents(tmp_path)["stylemix.png"] != before["stylemix.png"]
+
+
+def _w(tmp_path, name, **arrays):
+    np.savez(tmp_path / name, **arrays)
+    return tmp_path / name
+
+
+def _png(tmp_path, name):
+    Image.new("RGB", (8, 8)).save(tmp_path / name)
+    return tmp_path / name
+
+
+def _raw(tmp_path, name, data: bytes):
+    (tmp_path / name).write_bytes(data)
+    return tmp_path / name
+
+
+def _npy(tmp_path, name):
+    np.save(tmp_path / name, np.zeros((1, 8, 64), np.float32))
+    return tmp_path / name
+
+
+W = np.zeros((1, 8, 64), np.float32)
+BAD_W_FILES = [
+    ("nan.npz", lambda t, n: _w(t, n, w=np.full((1, 8, 64), np.nan, np.float32)), "512 values (of 512) that are NaN"),
+    ("inf.npz", lambda t, n: _w(t, n, w=np.where(np.arange(512) == 3, np.inf, 0).reshape(1, 8, 64)), "holds 1 value"),
+    ("w_nan.npz", lambda t, n: _w(t, n, w=np.full(64, np.nan)), "NaN, infinite"),  # one W, broadcast
+    ("huge.npz", lambda t, n: _w(t, n, w=np.full((1, 8, 64), 1e300)), "beyond float32's range"),
+    ("some.png", _png, "not a .npz file (a PNG image)"),
+    ("plain.npy", _npy, "not a .npz file (a single .npy array)"),
+    ("empty.bin", lambda t, n: _raw(t, n, b""), "not a .npz file (an empty file)"),
+    ("text.npz", lambda t, n: _raw(t, n, b"w = 1, 2, 3\n"), "not a .npz file (a text file)"),
+    ("objects.npz", lambda t, n: _w(t, n, w=np.array([{"a": 1}], dtype=object)), "pickled Python objects"),
+    ("bool.npz", lambda t, n: _w(t, n, w=np.ones((1, 8, 64), bool)), "bool values, not real numbers"),
+    ("complex.npz", lambda t, n: _w(t, n, w=np.ones((1, 8, 64), complex)), "not real numbers"),
+    ("nothing.npz", lambda t, n: _w(t, n), "no 'w' array"),
+    ("damaged.npz", lambda t, n: _raw(t, n, b"PK\x03\x04 cut short"), "not a readable .npz"),
+    ("mode.npz", lambda t, n: _w(t, n, w=W, noise_mode="loud"), "'noise_mode' must be one of const, random, none"),
+    ("strength.npz", lambda t, n: _w(t, n, w=W, noise_strength=np.nan), "'noise_strength' must be a finite number"),
+    ("nseed.npz", lambda t, n: _w(t, n, w=W, noise_seed=np.array([1, 2])), "'noise_seed' must be one noise seed"),
+    ("seed.npz", lambda t, n: _w(t, n, w=W, seed=np.array([1j])), "'seed' must hold whole numbers"),
+]
+
+
+@pytest.mark.parametrize("name,make,message", BAD_W_FILES, ids=[c[0] for c in BAD_W_FILES])
+def test_bad_ws_file_is_one_line_and_leaves_no_outdir(skip_pt, tmp_path, name, make, message):
+    path = make(tmp_path, name)
+    out = tmp_path / "o" / "deeper"
+    msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(path), "--outdir", str(out)),
+                     "stylegan-generate")
+    assert f"error: {path}: " in msg and message in msg, msg
+    assert "allow_pickle" not in msg
+    assert not (tmp_path / "o").exists()  # validated before --outdir (and its parent) was made
+
+
+def test_all_nan_w_plus_for_the_bundled_model_is_refused(tmp_path):
+    """The reviewer's case: an all-NaN W+ [1, 10, 128] for the emoji model rendered, exit 0."""
+    path = _w(tmp_path, "nan.npz", w=np.full((1, 10, 128), np.nan, np.float32))
+    r = run_cli("stylegan-generate", "--ws", str(path), "--outdir", str(tmp_path / "o_nan"))
+    msg = error_line(r, "stylegan-generate")
+    assert f"{path}: 'w' holds 1280 values (of 1280) that are NaN, infinite" in msg, msg
+    assert not (tmp_path / "o_nan").exists()
+
+
+def test_failed_call_keeps_a_folder_that_was_there(skip_pt, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (tmp_path / "nan.npz").write_bytes(b"")
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(tmp_path / "nan.npz"), "--outdir", str(out))
+    error_line(r, "stylegan-generate")
+    assert out.is_dir() and not any(out.iterdir())
+
+
+def test_outdir_that_cannot_be_created_is_named_with_the_reason(skip_pt, tmp_path):
+    msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0", "--outdir", "/proc/x"),
+                     "stylegan-generate")
+    assert "cannot create --outdir /proc/x: No such file or directory" in msg, msg
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_outdir_is_refused_before_rendering(skip_pt, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0", "--outdir", str(ro / "x")),
+                         "stylegan-generate")
+        assert f"cannot create --outdir {ro / 'x'}" in msg and "Permission denied" in msg, msg
+    finally:
+        ro.chmod(0o755)
+
+
+# ----------------------------------------------------------------------- stylegan-metrics ---
+
+@pytest.mark.parametrize("dest,message", [("/proc/x.json", "cannot write --json /proc/x.json"),
+                                          ("{tmp}/nowhere/m.jsonl", "folder {tmp}/nowhere does not exist"),
+                                          ("{tmp}", "is a folder")])
+def test_metrics_json_destination_is_checked_before_computing(tmp_path, dest, message):
+    """Refused at once (before the dataset is read, Inception loaded or any image generated), not
+    after the FID was computed."""
+    dest, message = dest.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    t = time.time()
+    msg = error_line(cli("metrics", "--data", MNIST, "--real-vs-real", "500", "--json", dest), "stylegan-metrics")
+    assert message in msg and time.time() - t < 60, msg
