@@ -22,7 +22,7 @@ from core.training.config import ARCHS, AUG_MODES, PRESETS
 from core.training.distributed import init_distributed
 from core.training.run import kimg_text
 from core.training.start import StartRequest, start_run
-from core.errors import TrainingDiverged
+from core.errors import TrainingDiverged, UsageError
 from core.cli.common import ArgumentParser, check_switches, cli_entry, number, output_folder, parse_megapixels, parse_resolution, tune_cpu_allocator
 
 PROG = "stylegan-train"
@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_switches()
     given = given_options(args)
+    if args.desc is not None and (not args.desc.strip() or any(c in args.desc for c in "/\\\0")):
+        raise UsageError(f"--desc {args.desc!r}: give a few words for the run folder's name (no / or \\)")
     if not args.resume and not args.dry_run:
         output_folder(args.outdir, create=False)  # (made with the run's folder, once all is checked)
     rank, world, device = init_distributed(args.device)

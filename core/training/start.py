@@ -14,6 +14,7 @@ import torch
 from core.checkpoints.ours import read_checkpoint
 from core.checkpoints.read import read_networks
 from core.errors import UsageError
+from core.files import create_folder
 from core.training.config import TrainConfig, preset
 from core.training.dataset import ImageDataset, Preparation
 from core.training.run import TrainingRun, check_init_networks, latest_snapshot, new_run_dir
@@ -155,6 +156,7 @@ def start_run(req: StartRequest, rank: int, world: int, device: torch.device, on
         desc = f"{Path(cfg.data).stem}-{cfg.arch}-{dataset.resolution}" + (f"-{req.desc}" if req.desc else "")
         names = [None]
         if rank == 0:
+            create_folder(req.outdir, f"--outdir {req.outdir}")  # (one line naming it when it cannot be made)
             names[0] = str(new_run_dir(Path(req.outdir), desc))
         if world > 1:
             torch.distributed.broadcast_object_list(names, src=0)

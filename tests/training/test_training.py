@@ -153,6 +153,11 @@ def test_options_are_checked_before_anything_is_written(tmp_path):
     assert all(f"{k} " in r.stderr for k in ("channel_base", "channel_max", "img_channels", "img_resolution", "w_dim",
                                               "z_dim")) and "more" not in r.stderr
     assert not (tmp_path / "runs").exists()
+    # Where the run folder cannot go: named with the reason, exit 2.
+    r = train(*base, "--desc", "a/b")
+    assert r.returncode == 2 and "--desc 'a/b'" in r.stderr and not (tmp_path / "runs").exists(), r.stderr
+    r = train(*[a if a != str(tmp_path / "runs") else "/proc/runs" for a in base])
+    assert r.returncode == 2 and "cannot create --outdir /proc/runs: No such file or directory" in r.stderr, r.stderr
 
 
 def test_minutes_stops_after_the_step_that_reaches_it(tmp_path):
