@@ -15,6 +15,10 @@ from pathlib import Path
 TEST_HOME = Path(tempfile.mkdtemp(prefix="stylegan-tests-"))
 os.environ["XDG_CONFIG_HOME"] = str(TEST_HOME / "config")
 os.environ["XDG_CACHE_HOME"] = str(TEST_HOME / "cache")
+# Under pytest-xdist (`-n auto`, the README's test command) each worker and every command it runs take
+# one core: two workers with two threads each would fight over a 2-core machine.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import numpy as np
 import pytest
