@@ -212,21 +212,6 @@ def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
     return Job(files, run)
 
 
-def run_seeds(r: ImageMaker, args, outdir: Path) -> None:
-    """Render and write --seeds into an existing `outdir` (in process; main checks the files first)."""
-    plan_seeds(r, args, outdir).run()
-
-
-def run_ws(r: ImageMaker, args, outdir: Path) -> None:
-    """Render and write --ws into an existing `outdir` (in process; main checks the files first)."""
-    plan_ws(r, args, outdir).run()
-
-
-def run_style_mixing(r: ImageMaker, args, outdir: Path) -> None:
-    """Render and write the --rows/--cols figure into an existing `outdir` (in process)."""
-    plan_style_mixing(r, args, outdir).run()
-
-
 def parse_translate(text: str) -> tuple[float, float]:
     """'0.12,-0.07' -> (0.12, -0.07)."""
     try:

@@ -121,8 +121,8 @@ def cli_ws(G, outdir, *argv: str) -> torch.Tensor:
         return np.zeros([len(ws), G.img_resolution, G.img_resolution, 3], np.uint8)
 
     maker.images = images
-    run = generate.run_seeds if args.seeds else generate.run_ws if args.ws else generate.run_style_mixing
-    run(maker, args, outdir)
+    plan = generate.plan_seeds if args.seeds else generate.plan_ws if args.ws else generate.plan_style_mixing
+    plan(maker, args, outdir).run()
     return seen[0]
 
 
