@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace files of the same names in --outdir (default: refuse, before rendering anything)")
     p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
-    p.add_argument("--save-ws", action="store_true", help="also save each seed's W+ as seedNNNN.npz")
+    p.add_argument("--save-ws", action="store_true", help="also save each image's W+ as rendered, to replay with "
+                   "--ws: seedNNNN.npz for --seeds, ROW-COL.npz for --rows/--cols")
     p.add_argument("--batch", type=number(int, minimum=1), default=8, metavar="N", help="images per forward pass (default 8)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
@@ -188,6 +189,8 @@ def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
     layers = wplus.parse_layers(args.styles, r.G.num_ws)
     cells = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
     files = [outdir / f"{rows[i]}-{cols[j]}.png" for i, j in cells] + [outdir / "stylemix.png"]
+    if args.save_ws:
+        files += [outdir / f"{rows[i]}-{cols[j]}.npz" for i, j in cells]
 
     def run() -> None:
         row_ws, col_ws = r.ws(seeds=rows), r.ws(seeds=cols)
@@ -202,6 +205,10 @@ def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
         row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
         for k, (i, j) in enumerate(cells):
             save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
+            if args.save_ws:  # the mixed W+, keyed by its row's seed (whose noise it has): --ws replays it
+                write_ws_file(outdir / f"{rows[i]}-{cols[j]}.npz", mixed[k: k + 1], seed=rows[i],
+                              truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff,
+                              noise_mode=r.noise.mode, noise_strength=r.noise.strength, noise_seed=r.noise.seed)
         # The paper's figure: columns' sources along the top, rows' sources down the left.
         blank = np.full_like(pixels[:1], 255)
         figure = [blank, col_px] + [np.concatenate([row_px[i: i + 1], mix_px[i * len(cols): (i + 1) * len(cols)]])
@@ -237,9 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("--batch must be at least 1")
     if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
         raise UsageError("--trunc-cutoff must be >= 0")
-    for option in ("seeds", "rows", "cols"):
+    if args.save_ws and args.ws is not None:
+        raise UsageError(f"--save-ws saves the W+ of --seeds or --rows/--cols; with --ws it is {args.ws} itself")
+    for option in ("seeds", "rows", "cols"):  # fail on a bad list before loading anything
         if getattr(args, option) is not None:
-            parse_seeds(getattr(args, option))  # fail on a bad list before loading anything
+            seeds = parse_seeds(getattr(args, option))
+            twice = sorted({s for s in seeds if seeds.count(s) > 1})
+            if twice:  # (each seed names its files: a second would overwrite the first)
+                raise UsageError(f"--{option}: seed{'s' * (len(twice) > 1)} {', '.join(map(str, twice[:5]))} "
+                                 "listed more than once")
     outdir = output_folder(args.outdir, create=False)  # a file in the way: refused now, not after rendering
     device = resolve_device(args.device)
     if device.type == "cpu":

@@ -57,6 +57,10 @@ def load_state(module: torch.nn.Module, state: dict, source: str) -> None:
             shape = list(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
             raise CheckpointError(f"{source}: {k} has shape {shape}, the network expects "
                                   f"{list(own[k].shape)}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):  # (it would render black or NaN)
+            bad = int((~torch.isfinite(v)).sum())
+            raise CheckpointError(f"{source}: {k} holds {bad} value{'s' * (bad > 1)} that are not finite "
+                                  "(NaN or inf): these weights come from a run that diverged, or the file is damaged")
     module.load_state_dict(state)
 
 

@@ -218,3 +218,49 @@ def test_metrics_json_destination_is_checked_before_computing(tmp_path, dest, me
     t = time.time()
     msg = error_line(cli("metrics", "--data", MNIST, "--real-vs-real", "500", "--json", dest), "stylegan-metrics")
     assert message in msg and time.time() - t < 60, msg
+
+
+# ------------------------------------------------------------ what a call makes of its inputs ---
+
+def test_seeds_listed_twice_are_refused(skip_pt, tmp_path):
+    """Each seed names its files: a seed listed twice would be written twice and counted twice."""
+    for option, value in (("--seeds", "1,1,2"), ("--rows", "3,0-3"), ("--cols", "5,5")):
+        other = ("--cols", "1") if option == "--rows" else ("--rows", "1") if option == "--cols" else ()
+        msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), option, value, *other,
+                                 "--outdir", str(tmp_path / "out")), "stylegan-generate")
+        assert f"{option}: seed" in msg and "listed more than once" in msg, msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_save_ws_of_a_style_mixing_figure_replays_each_cell(skip_pt, tmp_path):
+    """--save-ws with --rows/--cols saves each mixed cell's W+ (keyed by its row's seed, whose noise
+    it has): --ws renders the same pixels. With --ws itself there is nothing to save: refused."""
+    out = tmp_path / "mix"
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--rows", "1,2", "--cols", "3", "--save-ws",
+                "--noise-mode", "random", "--noise-seed", "7", "--outdir", str(out))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("*.npz")) == ["1-3.npz", "2-3.npz"]
+    again = tmp_path / "again"
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(out / "2-3.npz"), "--outdir", str(again))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(again / "2-3.png")), np.asarray(Image.open(out / "2-3.png")))
+    msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(out / "2-3.npz"), "--save-ws",
+                             "--outdir", str(tmp_path / "x")), "stylegan-generate")
+    assert "--save-ws" in msg and "2-3.npz itself" in msg, msg
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path):
+    """A network whose weights hold NaN/inf (a diverged run, a damaged file) renders black: every
+    command that loads weights refuses it, naming the tensor."""
+    from conftest import FIXTURES
+    with np.load(FIXTURES / "G_tiny_skip.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["mapping.fc0.weight"] = arrays["mapping.fc0.weight"].copy()
+    arrays["mapping.fc0.weight"][0, :3] = np.nan
+    bad = tmp_path / "nan.npz"
+    np.savez(bad, **arrays)
+    for prog, args in (("stylegan-generate", ("--pkl", bad, "--seeds", "0", "--outdir", tmp_path / "out")),
+                       ("stylegan-convert", (bad, tmp_path / "nan.pt"))):
+        msg = error_line(run_cli(prog, *map(str, args)), prog)
+        assert "mapping.fc0.weight holds 3 values that are not finite" in msg, msg
+    assert not (tmp_path / "out").exists() and not (tmp_path / "nan.pt").exists()
