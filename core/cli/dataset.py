@@ -5,8 +5,9 @@
 
 Writes NVIDIA's dataset layout (a zip of PNGs, 00000/img00000000.png ..., and dataset.json with the
 labels of the source's dataset.json, if any), which stylegan-train and NVIDIA's train.py both read.
-Unreadable files are reported by name and skipped. An existing destination is never replaced
-unless --force is given (refused before any image is read).
+Image files that cannot be used (damaged, a broken link, pixels that cannot be made grey or RGB)
+are reported by name and skipped; a malformed dataset.json is an error naming it. An existing
+destination is never replaced unless --force is given (refused before any image is read).
 """
 
 from __future__ import annotations

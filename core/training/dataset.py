@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -24,7 +26,8 @@ from core.devices import upload
 from core.errors import first_line
 from core.errors import DatasetError
 from core.files import atomic_open
-from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, ImageReadError, image_extensions, open_image, pillow_limit_off, read_image
+from core.training.image_files import (DEFAULT_MAX_MEGAPIXELS, ImageReadError, error_reason, image_extensions, open_image,
+                                       pillow_limit_off, read_image)
 
 IMAGE_EXTENSIONS = image_extensions()  # every format Pillow opens, as NVIDIA's dataset_tool
 TRANSFORMS = ("center-crop", "pad")
@@ -63,16 +66,27 @@ class Preparation:
 
     def apply(self, img: Image.Image, channels: int) -> np.ndarray:
         """PIL image (as read_image returns it: within the pixel limit) -> HxWxC uint8 at the target
-        resolution."""
+        resolution. Raises ImageReadError (the caller names the file and skips it) when this image
+        cannot be made grey or RGB (a mode Pillow cannot convert, e.g. LAB to grey) or prepared."""
         with pillow_limit_off():
-            return self._apply(img, channels)
+            try:
+                img = self._colours(img, channels)
+            except Exception as exc:
+                raise ImageReadError(f"its {img.mode} pixels cannot be converted to "
+                                     f"{'grey' if channels == 1 else 'RGB'} ({error_reason(exc)})") from None
+            try:
+                return self._apply(img, channels)
+            except Exception as exc:
+                raise ImageReadError(f"cannot be made square and resized ({error_reason(exc)})") from None
 
-    def _apply(self, img: Image.Image, channels: int) -> np.ndarray:
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    def _colours(self, img: Image.Image, channels: int) -> Image.Image:
+        if img.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
             canvas = Image.new("RGBA", rgba.size, self.background + (255,))
             img = Image.alpha_composite(canvas, rgba)
-        img = img.convert("L" if channels == 1 else "RGB")
+        return img.convert("L" if channels == 1 else "RGB")
+
+    def _apply(self, img: Image.Image, channels: int) -> np.ndarray:
         w, h = img.size
         if self.transform == "pad" and w != h:
             side = max(w, h)
@@ -92,48 +106,140 @@ def is_grey(img: Image.Image) -> bool:
     return img.mode in ("L", "LA", "1", "I", "F") or img.mode.startswith("I;16")
 
 
+LABELS_SHAPE = '{"labels": [[file, label], ...]}' + " (or {\"labels\": null}: no labels)"
+
+
+def _not_a_file(p: Path) -> str | None:
+    """Why a listed path cannot be opened as a file without trying (a broken link, a named pipe
+    that would block), or None. Such paths are listed all the same, so that they are named and
+    skipped like any file that fails to open, never silently left out."""
+    if p.is_file():
+        return None
+    if p.is_symlink() and not p.exists():
+        return f"a broken link to {os.readlink(p)}"
+    return "not a regular file"
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as the tool that wrote it meant it. Without the UTF-8 flag (bit 0x800)
+    Python decodes a name as cp437 (the zip standard's default), but Info-ZIP's `zip` on Linux and
+    macOS stores the bytes it was given, UTF-8, unflagged: c1/é.png would read as c1/├⌐.png and match
+    no label. So an unflagged name is taken from Info-ZIP's Unicode Path extra field (0x7075) when it
+    has one for these bytes, else as UTF-8 when its bytes are valid UTF-8, else as cp437. Backslashes
+    (zips written on Windows by some tools) become '/', as NVIDIA's loader does."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            raw = name.encode("cp437")
+        except UnicodeEncodeError:  # (not decoded as cp437: keep it)
+            raw = None
+        if raw is not None:
+            name = _unicode_path_field(info.extra, raw) or _utf8(raw) or name
+    return name.replace("\\", "/")
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _unicode_path_field(extra: bytes, raw: bytes) -> str | None:
+    """Info-ZIP's Unicode Path extra field: id 0x7075, version 1, CRC-32 of the stored name, the
+    name in UTF-8 (ignored when its CRC is not that of the stored name: the name was changed since)."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = int.from_bytes(extra[i:i + 2], "little"), int.from_bytes(extra[i + 2:i + 4], "little")
+        body = extra[i + 4:i + 4 + size]
+        if tag == 0x7075 and len(body) >= 5 and body[0] == 1 and \
+                int.from_bytes(body[1:5], "little") == zlib.crc32(raw):
+            return _utf8(body[5:])
+        i += 4 + size
+    return None
+
+
 class ImageSource:
     """Names and bytes of the images in a folder or zip, plus its dataset.json labels."""
 
     def __init__(self, path: Path):
         self.path = path
         self._zip = None
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        raw = None
         if path.is_dir():
             self.names = sorted(str(p.relative_to(path)).replace("\\", "/") for p in path.rglob("*")
-                                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+                                if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
             meta = path / "dataset.json"
-            try:
-                self.meta = meta.read_text(encoding="utf-8") if meta.exists() else None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise DatasetError(f"{meta}: cannot be read ({first_line(exc, 80)})") from None
+            self.meta_where = str(meta)
+            if meta.exists() or meta.is_symlink():  # (a broken link is an error, not "no labels")
+                try:
+                    raw = meta.read_bytes()
+                except OSError as exc:
+                    raise DatasetError(f"{meta}: cannot be read ({exc.strerror or first_line(exc, 80)})") from None
         elif path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)
             except (zipfile.BadZipFile, OSError):
                 raise DatasetError(f"{path}: not a zip file or a folder of images") from None
-            files = set(self._zip.namelist())
-            self.names = sorted(n for n in files if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
-            try:
-                self.meta = self._zip.read("dataset.json").decode() if "dataset.json" in files else None
-            except Exception as exc:  # a damaged or encrypted member, bytes that are not UTF-8
-                raise DatasetError(f"{path}: its dataset.json cannot be read ({first_line(exc, 80)})") from None
+            for info in self._zip.infolist():
+                if not info.is_dir():
+                    self._members.setdefault(zip_member_name(info), info)
+            self.names = sorted(n for n in self._members if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
+            self.meta_where = f"{path}: its dataset.json"
+            if "dataset.json" in self._members:
+                try:
+                    raw = self._zip.read(self._members["dataset.json"])
+                except Exception as exc:  # a damaged or encrypted member
+                    raise DatasetError(f"{self.meta_where} cannot be read ({first_line(exc, 80)})") from None
         else:
             raise DatasetError(f"{path}: no such file or folder")
+        self.meta = raw  # dataset.json's bytes (None: there is none)
 
     def read(self, name: str) -> bytes:
         if self._zip is not None:
-            return self._zip.read(name)
-        return (self.path / name).read_bytes()
+            return self._zip.read(self._members[name])
+        p = self.path / name
+        why = _not_a_file(p)
+        if why:
+            raise OSError(why)
+        return p.read_bytes()
 
-    def labels(self) -> dict[str, int | list] | None:
+    def labels(self) -> dict[str, object] | None:
+        """dataset.json's labels as {file: label} (a label is checked where it is used: label_tensor),
+        None when there is no dataset.json or it says {"labels": null}. The text may be UTF-8 with or
+        without a BOM (Windows Notepad writes one), or UTF-16/32 with a BOM. Any other shape is a
+        DatasetError naming the file: never taken silently as "no labels"."""
         if self.meta is None:
             return None
+        where = self.meta_where
         try:
-            data = json.loads(self.meta)
-            labels = data.get("labels") if isinstance(data, dict) else None
-            return None if labels is None else {str(n): v for n, v in labels}
-        except (ValueError, TypeError):
-            raise DatasetError(f"{self.path}: dataset.json is not valid ({{'labels': [[file, label], ...]}})") from None
+            data = json.loads(self.meta)  # (bytes: json detects UTF-8, -8-sig, -16, -32 by their BOM)
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{where} is not UTF-8 text ({first_line(exc, 80)}): save it as UTF-8") from None
+        except ValueError as exc:
+            raise DatasetError(f"{where} is not valid JSON ({first_line(exc, 80)}); it must be {LABELS_SHAPE}") from None
+        if not isinstance(data, dict) or "labels" not in data:
+            got = (f"an object without \"labels\" (keys: {', '.join(list(map(str, data))[:3])})" if isinstance(data, dict)
+                   else f"{_json_kind(data)}")
+            raise DatasetError(f"{where} must be {LABELS_SHAPE}, not {got}")
+        labels = data["labels"]
+        if labels is None:
+            return None
+        if not isinstance(labels, list):
+            raise DatasetError(f"{where}: \"labels\" must be a list of [file, label] pairs, not {_json_kind(labels)}")
+        out = {}
+        for i, entry in enumerate(labels):
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise DatasetError(f"{where}: entry {i + 1} of \"labels\" is {json.dumps(entry)[:60]}: each must be "
+                                   "a [file, label] pair, e.g. [\"c0/img0.png\", 0]")
+            out[entry[0].replace("\\", "/")] = entry[1]
+        return out
+
+
+def _json_kind(value) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value)) or f"the number {value}"
 
 
 MAX_CLASSES = 100_000  # (a one-hot label per image: an ID used as a class would ask for terabytes)
@@ -191,7 +297,8 @@ def label_tensor(names: list[str], labels: dict, where: str) -> tuple[torch.Tens
 def iter_images(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 ) -> Iterator[tuple[str, Image.Image | None, str | None]]:
     """(name, image or None, error or None) for every image file in the source, read by
-    core.training.image_files.read_image (upright, 8-bit); an unreadable file is an error, never an exception."""
+    core.training.image_files.read_image (upright, 8-bit); an unreadable file (a broken link, a pipe,
+    a damaged file or zip member) is an error, never an exception."""
     src = ImageSource(Path(path))
     for name in src.names:
         try:
@@ -233,7 +340,13 @@ class ImageDataset:
         channels = prep.channels or (1 if all(is_grey(img) for _, img in decoded) else 3)
         size = None
         for name, img in decoded:
-            arr = prep.apply(img, channels)
+            try:
+                arr = prep.apply(img, channels)
+            except ImageReadError as exc:  # this image's pixels (a mode that cannot be converted): skipped
+                skipped += 1
+                if on_skip:
+                    on_skip(name, str(exc))
+                continue
             if size is None:
                 size = arr.shape
                 res = arr.shape[0]
@@ -244,6 +357,8 @@ class ImageDataset:
                                    f"{size[1]}x{size[0]}; give a resolution to resize them all")
             images.append(arr)
             names.append(name)
+        if not images:
+            raise DatasetError(f"{self.path}: none of its {len(src.names)} image files could be read")
         self.names = names
         self.skipped = skipped
         self.images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # N, C, R, R
@@ -324,7 +439,8 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
                     on_skip=lambda name, error: None, progress=None) -> Prepared:
     """Write `dest` (a zip in NVIDIA's dataset layout, atomically) from the images in `source` (a
     folder or zip), each made square, resized and converted as `prep` says; unreadable files are
-    skipped and named through on_skip(name, error). `progress`: a tqdm-like bar (reset, update).
+    skipped and named through on_skip(name, error), as are images whose pixels cannot be converted
+    (Preparation.apply's ImageReadError). `progress`: a tqdm-like bar (reset, update).
     Channels, when not given, are 1 if every image is grey. DatasetError (one line) when the images
     disagree in size, a label is missing, or nothing can be read."""
     src = ImageSource(source)
@@ -354,7 +470,12 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
                 skipped += 1
                 on_skip(name, error)
                 continue
-            arr = prep.apply(img, channels)
+            try:
+                arr = prep.apply(img, channels)
+            except ImageReadError as exc:  # this image's pixels (a mode that cannot be converted): skipped
+                skipped += 1
+                on_skip(name, str(exc))
+                continue
             # Sizes in messages are the files' own (W x H), and what making them square gave.
             made = f" ({arr.shape[1]}x{arr.shape[0]} once square)" if (img.width, img.height) != arr.shape[1::-1] else ""
             if size is None:
@@ -374,7 +495,7 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
             if writer.count >= total:
                 break
         if writer.count == 0:
-            raise DatasetError(f"{source}: none of its {len(src.names)} image files could be read")
+            raise DatasetError(f"{source}: none of its {len(src.names)} image files could be read (named above)")
         if labels:
             label_tensor(written, labels, source)  # every label readable as NVIDIA's loader does
         writer.close()

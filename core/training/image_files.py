@@ -29,7 +29,9 @@ DEFAULT_MAX_MEGAPIXELS = 89.5  # Pillow's own warning threshold (MAX_IMAGE_PIXEL
 
 
 class ImageReadError(Exception):
-    """An image file that cannot be used; the message is the reason, one line (no file name)."""
+    """An image file that cannot be used; the message is the reason, one line (no file name). Raised
+    here for files that fail to open or decode, and by dataset.Preparation.apply for pixels that
+    cannot be converted; either way the caller names the file (on_skip) and skips it."""
 
 
 # Formats Pillow registers but does not decode itself: stubs waiting for a handler (HDF5, GRIB, BUFR,
@@ -59,7 +61,8 @@ def pillow_limit_off():
         Image.MAX_IMAGE_PIXELS = old
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """A foreign exception as the reason inside an ImageReadError: "Type: first line"."""
     text = first_line(exc, 120) if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -73,7 +76,7 @@ def open_image(data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> I
     except Image.UnidentifiedImageError:
         raise ImageReadError("not an image in a format Pillow reads") from None
     except Exception as exc:  # a broken header can raise anything
-        raise ImageReadError(f"unreadable header ({_reason(exc)})") from None
+        raise ImageReadError(f"unreadable header ({error_reason(exc)})") from None
     w, h = img.size
     if w <= 0 or h <= 0:
         raise ImageReadError(f"empty image ({w}x{h})")
@@ -91,7 +94,7 @@ def read_image(data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> I
         with pillow_limit_off():
             img.load()
     except Exception as exc:
-        raise ImageReadError(f"truncated or corrupt ({_reason(exc)})") from None
+        raise ImageReadError(f"truncated or corrupt ({error_reason(exc)})") from None
     try:
         orientation = int(img.getexif().get(0x0112, 1))
     except Exception:  # a damaged EXIF block: keep the stored orientation rather than lose the image
@@ -99,7 +102,7 @@ def read_image(data: bytes, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> I
     try:
         img = to_8bit(img)  # (reads the file's own tags: before anything makes a copy)
     except Exception as exc:
-        raise ImageReadError(f"pixels cannot be converted ({_reason(exc)})") from None
+        raise ImageReadError(f"pixels cannot be converted ({error_reason(exc)})") from None
     method = EXIF_TRANSPOSE.get(orientation)
     return img.transpose(method) if method is not None else img
 
