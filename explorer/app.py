@@ -13,7 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from core.files import atomic_write, unused_path
+from core.files import atomic_write, size_text, unused_path
 import torch
 from imgui_bundle import imgui
 
@@ -264,12 +264,24 @@ class Explorer:
             self.notify(f"could not save the window: {exc.strerror}", error=True)
             return None
 
-    def save_session(self, path: str) -> None:
+    def save_session(self, path: str, replace: bool = False) -> bool:
+        """Save the state as a session file (paths stored absolute), never over an existing file
+        unless `replace` (the Save session button pressed a second time). -> whether it was saved."""
+        target = Path(path)
+        if target.is_dir():
+            self.notify(f"could not save the session: {path} is a folder", error=True)
+            return False
+        if target.exists() and not replace:
+            self.notify(f"{path} exists ({size_text(target.stat().st_size)}): press Save session again to replace it, "
+                        "or give another name", error=True)
+            return False
         try:
             self.state.save(path)
             self.notify(f"saved session {path}")
+            return True
         except OSError as exc:
             self.notify(f"could not save the session: {exc.strerror}", error=True)
+            return False
 
     def load_session(self, path: str) -> None:
         try:
@@ -280,7 +292,7 @@ class Explorer:
         pkl = state.pkl
         state.pkl = self.state.pkl
         self.state = state
-        if pkl and pkl != (self.model.path if self.model else None):
+        if pkl and (self.model is None or os.path.abspath(pkl) != os.path.abspath(self.model.path)):
             self.open_model(pkl)
         self.notify(f"loaded session {path}")
 

@@ -4,6 +4,7 @@
     stylegan-explorer --pkl model.pt --seed 5 --trunc 0.7    start at seed 5, psi 0.7
     stylegan-explorer --session session.json                 every control as saved
     stylegan-explorer --pkl model.pt --screenshot out.png    render headless, save, exit
+                                                             (an existing out.png: only with --force)
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render headless (no window), save the network image read back from the texture, exit")
     p.add_argument("--window-shot", metavar="OUT.png", help="render headless, save the whole window, exit")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --screenshot / --window-shot file (default: refuse, before rendering)")
     p.add_argument("--frames", type=number(int, minimum=1), default=1, metavar="N",
                    help="UI frames to run before a screenshot (animations advance 1/30 s per frame)")
     return p
@@ -52,7 +55,7 @@ def render_threads() -> int:
 
 def initial_state(args):
     from .state import MAX_SEED, ExplorerState
-    state = ExplorerState.load(args.session) if args.session else ExplorerState()
+    state = ExplorerState.load(args.session, check_pkl=not args.pkl) if args.session else ExplorerState()
     if args.pkl:
         state.pkl = args.pkl
     if args.seed is not None:
@@ -68,6 +71,22 @@ def initial_state(args):
         from core.checkpoints.default_model import default_model_path
         state.pkl = str(default_model_path())
     return state
+
+
+def check_outputs(args) -> None:
+    """--screenshot / --window-shot: a .png in an existing folder, two different files, and never over
+    an existing file unless --force (core.files.refuse_to_replace): checked before anything loads."""
+    from core.errors import UsageError
+    from core.files import refuse_to_replace
+    outs = [(flag, out) for flag, out in (("--screenshot", args.screenshot), ("--window-shot", args.window_shot)) if out]
+    for flag, out in outs:
+        if Path(out).suffix.lower() != ".png":
+            raise UsageError(f"{flag} writes a PNG image: give a .png file, not {out}")
+        if not Path(out).parent.exists():
+            raise UsageError(f"{flag} {out}: folder {Path(out).parent} does not exist")
+    if len(outs) == 2 and Path(outs[0][1]).absolute() == Path(outs[1][1]).absolute():
+        raise UsageError(f"--screenshot and --window-shot both write {outs[0][1]}: give two files")
+    refuse_to_replace([out for _, out in outs], args.force)
 
 
 def run_headless(args, state, device, size) -> int:
@@ -130,13 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         check_switches()
         output_folder(args.outdir, create=False)
         size = parse_size(args.size)
+        check_outputs(args)
         device = resolve_device(args.device)
         state = initial_state(args)
-        for flag, out in (("--screenshot", args.screenshot), ("--window-shot", args.window_shot)):
-            if out and Path(out).suffix.lower() != ".png":
-                raise ValueError(f"{flag} writes a PNG image: give a .png file, not {out}")
-            if out and not Path(out).parent.exists():
-                raise ValueError(f"folder of {out} does not exist")
         if device.type == "cpu":
             import torch
             tune_cpu_allocator()
@@ -145,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except ToolkitError as exc:  # the toolkit's one error family, as every command reports it
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except ValueError as exc:
-        print(f"{PROG}: error: {first_line(exc, 300)}", file=sys.stderr)
+    except ValueError as exc:  # (1000: a message naming a session and its folders stays whole)
+        print(f"{PROG}: error: {first_line(exc, 1000)}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # no display, no GL context
         print(f"{PROG}: error: {first_line(exc, 300)}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -75,6 +76,7 @@ class Renderer:
         self._pending_state: tuple[int, ExplorerState] | None = None
         self._pending_load: str | None = None
         self._frame: Frame | None = None
+        self._refused_layer: str | None = None  # a view.layer this model lacks, already reported
         self._busy = False
         self._closed = False
         self._thread = None
@@ -202,6 +204,7 @@ class Renderer:
             self._composer = LatentComposer(G, self.device)
             self.model = info
             self._frame = None
+            self._refused_layer = None
             self._events.append(("loaded", str(path)))
 
     def _directions(self, state: ExplorerState) -> None:
@@ -225,8 +228,8 @@ class Renderer:
     def _render(self, version: int, state: ExplorerState) -> None:
         t0 = time.perf_counter()
         G, composer = self._G, self._composer
-        if any(e.amount != 0 for e in state.directions.entries):
-            self._directions(state)
+        if state.directions.source != "pca" or any(e.amount != 0 for e in state.directions.entries):
+            self._directions(state)  # (a file at once, so a missing one is said even before a slider moves)
         try:
             ws = composer.ws(state)
         except (ValueError, ToolkitError) as exc:  # e.g. a W file that is missing or does not fit
@@ -235,6 +238,13 @@ class Renderer:
         captured = {}
         hook = None
         layer = state.view.layer
+        if layer and layer not in self.model.feature_layers:  # drawn as the image, and said once per model
+            if self._refused_layer != layer:
+                self._refused_layer = layer
+                self._report("refused", f"state.view.layer: {layer!r} is not a layer of {Path(self.model.path).name} "
+                                        f"(its layers: {', '.join(self.model.feature_layers)})")
+        else:
+            self._refused_layer = None
         if layer and layer in self.model.feature_layers:
             hook = G.synthesis.get_submodule(layer).register_forward_hook(
                 lambda m, i, o: captured.__setitem__("x", o))

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ SESSION_VERSION = 1
 SEED_COUNT = 2 ** 32  # seeds are 0 .. 2**32 - 1, the ones stylegan-generate --seeds takes
 MAX_SEED = SEED_COUNT - 1
 MAX_DIRECTION_SLIDERS = 32
+MAX_NOISE_STRENGTH = 100  # stylegan-generate --noise-strength takes 0..100
 
 
 def clamp_position(value: float) -> float:
@@ -153,11 +155,31 @@ class ExplorerState:
         state.validate()
         return state
 
+    def _path_fields(self) -> list[tuple[str, str, object, str]]:
+        """(field as the session file spells it, path, owner, attribute) of every file the state
+        names: the model, the W file, a directions file ('pca' is no file)."""
+        fields = [("state.pkl", self.pkl, self, "pkl"), ("state.latent.w_file", self.latent.w_file, self.latent, "w_file")]
+        if self.directions.source != "pca":
+            fields.append(("state.directions.source", self.directions.source, self.directions, "source"))
+        return [f for f in fields if f[1]]
+
+    def with_absolute_paths(self) -> "ExplorerState":
+        """A copy whose file paths are absolute (relative ones taken from the current folder): what a
+        session stores, so that it opens from any folder."""
+        state = self.copy()
+        for _, path, owner, attr in state._path_fields():
+            setattr(owner, attr, os.path.abspath(path))
+        return state
+
     def save(self, path: str | Path) -> None:
-        atomic_write(path, self.to_json())
+        atomic_write(path, self.with_absolute_paths().to_json())
 
     @classmethod
-    def load(cls, path: str | Path) -> "ExplorerState":
+    def load(cls, path: str | Path, check_pkl: bool = True) -> "ExplorerState":
+        """A session file: validated (ValueError, one line naming the file and the field), its file
+        paths made absolute — a relative one (a hand-written or older session) is looked up beside
+        the session file first, then in the current folder. check_pkl=False: the model it names is
+        not looked for (--pkl replaces it)."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -165,9 +187,15 @@ class ExplorerState:
         except UnicodeDecodeError:
             raise ValueError(f"{path}: not a session file (JSON text), but {looks_like(path)}") from None
         try:
-            return cls.from_json(text)
+            state = cls.from_json(text)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+        folder = Path(os.path.abspath(Path(path).parent))
+        for where, name, owner, attr in state._path_fields():
+            if where == "state.pkl" and not check_pkl:
+                continue
+            setattr(owner, attr, _find_file(name, folder, where, path))
+        return state
 
     def validate(self) -> None:
         """Refuse what no control could have set and the renderer or the widgets cannot show: a
@@ -180,6 +208,10 @@ class ExplorerState:
             raise ValueError(f"state.view.mode must be one of {VIEW_MODES}")
         if not -1.0 <= self.trunc.psi <= 2.0:
             raise ValueError("state.trunc.psi must be within -1..2")
+        why = "(stylegan-generate --noise-strength's range)"
+        _check_range("state.noise.strength", self.noise.strength, 0, MAX_NOISE_STRENGTH, why)
+        for i, value in enumerate(self.noise.layer_strength):
+            _check_range(f"state.noise.layer_strength[{i}]", value, 0, MAX_NOISE_STRENGTH, why)
         for where, value in (("state.latent.x", self.latent.x), ("state.latent.y", self.latent.y)):
             if not 0 <= value < SEED_COUNT:
                 raise ValueError(f"{where} must be >= 0 and below 2**32 (a position in seed space, where seed = "
@@ -209,6 +241,25 @@ class ExplorerState:
             fields += [(f"state.directions.entries[{i}].{name}", getattr(e, name))
                        for name in ("index", "first_layer", "last_layer")]
         return fields
+
+
+def _find_file(name: str, folder: Path, where: str, session: str | Path) -> str:
+    """The absolute path of a file a session names: as given when absolute (or, when that is gone,
+    the same name beside the session file: a folder moved with its session); a relative one beside
+    the session file, else in the current folder. ValueError (one line: the session, the field,
+    the path, where it was looked for) when it is in neither."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        if path.exists():
+            return str(path)
+        if (folder / path.name).exists():  # the session moved together with its files
+            return str(folder / path.name)
+        raise ValueError(f"{session}: {where}: {name}: no such file (nor {path.name} beside the session)")
+    for candidate in (folder / path, Path.cwd() / path):
+        if candidate.exists():
+            return os.path.abspath(candidate)
+    raise ValueError(f"{session}: {where}: {name}: no such file beside the session ({folder}) "
+                     f"nor in the current folder ({Path.cwd()})")
 
 
 def _check_range(where: str, value, lo, hi, why: str = "") -> None:

@@ -14,6 +14,7 @@ class CaptureWidget:
     def __init__(self, app):
         self.app = app
         self.session_path = "session.json"
+        self.confirm_replace: str | None = None  # a session file that exists: Save again replaces it
 
     def __call__(self) -> None:
         app, view = self.app, self.app.state.view
@@ -27,8 +28,9 @@ class CaptureWidget:
         if ui.button("Save window##cap"):
             app.request_window_shot()
         _, self.session_path = ui.input_text("Session##sess", self.session_path, "session.json")
-        if ui.button("Save session##sess"):
-            app.save_session(self.session_path)
+        if ui.button("Save session##sess"):  # over an existing file only when pressed again for it
+            saved = app.save_session(self.session_path, replace=self.confirm_replace == self.session_path)
+            self.confirm_replace = None if saved else self.session_path
         imgui.same_line()
         if ui.button("Load session##sess"):
             app.load_session(self.session_path)

@@ -23,7 +23,9 @@ class LayerViewWidget:
         if changed:
             view.layer = None if choice == "image" else choice
             view.channel = 0
-        if view.layer:
+        if view.layer and view.layer not in model.feature_layers:  # (a session's, or the previous model's)
+            ui.error_text(f"{view.layer} is not a layer of this network: the image is shown; pick a layer above")
+        elif view.layer:
             channels = max(self.app.feature_channels, 1)
             _, view.channel = ui.slider_int("Channel##view", view.channel, 0, channels - 1)
             _, view.normalize = ui.checkbox("Normalize##view", view.normalize)

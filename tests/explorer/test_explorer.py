@@ -313,27 +313,29 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
     state = ExplorerState(pkl=str(skip_pt))
     state.latent.x, state.noise.strength = 4.0, 0.0
     state.save(session)
-    r = run_explorer("--session", str(session), "--screenshot", str(shot))
+    r = run_explorer("--session", str(session), "--screenshot", str(shot), "--force")  # (shot.png exists)
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.asarray(Image.open(shot)),
                           generate(skip_pt, tmp_path, "--seeds", "4", "--noise-mode", "none"))
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"junk")
+    shot = tmp_path / "fresh.png"  # (not shot.png: that one exists, and is refused first without --force)
     for args, text in [(["--pkl", str(bad), "--screenshot", str(shot)], "bad.pt"),
                        (["--pkl", str(skip_pt), "--trunc", "5", "--screenshot", str(shot)], "--trunc"),
                        (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json"),
                        (["--pkl", str(skip_pt), "--screenshot", str(tmp_path / "s.jpg")], "give a .png file")]:
         r = run_explorer(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and text in r.stderr, r.stderr
+        assert not shot.exists()
 
 
-def run_explorer(*args):
+def run_explorer(*args, cwd=None):
     import subprocess
     import sys
     from conftest import REPO
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": "/tmp/stylegan-test-config"}
     return subprocess.run([sys.executable, "-m", "explorer", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=cwd)
 
 
 

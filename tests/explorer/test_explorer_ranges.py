@@ -66,7 +66,8 @@ def test_cli_seeds_past_a_c_int_equal_generate(skip_pt, tmp_path):
     widgets (headless runs draw every open panel); 2**32 is refused as generate refuses it."""
     shot = tmp_path / "shot.png"
     for seed in (2 ** 31, MAX_SEED):
-        r = run_explorer("--pkl", str(skip_pt), "--seed", str(seed), "--screenshot", str(shot), "--frames", "2")
+        r = run_explorer("--pkl", str(skip_pt), "--seed", str(seed), "--screenshot", str(shot), "--frames", "2",
+                         "--force")  # (the second seed replaces the first's shot)
         assert r.returncode == 0, r.stderr
         assert np.array_equal(np.asarray(Image.open(shot)), generate(skip_pt, tmp_path, "--seeds", str(seed)))
     shot.unlink()

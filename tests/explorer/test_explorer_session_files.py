@@ -1,0 +1,204 @@
+"""The files the explorer writes and the files a session names, run as a user runs them:
+--screenshot / --window-shot never replace an existing file without --force (nor does Save session
+without a second press); a session stores absolute paths and opens from any folder (a relative path
+in an older, hand-written session is looked up beside the session, then in the current folder); a
+session is held to the CLI's rules (noise strength as stylegan-generate --noise-strength, a layer
+the network has, a directions file that exists) — one `error:` line and exit 2, nothing written."""
+
+import json
+import os
+import shutil
+
+os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from conftest import run_cli  # noqa: E402
+from test_explorer import G, egl_available, explorer, generate, run_explorer, shown  # noqa: E402,F401 (fixtures)
+from test_explorer_ranges import frames, one_error_line, session_file  # noqa: E402
+
+from explorer.state import ExplorerState  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not egl_available(), reason="no EGL (install Mesa's libegl)")
+
+
+def test_cli_never_replaces_a_shot_without_force(skip_pt, tmp_path):
+    """An existing --screenshot or --window-shot file is refused before anything renders (one line,
+    exit 2, the file as it was); --force replaces it; both flags on one file are refused."""
+    precious, precious2 = tmp_path / "precious.png", tmp_path / "precious2.png"
+    precious.write_bytes(b"my picture")
+    precious2.write_bytes(b"my other picture")
+    for flag, path in (("--screenshot", precious), ("--window-shot", precious2)):
+        r = run_explorer("--pkl", str(skip_pt), flag, str(path))
+        one_error_line(r, f"{path} exists", "--force")
+        assert r.stdout == ""  # refused before anything was rendered or written
+    r = run_explorer("--pkl", str(skip_pt), "--screenshot", str(tmp_path / "new.png"), "--window-shot", str(precious2))
+    one_error_line(r, "precious2.png exists", "--force")
+    assert not (tmp_path / "new.png").exists()
+    assert precious.read_bytes() == b"my picture" and precious2.read_bytes() == b"my other picture"
+
+    r = run_explorer("--pkl", str(skip_pt), "--screenshot", "same.png", "--window-shot", "./same.png", cwd=tmp_path)
+    one_error_line(r, "same.png", "two files")
+    assert not (tmp_path / "same.png").exists()
+
+    r = run_explorer("--pkl", str(skip_pt), "--screenshot", str(precious), "--window-shot", str(precious2), "--force")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(precious)), generate(skip_pt, tmp_path, "--seeds", "0"))
+    assert np.asarray(Image.open(precious2)).shape == (800, 1280, 3)
+
+
+@pytest.fixture
+def project(skip_pt, tmp_path, G):
+    """A folder with a model, a W file written by stylegan-generate --save-ws and a directions file."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(skip_pt, proj / "G.pt")
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "9", "--trunc", "0.6", "--save-ws",
+                "--outdir", str(tmp_path / "ws"))
+    assert r.returncode == 0, r.stderr
+    shutil.copy(tmp_path / "ws" / "seed0009.npz", proj / "w.npz")
+    np.savez(proj / "dirs.npz", smile=np.ones(G.w_dim, np.float32))
+    (tmp_path / "elsewhere").mkdir()
+    return proj
+
+
+def relative_session(path, **state):
+    """A hand-written (older) session: the default state with these fields, paths as typed."""
+    data = json.loads(ExplorerState().to_json())
+    data["state"]["pkl"] = state.pop("pkl")
+    for part, fields in state.items():
+        data["state"][part].update(fields)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_saved_session_opens_from_another_folder(project, tmp_path, monkeypatch):
+    """Saved with paths typed relative to the folder it was made in: the file holds absolute paths,
+    and the session draws the same frame (the W file's image) from another folder."""
+    monkeypatch.chdir(project)
+    state = ExplorerState(pkl="G.pt")
+    state.latent.w_file, state.directions.source = "w.npz", "dirs.npz"
+    state.save("s.json")
+    saved = json.loads((project / "s.json").read_text())["state"]
+    assert (saved["pkl"], saved["latent"]["w_file"], saved["directions"]["source"]) == (
+        str(project / "G.pt"), str(project / "w.npz"), str(project / "dirs.npz"))
+    assert state.pkl == "G.pt"  # (the state itself is as typed: only the file is made absolute)
+    shot = tmp_path / "shot.png"
+    r = run_explorer("--session", str(project / "s.json"), "--screenshot", str(shot), cwd=tmp_path / "elsewhere")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)), np.asarray(Image.open(tmp_path / "ws" / "seed0009.png")))
+    # The folder moved with its session and files: the stored absolute paths are gone, the names beside it stay.
+    moved = project.rename(tmp_path / "moved")
+    r = run_explorer("--session", str(moved / "s.json"), "--screenshot", str(shot), "--force", cwd=tmp_path / "elsewhere")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)), np.asarray(Image.open(tmp_path / "ws" / "seed0009.png")))
+
+
+def test_relative_paths_are_looked_up_beside_the_session_then_here(project, tmp_path):
+    """An older session's relative paths: beside the session file first (the reviewer's case, run
+    from another folder), then in the current folder; in neither: one line naming the session, the
+    field and the path."""
+    shot = tmp_path / "shot.png"
+    beside = relative_session(project / "old.json", pkl="G.pt", latent={"w_file": "w.npz"},
+                              directions={"source": "dirs.npz"})
+    r = run_explorer("--session", str(beside), "--screenshot", str(shot), cwd=tmp_path / "elsewhere")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)), np.asarray(Image.open(tmp_path / "ws" / "seed0009.png")))
+
+    (tmp_path / "sessions").mkdir()
+    here = relative_session(tmp_path / "sessions" / "here.json", pkl="proj/G.pt", latent={"x": 4.0})
+    r = run_explorer("--session", str(here), "--screenshot", str(tmp_path / "here.png"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "here.png")), generate(project / "G.pt", tmp_path, "--seeds", "4"))
+
+    for field, state in (("state.pkl", {"pkl": "gone.pt"}),
+                         ("state.latent.w_file", {"pkl": "G.pt", "latent": {"w_file": "gone.npz"}}),
+                         ("state.directions.source", {"pkl": "G.pt", "directions": {"source": "gone.npz"}})):
+        bad = relative_session(project / "bad.json", **state)
+        r = run_explorer("--session", str(bad), "--screenshot", str(tmp_path / "bad.png"), cwd=tmp_path / "elsewhere")
+        one_error_line(r, "bad.json", field, "gone.", "no such file", str(project), str(tmp_path / "elsewhere"))
+        assert not (tmp_path / "bad.png").exists()
+    # --pkl replaces the session's model: a session whose model is gone still opens on another one.
+    gone_model = relative_session(project / "gone_model.json", pkl="gone.pt", latent={"x": 4.0})
+    r = run_explorer("--session", str(gone_model), "--pkl", str(project / "G.pt"), "--screenshot", str(tmp_path / "b.png"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_window_loads_a_session_from_its_own_folder(explorer, project, tmp_path, monkeypatch):
+    """Load session in the window (another current folder): the session's relative model and W file
+    are found beside it; a session naming a missing file is refused in the status line and the
+    state stays."""
+    platform, app = explorer
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    app.load_session(str(relative_session(project / "old.json", pkl="G.pt", latent={"w_file": "w.npz"})))
+    frames(platform, app)
+    assert not app.status_error, app.status
+    assert app.state.latent.w_file == str(project / "w.npz")
+    assert np.array_equal(shown(app), np.asarray(Image.open(tmp_path / "ws" / "seed0009.png")))
+    before = app.state.copy()
+    app.load_session(str(relative_session(project / "bad.json", pkl="G.pt", latent={"w_file": "gone.npz"})))
+    assert app.status_error and "bad.json: state.latent.w_file: gone.npz: no such file" in app.status
+    assert app.state == before
+
+
+@pytest.mark.parametrize("changes, texts", [
+    ({"noise": {"strength": -5}}, ["state.noise.strength", "0..100", "-5"]),
+    ({"noise": {"strength": 101}}, ["state.noise.strength", "0..100"]),
+    ({"noise": {"layer_strength": [1.0, -1.0]}}, ["state.noise.layer_strength[1]", "0..100"]),
+    ({"view": {"layer": "b64.conv1"}}, ["state.view.layer", "b64.conv1", "b4.conv1", "b32.conv1"]),
+    ({"directions": {"source": "/nowhere/dirs.npz"}}, ["state.directions.source", "/nowhere/dirs.npz: no such file"]),
+])
+def test_cli_holds_sessions_to_the_cli_rules(skip_pt, tmp_path, changes, texts):
+    """What the CLI refuses is refused in a session too: the same noise-strength range as
+    stylegan-generate, a layer the network has (named with the layers there are, once the model is
+    known), a directions file that exists even before a slider moves."""
+    shot = tmp_path / "shot.png"
+    r = run_explorer("--session", str(session_file(tmp_path / "rule.json", skip_pt, **changes)), "--screenshot", str(shot))
+    one_error_line(r, *texts)
+    assert not shot.exists()
+
+
+def test_generate_refuses_the_same_noise_strength(skip_pt, tmp_path):
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "0", "--noise-strength", "-1",
+                "--outdir", str(tmp_path / "o"))
+    assert r.returncode == 2 and "--noise-strength" in r.stderr
+
+
+def test_renderer_refuses_a_missing_layer_or_directions_file_in_sight(explorer, G, tmp_path):
+    """Set in the window (or by a model switch): a layer the network lacks is said once, in the
+    status line and the layer panel, and the image is drawn; a directions file that is gone is
+    refused before any slider moves."""
+    platform, app = explorer
+    image = shown(app)
+    app.state.view.layer = "b64.conv1"
+    frames(platform, app)
+    kind, message = app.render_error
+    assert kind == "refused" and message.startswith("state.view.layer: 'b64.conv1' is not a layer of")
+    assert app.status_error and "b16.conv1" in app.status and np.array_equal(shown(app), image)
+    app.render_error = None
+    app.state.trunc.psi = 0.5  # another frame: said once, not on every frame
+    frames(platform, app)
+    assert app.render_error is None
+    app.state.view.layer, app.state.trunc.psi = None, 1.0
+    app.state.directions.source = str(tmp_path / "gone.npz")
+    frames(platform, app)
+    assert app.render_error == ("refused", f"{tmp_path / 'gone.npz'}: no such file")
+
+
+def test_save_session_never_replaces_a_file_unasked(explorer, tmp_path, monkeypatch):
+    """Save session over an existing file: refused in the status line, the file as it was; pressed
+    again for the same file, it replaces it (with absolute paths)."""
+    platform, app = explorer
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "session.json").write_text("my notes")
+    for title in ("Network", "Latent", "Truncation", "Style mixing", "Noise", "Input transform", "View and capture"):
+        platform.click(app, title)
+    platform.click(app, "Save session##sess")
+    assert app.status_error and "session.json exists" in app.status
+    assert (tmp_path / "session.json").read_text() == "my notes"
+    platform.click(app, "Save session##sess")
+    assert not app.status_error, app.status
+    assert ExplorerState.load(tmp_path / "session.json").pkl == os.path.abspath(app.state.pkl)
+    assert app.save_session(str(tmp_path / "session.json")) is False  # (asked again: refused again)
