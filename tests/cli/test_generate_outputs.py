@@ -234,7 +234,7 @@ def test_seeds_listed_twice_are_refused(skip_pt, tmp_path):
 
 def test_save_ws_of_a_style_mixing_figure_replays_each_cell(skip_pt, tmp_path):
     """--save-ws with --rows/--cols saves each mixed cell's W+ (keyed by its row's seed, whose noise
-    it has): --ws renders the same pixels. With --ws itself there is nothing to save: refused."""
+    it has): --ws renders the same image. With --ws itself there is nothing to save: refused."""
     out = tmp_path / "mix"
     r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--rows", "1,2", "--cols", "3", "--save-ws",
                 "--noise-mode", "random", "--noise-seed", "7", "--outdir", str(out))
@@ -243,7 +243,9 @@ def test_save_ws_of_a_style_mixing_figure_replays_each_cell(skip_pt, tmp_path):
     again = tmp_path / "again"
     r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(out / "2-3.npz"), "--outdir", str(again))
     assert r.returncode == 0, r.stderr
-    assert np.array_equal(np.asarray(Image.open(again / "2-3.png")), np.asarray(Image.open(out / "2-3.png")))
+    # (the figure renders its cells in one batch with the sources: float rounding may move a level)
+    diff = np.abs(np.asarray(Image.open(again / "2-3.png"), np.int16) - np.asarray(Image.open(out / "2-3.png"), np.int16))
+    assert diff.max() <= 1 and diff.mean() < 0.01, (diff.max(), diff.mean())
     msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(out / "2-3.npz"), "--save-ws",
                              "--outdir", str(tmp_path / "x")), "stylegan-generate")
     assert "--save-ws" in msg and "2-3.npz itself" in msg, msg
