@@ -382,8 +382,8 @@ class TrainingRun:
         names = sorted(stats.sums)
         totals = all_reduce_scalars([stats.sums[k] for k in names] + [stats.counts[k] for k in names],
                                     self.world, self.device)
-        sums, counts = totals[:len(names)], totals[len(names):]
-        return {k: total / count for k, total, count in zip(names, sums, counts) if count}
+        everyone = type(stats)(sums=dict(zip(names, totals[:len(names)])), counts=dict(zip(names, totals[len(names):])))
+        return everyone.means()
 
     def _stopped(self, exc: TrainingDiverged) -> TrainingDiverged:
         """The one-line error for a diverged run: where to resume from, or that nothing can be."""
