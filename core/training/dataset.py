@@ -167,9 +167,9 @@ class ImageSource:
         self._zip = None
         self._members: dict[str, zipfile.ZipInfo] = {}
         raw = None
+        self.unlisted: list[tuple[str, str]] = []  # (folder/, reason): subfolders that cannot be listed
         if path.is_dir():
-            self.names = sorted(str(p.relative_to(path)).replace("\\", "/") for p in path.rglob("*")
-                                if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
+            self.names = self._list_folder(path)
             meta = path / "dataset.json"
             self.meta_where = str(meta)
             if meta.exists() or meta.is_symlink():  # (a broken link is an error, not "no labels")
@@ -195,6 +195,33 @@ class ImageSource:
         else:
             raise DatasetError(f"{path}: no such file or folder")
         self.meta = raw  # dataset.json's bytes (None: there is none)
+
+    def _list_folder(self, root: Path) -> list[str]:
+        """Image files under `root` (recursively; links to folders are not followed, as NVIDIA's
+        dataset_tool), as sorted '/'-separated relative names. A subfolder that cannot be listed
+        (permission denied, removed meanwhile) is recorded in self.unlisted, never silently left out."""
+        def unlisted(exc: OSError):
+            why = exc.strerror or first_line(exc, 80)
+            where = Path(exc.filename or root)
+            if where == root:
+                raise DatasetError(f"{root}: cannot be listed ({why})")
+            rel = str(where.relative_to(root)).replace("\\", "/")
+            self.unlisted.append((rel + "/", why))
+
+        names = []
+        for folder, _, files in os.walk(root, onerror=unlisted):
+            for f in files:
+                if Path(f).suffix.lower() in IMAGE_EXTENSIONS:
+                    names.append(str((Path(folder) / f).relative_to(root)).replace("\\", "/"))
+        return sorted(names)
+
+    def unlisted_text(self) -> str:
+        """'; 2 folders cannot be listed (a/: ...)' for an error message, '' when every folder was."""
+        if not self.unlisted:
+            return ""
+        folder, why = self.unlisted[0]
+        n = len(self.unlisted)
+        return f"; {n} folder{'s' if n > 1 else ''} cannot be listed ({folder}: {why})"
 
     def read(self, name: str) -> bytes:
         if self._zip is not None:
@@ -300,6 +327,8 @@ def iter_images(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
     core.training.image_files.read_image (upright, 8-bit); an unreadable file (a broken link, a pipe,
     a damaged file or zip member) is an error, never an exception."""
     src = ImageSource(Path(path))
+    for folder, why in src.unlisted:
+        yield folder, None, f"folder cannot be listed ({why})"
     for name in src.names:
         try:
             data = src.read(name)
@@ -323,7 +352,8 @@ class ImageDataset:
         prep = prep or Preparation()
         src = ImageSource(self.path)
         if not src.names:
-            raise DatasetError(f"{self.path}: contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            raise DatasetError(f"{self.path}: contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+                               + src.unlisted_text())
         labels = src.labels() if use_labels else None
         images, names, skipped, decoded = [], [], 0, []
         for name, img, error in iter_images(self.path, prep.max_megapixels):
@@ -445,7 +475,7 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
     disagree in size, a label is missing, or nothing can be read."""
     src = ImageSource(source)
     if not src.names:
-        raise DatasetError(f"{source}: contains no images")
+        raise DatasetError(f"{source}: contains no images" + src.unlisted_text())
     labels = src.labels()
     channels = prep.channels
     if channels is None:  # a quick pass over the headers

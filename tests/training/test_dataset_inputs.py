@@ -279,3 +279,71 @@ def test_non_ascii_zip_names_match_their_labels(tmp_path, how):
     r = dataset(src, "out.zip", cwd=tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr and "labelled" in r.stdout, r.stderr
     assert labels_by_colour(tmp_path / "out.zip") == {colours[n]: NAMES[n] for n in colours}
+
+
+# --------------------------------------------------------- 6. folders that cannot be listed ---
+
+DENY_LISTING = """
+import errno, os, sys
+real = os.scandir
+def scandir(path='.'):  # the OS refusing to list one folder (as chmod 000 does for a non-root user)
+    if os.path.basename(os.fspath(path)) == {denied!r}:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+    return real(path)
+os.scandir = scandir
+sys.argv = [{prog!r}, *sys.argv[1:]]
+from core.cli.dataset import main
+sys.exit(main())
+"""
+
+
+def dataset_denied(denied: str, *args, cwd: Path) -> subprocess.CompletedProcess:
+    """stylegan-dataset run in a process whose OS refuses to list folders named `denied` (a test run as
+    root cannot make chmod 000 refuse it)."""
+    code = DENY_LISTING.format(denied=denied, prog=PROG)
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_a_subfolder_that_cannot_be_listed_is_named_and_skipped(tmp_path):
+    """Its images were silently left out (pathlib's rglob ignores the PermissionError): now the
+    folder is named like any skipped file, counted, and the rest written."""
+    labelled_folder(tmp_path / "src")
+    r = dataset_denied("c1", "src", "d.zip", cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [f"{PROG}: skipped c1/: folder cannot be listed (Permission denied)"], r.stderr
+    assert "wrote 2 images" in r.stdout and "skipped 1" in r.stdout, r.stdout
+    assert len(written(tmp_path / "d.zip")[0]) == 2
+
+
+def test_when_nothing_can_be_listed_it_is_one_error(tmp_path):
+    labelled_folder(tmp_path / "src")
+    r = dataset_denied("src", "src", "d.zip", cwd=tmp_path)  # the folder itself
+    assert one_line_error(r) == f"{PROG}: error: src: cannot be listed (Permission denied)"
+    for name in COLOURS:  # images only below unlistable folders: "no images", and why
+        if name.startswith("c1/"):
+            (tmp_path / "src" / name).unlink()
+            (tmp_path / "src" / "c0" / Path(name).name).write_bytes(png((9, 9, 9)))
+    r = dataset_denied("c0", "src", "d.zip", cwd=tmp_path)
+    assert one_line_error(r) == (f"{PROG}: error: src: contains no images; 1 folder cannot be listed "
+                                 "(c0/: Permission denied)")
+    assert not (tmp_path / "d.zip").exists()
+
+
+def test_training_loader_names_the_folder_through_on_skip(tmp_path):
+    import core.training.dataset as ds_module
+    from core.training.dataset import ImageDataset, Preparation
+    labelled_folder(tmp_path / "src")
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.basename(os.fspath(path)) == "c0":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    skipped = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ds_module.os, "scandir", scandir)
+        ds = ImageDataset(tmp_path / "src", Preparation(resolution=32), on_skip=lambda n, e: skipped.append((n, e)))
+    assert ds.names == ["c1/c.png", "c1/d.png"] and ds.skipped == 1
+    assert skipped == [("c0/", "folder cannot be listed (Permission denied)")]
