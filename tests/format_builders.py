@@ -238,7 +238,8 @@ def write_tf_stylegan2_pkl(G, path, D=None) -> None:
 
 def write_tf_stylegan1_pkl(G, path) -> None:
     """NVIDIA's StyleGAN (2019) TF pickle (version 3), the inverse of our conversion: sqrt(2) goes
-    back into biases and noise weights, the style's scale bias loses its +1."""
+    back into the biases and noise weights that follow a dense or conv layer (not the 4x4 Const
+    layer's), the style's scale bias loses its +1."""
     cfg, s = G.config, G.state_dict()
     mapping = {}
     for i in range(cfg.mapping_layers):
@@ -254,8 +255,9 @@ def write_tf_stylegan1_pkl(G, path) -> None:
             p = f"synthesis.b{r}.{ours}"
             if ours != "input":
                 syn[f"{tf}/weight"] = _conv_tf(s[p + ".weight"])
-            syn[f"{tf}/bias"] = _np(s[p + ".bias"]) * SQRT2
-            syn[f"{tf}/Noise/weight"] = _np(s[p + ".noise_strength"]) * SQRT2
+            gain = 1.0 if ours == "input" else SQRT2
+            syn[f"{tf}/bias"] = _np(s[p + ".bias"]) * gain
+            syn[f"{tf}/Noise/weight"] = _np(s[p + ".noise_strength"]) * gain
             style_b = _np(s[p + ".affine.bias"]).copy()
             style_b[: len(style_b) // 2] -= 1
             syn[f"{tf}/StyleMod/weight"] = _np(s[p + ".affine.weight"]).T

@@ -109,9 +109,12 @@ def _from_tf_stylegan2(G: TFNetwork, p: dict) -> NetworkFile:
 
 
 def _from_tf_stylegan1(G: TFNetwork, p: dict) -> NetworkFile:
-    """NVIDIA's StyleGAN (2019) TF pickles. Their convolutions carry the sqrt(2) gain in the weight
-    and apply lrelu without one; ours apply the gain after lrelu, so biases and noise weights are
-    divided by sqrt(2) (exact, lrelu being positively homogeneous)."""
+    """NVIDIA's StyleGAN (2019) TF pickles (networks_stylegan.py). Their dense and conv layers carry
+    the sqrt(2) gain in the weight and apply lrelu without one; ours apply the gain after lrelu, so
+    the biases and noise weights that follow a dense or conv layer are divided by sqrt(2) (exact,
+    lrelu being positively homogeneous). The 4x4 Const layer has no conv: NVIDIA computes
+    lrelu(const + noise + bias) and instance-normalises it, which our layer's gain cannot change (the
+    normalisation removes it), so its bias and noise weight are taken as they are."""
     kw = G.static_kwargs
     res_list = sorted({int(m.group(1)) for k in p if (m := re.match(r"synthesis/(\d+)x\1/", k))})
     res = res_list[-1]
@@ -141,13 +144,14 @@ def _from_tf_stylegan1(G: TFNetwork, p: dict) -> NetworkFile:
             prefix = f"synthesis.b{r}.{ours}"
             if ours != "input":
                 s[prefix + ".weight"] = _tf_conv(p[f"synthesis/{tf}/weight"])
-            s[prefix + ".bias"] = _t(p[f"synthesis/{tf}/bias"] / SQRT2)
+            gain = 1.0 if ours == "input" else SQRT2  # (see the docstring)
+            s[prefix + ".bias"] = _t(p[f"synthesis/{tf}/bias"] / gain)
             style_w, style_b = p[f"synthesis/{tf}/StyleMod/weight"], p[f"synthesis/{tf}/StyleMod/bias"].copy()
             style_b[: len(style_b) // 2] += 1  # TF scales by (style + 1)
             s[prefix + ".affine.weight"] = _t(style_w.T)
             s[prefix + ".affine.bias"] = _t(style_b)
             if config.use_noise:
-                s[prefix + ".noise_strength"] = _t(p[f"synthesis/{tf}/Noise/weight"] / SQRT2)
+                s[prefix + ".noise_strength"] = _t(p[f"synthesis/{tf}/Noise/weight"] / gain)
                 s[prefix + ".noise_const"] = _t(p[f"synthesis/noise{noise}"][0, 0])
             noise += 1
         s[f"synthesis.b{r}.torgb.weight"] = _tf_conv(p[f"synthesis/{torgb[r]}/weight"])
