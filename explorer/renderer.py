@@ -285,10 +285,11 @@ def set_input_transform(G, state: ExplorerState) -> None:
 
 
 def rgba(pixels: np.ndarray) -> np.ndarray:
-    """HxWxC uint8 (C = 1 or 3) -> HxWx4 with opaque alpha."""
+    """HxWxC uint8 -> HxWx4 with opaque alpha: C >= 3 shows the first three channels, fewer the
+    first as grey (as kernels.to_rgba, the GPU path)."""
     h, w, c = pixels.shape
     out = np.empty((h, w, 4), np.uint8)
-    out[..., :3] = pixels if c == 3 else pixels[..., :1]
+    out[..., :3] = pixels[..., :3] if c >= 3 else pixels[..., :1]
     out[..., 3] = 255
     return out
 

@@ -118,3 +118,15 @@ def test_zero_copy_path_when_interop_works_and_host_when_switched_off(gl, monkey
     display.show(Frame(3, np.zeros((4, 4, 4), np.uint8), 1.0, "image"))
     assert display.upload == "cpu"
     display.close()
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_the_cpu_and_gpu_frame_conversions_agree_for_any_channel_count(channels):
+    """The CPU path (renderer.rgba of the CLI's uint8 image) and the GPU path (kernels.to_rgba, the
+    same code as the CUDA kernel) showed a 4-channel image differently (white vs red) and the GPU
+    path raised on 2 channels."""
+    from core.images import to_uint8
+    from explorer.renderer import rgba
+    from kernels import to_rgba
+    img = torch.rand(1, channels, 5, 7) * 2.4 - 1.2
+    assert np.array_equal(rgba(to_uint8(img)[0]), to_rgba(img).numpy())

@@ -277,9 +277,9 @@ def test_bias_act_kernel_math(host):
 
 def test_to_rgba_kernel_is_byte_exact(host):
     rng = np.random.RandomState(2)
-    img = (rng.rand(3, 23, 31).astype(np.float32) * 2.4 - 1.2)
+    img = (rng.rand(4, 23, 31).astype(np.float32) * 2.4 - 1.2)
     img[0, 0, :5] = [-1.0, 1.0, 0.0, -0.00392157, 0.99607843]  # values near rounding edges
-    for channels in (3, 1):
+    for channels in (4, 3, 2, 1):  # (>= 3: the first three; fewer: the first as grey)
         src = np.ascontiguousarray(img[:channels])
         p = ToRGBAParams((ctypes.c_int64 * 3)(23 * 31, 31, 1), channels, 23, 31, 2)
         out = np.zeros((46, 62, 4), np.uint8)
