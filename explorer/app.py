@@ -304,9 +304,9 @@ class Explorer:
             return
         try:
             target = unused_path(path or Path(self.outdir) / default_record_path(self.state))
-            self.recorder = WalkRecorder(self.renderer.render_now, self.state, target, fps, scale).start()
+            self.recorder = WalkRecorder(self.renderer.pinned_render(), self.state, target, fps, scale).start()
             self.notify(f"recording the walk to {target}")
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # (RuntimeError: no model loaded)
             self._refuse(str(exc))
 
     # ---------------------------------------------------------------------------- frame ---

@@ -2,11 +2,15 @@
 
 The recorder renders exactly the states the screen shows while the walk plays: the state with
 walk.t stepped at the video's frame rate. A non-looping walk ends on its last keyframe; a looping
-one stops one frame before it would return to the first.
+one stops one frame before it would return to the first. The recording is written under a
+temporary name beside its destination and renamed when complete: a cancelled or failed recording
+leaves nothing behind, never a truncated video under the name asked for.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -72,27 +76,28 @@ class WalkRecorder:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def _writer(self):
+    def _writer(self, temp: Path):
         import imageio.v2 as iio
         suffix = self.path.suffix.lower()
         if suffix == ".mp4":
-            return iio.get_writer(self.path, fps=self.fps, codec="libx264", quality=9, macro_block_size=1,
-                                  ffmpeg_log_level="error")
+            return iio.get_writer(temp, fps=self.fps, codec="libx264", quality=9,
+                                  macro_block_size=1, ffmpeg_log_level="error")
         if suffix == ".gif":
-            return iio.get_writer(self.path, mode="I", duration=1000.0 / self.fps, loop=0)
+            return iio.get_writer(temp, mode="I", duration=1000.0 / self.fps, loop=0)
         if suffix:
             raise ValueError(f"record to .mp4, .gif or a folder, not {suffix}")
-        self.path.mkdir(parents=True, exist_ok=True)
-        return _PngFolder(self.path)
+        temp.mkdir()
+        return _PngFolder(temp)
 
     def _run(self) -> None:
+        temp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")  # (imageio: by suffix)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._writer()
+            writer = self._writer(temp)
             try:
                 for t in self.times:
                     if self._cancel.is_set():
-                        self.error = "cancelled"
+                        self.error = "cancelled (nothing written)"
                         break
                     self.state.walk.t = t
                     pixels = self.render(self.state)[..., :3]
@@ -103,8 +108,17 @@ class WalkRecorder:
                     self.done_frames += 1
             finally:
                 writer.close()
+            if self.error is None:
+                if self.path.exists():  # (appeared meanwhile: the destination was free when recording began)
+                    raise FileExistsError(f"{self.path} appeared while recording; not replaced")
+                os.rename(temp, self.path)
         except Exception as exc:  # reported in the UI; the app keeps running
             self.error = f"{type(exc).__name__}: {first_line(exc, 160)}"
+        finally:
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            elif temp.exists():
+                temp.unlink()
         self.finished = True
 
 

@@ -73,6 +73,10 @@ class Renderer:
         self._G = None
         self._composer: LatentComposer | None = None
         self._cond = threading.Condition()
+        # The network is used by one thread at a time: the worker's renders and a recording's
+        # (render_now, on the recorder's thread) share its buffers (StyleGAN3's input transform, the
+        # composer's W cache, the layer view's hook).
+        self._net_lock = threading.Lock()
         self._pending_state: tuple[int, ExplorerState] | None = None
         self._pending_load: str | None = None
         self._frame: Frame | None = None
@@ -145,14 +149,24 @@ class Renderer:
             self._thread.join(timeout=10)
 
     def render_now(self, state: ExplorerState) -> np.ndarray:
-        """Render a state synchronously on the calling thread (recording): HxWx4 uint8 numpy."""
-        G, composer = self._G, self._composer
+        """Render a state synchronously on the calling thread: HxWx4 uint8 numpy."""
+        return self.pinned_render()(state)
+
+    def pinned_render(self):
+        """A function state -> HxWx4 uint8 numpy that renders with the model loaded now, on the
+        calling thread, even after another model is loaded (a recording keeps its model), taking
+        turns with the worker. RuntimeError when no model is loaded."""
+        with self._cond:
+            G, composer = self._G, self._composer
         if G is None:
             raise RuntimeError("no model loaded")
-        with torch.inference_mode():
-            set_input_transform(G, state)
-            img = G.synthesis(composer.ws(state), noise=composer.noise(state))
-        return rgba(to_uint8(img)[0])
+
+        def render(state: ExplorerState) -> np.ndarray:
+            with self._net_lock, torch.inference_mode():
+                set_input_transform(G, state)
+                img = G.synthesis(composer.ws(state), noise=composer.noise(state))
+            return rgba(to_uint8(img)[0])
+        return render
 
     # ------------------------------------------------------------------------ worker side ---
     def _run(self) -> None:
@@ -226,6 +240,10 @@ class Renderer:
         self.model.directions_source = source
 
     def _render(self, version: int, state: ExplorerState) -> None:
+        with self._net_lock:
+            self._render_locked(version, state)
+
+    def _render_locked(self, version: int, state: ExplorerState) -> None:
         t0 = time.perf_counter()
         G, composer = self._G, self._composer
         if state.directions.source != "pca" or any(e.amount != 0 for e in state.directions.entries):

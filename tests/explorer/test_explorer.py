@@ -3,6 +3,7 @@ imgui io events, pixels read back from the GL texture and compared with stylegan
 
 import contextlib
 import os
+import time
 
 os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
 
@@ -393,3 +394,81 @@ def test_stylegan3_walk_recording_and_layer_labels(tmp_path, monkeypatch):
             want = generate(pkl, tmp_path, "--seeds", seed, "--translate", "0.1,0", "--rotate", "20")
             assert np.array_equal(np.asarray(Image.open(frame)), want)
 
+
+
+def test_a_recording_and_the_screen_render_side_by_side_without_mixing_states():
+    """The recorder renders on its own thread while the worker renders the screen: both set
+    StyleGAN3's input transform on the same network, so frames came out with the other thread's
+    transform (6 of 300 in a stress run). Each render now holds the network; the recording keeps the
+    model it started with even if another is loaded meanwhile."""
+    import threading
+    from conftest import REPO
+    from explorer.renderer import Renderer
+    from explorer.state import ExplorerState
+    pkl = REPO / "tests" / "fixtures" / "official_sg3" / "G_tiny_sg3R.npz"
+    r = Renderer(torch.device("cpu"))
+    try:
+        r.load(str(pkl))
+        assert r.wait_idle(60) and r.model is not None
+        recorded, screen = ExplorerState(), ExplorerState()
+        recorded.transform.translate_x, recorded.transform.rotate = 0.25, 30.0
+        screen.transform.translate_x = -0.2
+        render = r.pinned_render()
+        want = render(recorded)
+        frames = []
+        rec = threading.Thread(target=lambda: frames.extend(render(recorded) for _ in range(60)))
+        rec.start()
+        version = 0
+        while rec.is_alive():
+            version += 1
+            screen.latent.x = version % 7
+            r.request(screen, version)
+            time.sleep(0.001)
+        rec.join()
+        assert r.wait_idle(60) and r.stats.rendered > 0
+        assert sum(not np.array_equal(f, want) for f in frames) == 0
+        r.load(str(REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz"))  # another model meanwhile
+        assert r.wait_idle(60) and r.model.arch != "stylegan3"
+        assert np.array_equal(render(recorded), want)
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("name", ["walk.mp4", "walk.gif", "frames"])
+def test_a_recording_appears_only_when_complete(tmp_path, name):
+    """Written under a temporary name and renamed at the end: a cancelled or failed recording leaves
+    nothing (it left a truncated video under the name asked for)."""
+    import threading
+    from explorer.recorder import WalkRecorder
+    from explorer.state import ExplorerState
+    state = ExplorerState()
+    state.walk.keyframes, state.walk.speed, state.walk.loop = [0, 1], 1.0, False
+    gate, seen = threading.Event(), []
+
+    def render(s):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        if len(seen) == 3:
+            gate.wait(30)
+        if len(seen) == 5 and fail:
+            raise RuntimeError("the network failed")
+        return np.full((16, 16, 4), len(seen) * 10, np.uint8)
+
+    for fail, cancel in ((False, True), (True, False), (False, False)):
+        seen.clear()
+        gate.clear()
+        rec = WalkRecorder(render, state, tmp_path / name, fps=8).start()
+        while len(seen) < 3:
+            time.sleep(0.005)
+        assert not (tmp_path / name).exists()  # (being written, under another name)
+        if cancel:
+            rec.cancel()
+        gate.set()
+        rec.join(60)
+        assert rec.finished
+        left = sorted(p.name for p in tmp_path.iterdir())
+        if cancel or fail:
+            assert rec.error and left == [], (rec.error, left)
+        else:
+            assert rec.error is None and left == [name] and rec.done_frames == 9
+    if name == "frames":  # (the video writers may create their file only when they close it)
+        assert any(n.startswith(".frames.partial") for names in seen for n in names), seen
