@@ -142,12 +142,13 @@ class Explorer:
 
     def use_directions(self, path: str) -> str | None:
         """Take direction sliders from a directions .npz, if it fits the model's W. -> the error, or None."""
+        from core.errors import ToolkitError
         from core.latents.directions import load_directions
         if self.model is None:
             return self._refuse("load a model first")
         try:
             names = load_directions(path, self.model.w_dim).names
-        except (ValueError, OSError) as exc:
+        except (ToolkitError, ValueError, OSError) as exc:
             return self._refuse(str(exc))
         d = self.state.directions
         d.source, d.entries = path, []

@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import first_line
+from core.errors import UsageError
 from core.files import atomic_write
+from core.latents.wfile import read_npz
 import numpy as np
 import torch
 
@@ -50,22 +51,25 @@ def pca_directions(G, num_samples: int = 10_000, seed: int = 0, batch: int = 2_0
 
 
 def load_directions(path: str | Path, w_dim: int) -> Directions:
-    """A .npz of name -> [w_dim] vector (used as given: amount 1 adds the vector once)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            items = [(k, z[k]) for k in z.files]
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npz ({first_line(exc, 80)})") from None
+    """A .npz of name -> [w_dim] vector (used as given: amount 1 adds the vector once), read as W
+    files are (core.latents.wfile.read_npz: nothing unpickled). UsageError (one line naming the
+    file) when it is missing or damaged, holds no directions, or a vector is not w_dim finite real
+    numbers (a NaN direction would turn every image into NaN)."""
+    items = read_npz(path).items()
     vectors = []
     for name, v in items:
-        v = np.asarray(v, np.float32).reshape(-1)
+        if v.dtype.kind not in "iuf":
+            raise UsageError(f"{path}: direction {name!r} holds {v.dtype} values, not real numbers")
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = v.astype(np.float32).reshape(-1)
         if v.shape != (w_dim,):
-            raise ValueError(f"{path}: direction {name!r} has {v.size} values, the model's W has {w_dim}")
+            raise UsageError(f"{path}: direction {name!r} has {v.size} values, the model's W has {w_dim}")
+        if not np.isfinite(v).all():
+            raise UsageError(f"{path}: direction {name!r} holds NaN, infinite or beyond-float32 values; "
+                             "a direction must be finite numbers")
         vectors.append(torch.from_numpy(v))
     if not vectors:
-        raise ValueError(f"{path}: holds no directions")
+        raise UsageError(f"{path}: holds no directions")
     return Directions([name for name, _ in items], torch.stack(vectors))
 
 

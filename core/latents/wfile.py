@@ -86,10 +86,16 @@ def _not_npz(path: Path) -> UsageError:
                       "(stylegan-generate --save-ws, NVIDIA's projector)")
 
 
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of a .npz, never unpickling anything. The file's first bytes decide what it is:
-    anything but a zip archive (a PNG, a single .npy array, a pickle) is called what it seems to be,
-    not what numpy's guess at it said."""
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of a .npz by name (in the file's order), never unpickling anything. The file's
+    first bytes decide what it is: anything but a zip archive (a PNG, a single .npy array, a pickle)
+    is called what it seems to be, not what numpy's guess at it said. UsageError (one line naming the
+    file) for a missing file, a folder, an unreadable or damaged file, pickled arrays."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, not a .npz file")
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -143,11 +149,7 @@ def read_ws_file(path: str | os.PathLike, num_ws: int, w_dim: int) -> WFile:
     """Read a W / W+ .npz (the layouts in the module docstring) for a network with num_ws layers
     of width w_dim."""
     path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a folder, not a .npz file")
-    arrays = _arrays(path)
+    arrays = read_npz(path)
 
     key = next((k for k in KEYS if k in arrays), None)
     if key is None:

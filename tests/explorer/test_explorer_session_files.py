@@ -8,6 +8,7 @@ the network has, a directions file that exists) — one `error:` line and exit 2
 import json
 import os
 import shutil
+from pathlib import Path
 
 os.environ["PYOPENGL_PLATFORM"] = "egl"  # before anything imports OpenGL
 
@@ -202,3 +203,49 @@ def test_save_session_never_replaces_a_file_unasked(explorer, tmp_path, monkeypa
     assert not app.status_error, app.status
     assert ExplorerState.load(tmp_path / "session.json").pkl == os.path.abspath(app.state.pkl)
     assert app.save_session(str(tmp_path / "session.json")) is False  # (asked again: refused again)
+
+
+def bad_directions(tmp_path, w_dim: int) -> dict[str, tuple[Path, str]]:
+    """Directions files a user may have, each with what the one-line refusal says."""
+    good = tmp_path / "good.npz"
+    np.savez(good, smile=np.ones(w_dim, np.float32))
+    data = good.read_bytes()
+    cases = {"truncated": (data[: len(data) // 2], "damaged zip archive"),
+             "png": (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "PNG"),
+             "nan": (None, "NaN"),
+             "pickled": (None, "pickled Python objects"),
+             "strings": (None, "not real numbers")}
+    out = {}
+    for name, (raw, says) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        if name == "nan":
+            np.savez(path, smile=np.full(w_dim, np.nan, np.float32))
+        elif name == "pickled":
+            np.savez(path, smile=np.array([{"a": 1}], dtype=object))
+        elif name == "strings":
+            np.savez(path, smile=np.array(["x"] * w_dim))
+        else:
+            path.write_bytes(raw)
+        out[name] = (path, says)
+    return out
+
+
+def test_a_broken_directions_file_is_refused_in_one_line(explorer, tmp_path):
+    """A truncated .npz raised zipfile.BadZipFile out of the window's frame (a traceback: the app
+    exited), and in the renderer 'render failed' on every frame; a NaN direction was taken and
+    turned the image into NaN. Read as W files are, each is one line naming the file."""
+    platform, app = explorer
+    frames(platform, app)
+    image = shown(app).copy()
+    for name, (path, says) in bad_directions(tmp_path, app.model.w_dim).items():
+        app.render_error = None
+        error = app.use_directions(str(path))
+        assert error and error.startswith(str(path)) and says in error and "\n" not in error, (name, error)
+        assert app.status_error and app.state.directions.source != str(path)
+        app.state.directions.source = str(path)  # as a session would name it: the renderer refuses it
+        frames(platform, app)
+        kind, message = app.render_error
+        assert kind == "refused" and message.startswith(str(path)) and says in message, (name, message)
+        assert np.array_equal(shown(app), image)
+        app.state.directions.source = "pca"
+        frames(platform, app)
