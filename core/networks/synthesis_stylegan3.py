@@ -191,7 +191,8 @@ class SynthesisLayer(nn.Module):
         pad_hi = pad_total - pad_lo
         self.padding = [int(pad_lo), int(pad_hi), int(pad_lo), int(pad_hi)]
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False,
+                force_fp32: bool = False) -> torch.Tensor:
         """x [N, in_channels, in_size, in_size], w [N, w_dim] -> [N, out_channels, out_size, out_size]."""
         if update_emas:
             magnitude = x.detach().to(torch.float32).square().mean()
@@ -200,7 +201,7 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * self.conv_kernel ** 2))
-        dtype = torch.float16 if self.use_fp16 and x.device.type == "cuda" else torch.float32
+        dtype = torch.float16 if self.use_fp16 and x.device.type == "cuda" and not force_fp32 else torch.float32
         x = modulated_conv2d(x.to(dtype), self.weight, styles, padding=self.conv_kernel - 1,
                              demodulate=not self.is_torgb, input_gain=input_gain)
         gain, slope = (1.0, 1.0) if self.is_torgb else (math.sqrt(2), 0.2)
@@ -268,13 +269,18 @@ class SynthesisNetwork3(nn.Module):
         """Translate (image widths) and rotate (degrees) what the network draws (input_transform)."""
         self.input.transform.copy_(input_transform(translate, rotate))
 
-    def forward(self, ws: torch.Tensor, noise=None, update_emas: bool = False, **_) -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise=None, update_emas: bool = False, force_fp32: bool = False,
+                **_) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> image [N, img_channels, res, res] (about [-1, 1]). `noise` (our
-        NoiseControl) is ignored: StyleGAN3 has no noise inputs."""
+        NoiseControl) and the other networks' options (noise_mode, fused_modconv) are ignored:
+        StyleGAN3 has no noise inputs. force_fp32: the fp16 layers in fp32 too (as NVIDIA's).
+        ValueError when ws is not [N, num_ws, w_dim]."""
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32).unbind(dim=1)
         x = self.input(ws[0])
         for name, w in zip(self.layer_names, ws[1:]):
-            x = getattr(self, name)(x, w, update_emas=update_emas)
+            x = getattr(self, name)(x, w, update_emas=update_emas, force_fp32=force_fp32)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32)

@@ -56,6 +56,17 @@ def test_parity_with_nvidia(kind):
         assert (img - torch.from_numpy(out["img"][0])).abs().max() > 0.01  # the transform did something
 
 
+def test_synthesis_refuses_a_wplus_of_another_shape():
+    """zip() over the layers truncated silently: 15 rows of 16 gave an 8-channel 'image', 17 dropped one."""
+    G, stored, _ = official("T")
+    ws = torch.zeros(1, G.num_ws, G.w_dim)
+    with torch.no_grad():
+        assert G.synthesis(ws).shape[1] == G.img_channels
+        for bad in (ws[:, 1:], torch.cat([ws, ws[:, :1]], 1), ws[:, :, 1:], ws[0]):
+            with pytest.raises(ValueError, match=rf"ws must be \[N, {G.num_ws}, {G.w_dim}\], got"):
+                G.synthesis(bad)
+
+
 def brute_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp):
     """The definition written out with explicit loops over output pixels (float64)."""
     x = x.double() + b.double()[None, :, None, None]
