@@ -37,7 +37,7 @@ def read_nvidia_npz(path: str | Path, expect: str | None = None
         kwargs = json.loads(str(arrays.pop("config_json")))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: config_json is not valid JSON ({exc})") from None
-    is_generator = any(k.startswith("mapping.") for k in arrays)
+    is_generator = any(k.startswith("synthesis.") for k in arrays)  # (a conditional D has mapping.* too)
     kind = "generator" if is_generator else "discriminator"
     if expect is not None and expect != kind:
         raise CheckpointError(f"{path}: holds a {kind}, but a {expect} is needed")

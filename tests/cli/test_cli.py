@@ -218,3 +218,18 @@ def test_messages_say_what_the_file_is(tmp_path):
     for argv, message in cases:
         r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=120, env=env)
         assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)
+
+
+def test_a_conditional_discriminator_npz_is_named_as_one(tmp_path):
+    """Its cmap network's names (mapping.*) made it look like a generator: 'unusable config_json
+    ('z_dim')' instead of what the file holds."""
+    import json
+    d = dict(np.load(FIXTURES / "D_tiny_resnet.npz"))
+    kwargs = json.loads(str(d["config_json"]))
+    kwargs["c_dim"] = 3
+    d["config_json"] = np.array(json.dumps(kwargs))
+    d["mapping.embed.weight"] = np.zeros((kwargs.get("cmap_dim") or 64, 3), np.float32)
+    np.savez(tmp_path / "D_cond.npz", **d)
+    r = run_cli("stylegan-generate", "--pkl", str(tmp_path / "D_cond.npz"), "--seeds", "0", "--outdir", str(tmp_path / "o"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "holds a discriminator, but a generator is needed" in r.stderr, r.stderr
