@@ -9,6 +9,8 @@ import torch
 
 
 def to_rgba_ref(img: torch.Tensor, zoom: int = 1) -> torch.Tensor:
+    if zoom < 1:  # (as the kernel's binding)
+        raise ValueError(f"to_rgba: zoom must be >= 1, got {zoom}")
     x = (img[0].float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     x = x[:3] if x.shape[0] >= 3 else x[:1].expand(3, -1, -1)
     out = torch.cat([x, torch.full_like(x[:1], 255)]).permute(1, 2, 0)

@@ -19,6 +19,10 @@ def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def build_generator(config: dict | GeneratorConfig, state: dict | None = None,
                     source: str = "checkpoint") -> Generator:
+    """A Generator (on the CPU, in torch's default train mode) from a GeneratorConfig or its dict
+    (`asdict` form; the old `flavour` key accepted), with `state` loaded by load_state when given.
+    `source` (a file name, say) starts every error message. Raises CheckpointError for a bad config
+    (unknown key or bad value) or weights that do not fit (see load_state)."""
     try:
         cfg = config if isinstance(config, GeneratorConfig) else GeneratorConfig.from_dict(config)
     except (TypeError, ValueError) as exc:
@@ -31,6 +35,9 @@ def build_generator(config: dict | GeneratorConfig, state: dict | None = None,
 
 def build_discriminator(config: dict | DiscriminatorConfig, state: dict | None = None,
                         source: str = "checkpoint"):
+    """A Discriminator, or for architecture 'progressive' a ProgressiveDiscriminator (StyleGAN1),
+    from a DiscriminatorConfig or its dict, with `state` loaded when given; CheckpointError as
+    build_generator."""
     from core.networks.discriminator_stylegan2 import Discriminator
     from core.networks.discriminator_stylegan1 import ProgressiveDiscriminator
     try:
@@ -44,6 +51,9 @@ def build_discriminator(config: dict | DiscriminatorConfig, state: dict | None =
 
 
 def load_state(module: torch.nn.Module, state: dict, source: str) -> None:
+    """Load `state` into `module` strictly (same keys, same shapes, every float finite). Raises
+    CheckpointError naming the first missing / unexpected key (and how many more), a tensor of the
+    wrong shape (or a value that is no tensor), or the count of NaN/inf values in a float tensor."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -66,6 +76,10 @@ def load_state(module: torch.nn.Module, state: dict, source: str) -> None:
 
 @torch.no_grad()
 def estimate_w_avg(G: Generator, num: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """The mean of W over `num` mapped z ~ N(0, I) (seeded; uniformly drawn one-hot labels for a
+    conditional G) -> [w_dim] float32 on the CPU: a stand-in for NVIDIA's w_avg (which training
+    tracks as an EMA of W) for files that lack it. G must be on the CPU (z is drawn there); its
+    w_avg is not updated. Accumulated in float64, 1000 samples at a time."""
     gen = torch.Generator().manual_seed(seed)
     total = torch.zeros(G.w_dim, dtype=torch.float64)
     for i in range(0, num, 1000):

@@ -75,6 +75,7 @@ class GeneratorConfig:
         self.resample_filter = list(self.resample_filter)
 
     def channels(self, res: int) -> int:
+        """Feature maps at resolution res: min(channel_base // res, channel_max), as NVIDIA's."""
         return min(self.channel_base // res, self.channel_max)
 
     @property
@@ -124,6 +125,7 @@ class DiscriminatorConfig:
         self.resample_filter = list(self.resample_filter)
 
     def channels(self, res: int) -> int:
+        """Feature maps at resolution res: min(channel_base // res, channel_max), as NVIDIA's."""
         return min(self.channel_base // res, self.channel_max)
 
     def to_dict(self) -> dict:

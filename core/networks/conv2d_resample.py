@@ -28,6 +28,15 @@ def _conv(x, w, stride=1, padding=(0, 0), groups=1, transpose=False, flip_weight
 def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1,
                     down: int = 1, padding=0, groups: int = 1, flip_weight: bool = True,
                     flip_filter: bool = False) -> torch.Tensor:
+    """x [N, I, H, W] (I = groups * w.shape[1]), w [O, I / groups, kh, kw], f the FIR filter from
+    kernels.setup_filter ([ft] separable or [fh, fw]; None: no filtering) -> [N, O, H', W'], the
+    shape of upfirdn2d(x, f, up) -> conv2d(padding) -> upfirdn2d(f, down): H*up/down for an odd
+    kernel with padding = kh // 2 (how every layer calls it: 3x3 with 1, 1x1 with 0).
+    `padding` (int, [px, py] or [x0, x1, y0, y1]) is in the upsampled image. The weight is used as
+    given (any gain applied by the caller). Raises ValueError for a bad padding or a filter that is
+    not 1-D/2-D (and, where it resamples, upfirdn2d's for a non-NCHW or empty x); channel mismatches
+    surface as torch's RuntimeError. NVIDIA's torch_utils/ops/conv2d_resample.py conv2d_resample,
+    same arguments."""
     out_channels, in_per_group, kh, kw = w.shape
     fw, fh = filter_size(f)
     px0, px1, py0, py1 = parse_padding(padding)

@@ -20,6 +20,10 @@ from core.networks.layers import Conv2dLayer
 
 
 class ProgressiveDiscriminator(nn.Module):
+    """The progressive-growing discriminator trained with StyleGAN1 (ProGAN, Karras et al. 2018, as
+    StyleGAN 2019 kept it): a fromrgb per resolution and the fade-in above, built from StyleGAN2's
+    'orig' DiscriminatorBlock (config.resample_filter downsampling) and DiscriminatorEpilogue."""
+
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
         self.config = config
@@ -45,7 +49,9 @@ class ProgressiveDiscriminator(nn.Module):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None,
                 alpha: float = 1.0) -> torch.Tensor:
-        """Images at any stage resolution R <= img_resolution (and labels) -> logits [N, 1]."""
+        """Images [N, img_channels, R, R] at any stage resolution R (a power of two, 4 <=
+        R <= img_resolution) (and labels) -> logits [N, 1]; alpha: the fade-in (above). ValueError
+        for any other image shape (or, conditional, missing labels)."""
         res = img.shape[-1]
         if img.ndim != 4 or img.shape[1] != self.img_channels or img.shape[-2] != res \
                 or res not in self.block_resolutions + [4]:

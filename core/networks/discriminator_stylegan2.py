@@ -19,6 +19,11 @@ from core.networks.mapping import MappingNetwork
 
 
 class DiscriminatorBlock(nn.Module):
+    """One resolution of the StyleGAN2 discriminator, NVIDIA's DiscriminatorBlock (stylegan2-ada-pytorch
+    training/networks.py): fromrgb (1x1; first block, or every block for 'skip'), conv0 3x3, conv1
+    3x3 with 2x FIR downsampling, and for 'resnet' a 1x1 downsampling skip, the two branches summed
+    with gain sqrt(0.5) each (StyleGAN2 sec. 4.1)."""
+
     def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, resolution: int,
                  img_channels: int, architecture: str = "resnet", activation: str = "lrelu",
                  resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None,
@@ -43,6 +48,9 @@ class DiscriminatorBlock(nn.Module):
                                     resample_filter=resample_filter)
 
     def forward(self, x, img, force_fp32: bool = False):
+        """x [N, tmp_channels, R, R] (None for the first block), img [N, img_channels, R, R] (None
+        where no fromrgb reads it) -> (x [N, out_channels, R/2, R/2], img downsampled for 'skip' else
+        None). fp16 on CUDA when use_fp16 and not force_fp32."""
         device = (x if x is not None else img).device
         dtype = torch.float16 if self.use_fp16 and device.type == "cuda" and not force_fp32 else torch.float32
         memory_format = activation_layout(device, dtype)
@@ -67,7 +75,8 @@ class DiscriminatorBlock(nn.Module):
 
 class MinibatchStdLayer(nn.Module):
     """Append the standard deviation across groups of samples as extra feature maps (a cheap
-    signal of sample variety). Samples {j, j+n, j+2n, ...} form group j, as in NVIDIA's reshape."""
+    signal of sample variety; ProGAN, Karras et al. 2018, sec. 3). Samples {j, j+n, j+2n, ...} form
+    group j, as in NVIDIA's reshape (n = batch / group size). NVIDIA's MinibatchStdLayer."""
 
     def __init__(self, group_size: int | None, num_channels: int = 1):
         super().__init__()
@@ -90,6 +99,10 @@ class MinibatchStdLayer(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
+    """The discriminator's 4x4 head, NVIDIA's DiscriminatorEpilogue: (for 'skip', fromrgb of the
+    4x4 image), minibatch stddev, conv 3x3, FC, and an output FC; when conditional, the projection
+    discriminator's <out, cmap> / sqrt(cmap_dim). x [N, C, 4, 4] -> logits [N, 1]."""
+
     def __init__(self, in_channels: int, cmap_dim: int, resolution: int, img_channels: int,
                  architecture: str = "resnet", mbstd_group_size: int | None = 4,
                  mbstd_num_channels: int = 1, activation: str = "lrelu",
@@ -129,6 +142,11 @@ def conditioning(D: nn.Module, config: DiscriminatorConfig, channels: int) -> in
 
 
 class Discriminator(nn.Module):
+    """The StyleGAN2 discriminator (Karras et al. 2020; orig / skip / resnet, sec. 4.1), NVIDIA's
+    Discriminator (stylegan2-ada-pytorch training/networks.py): blocks b{R} from img_resolution down
+    to 8, then the epilogue b4; labels go through `mapping` (a MappingNetwork) to cmap. ValueError
+    for architecture 'progressive' (ProgressiveDiscriminator's)."""
+
     def __init__(self, config: DiscriminatorConfig):
         super().__init__()
         if config.architecture == "progressive":
@@ -167,7 +185,9 @@ class Discriminator(nn.Module):
         return out
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None, force_fp32: bool = False):
-        """Images [N, C, H, W] (and labels) -> logits [N, 1]."""
+        """Images [N, img_channels, img_resolution, img_resolution] (and labels c [N, c_dim] when
+        conditional) -> logits [N, 1] float32 (no sigmoid). ValueError for images of another shape
+        or missing / misshapen labels."""
         expected = (self.img_channels, self.img_resolution, self.img_resolution)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
             raise ValueError(f"D expects images [N, {', '.join(map(str, expected))}], got {list(img.shape)}")

@@ -13,6 +13,11 @@ from core.networks.synthesis_stylegan3 import SynthesisNetwork3
 
 
 class Generator(nn.Module):
+    """The full generator G(z, c) = synthesis(mapping(z, c)), NVIDIA's Generator (stylegan2-ada-pytorch
+    training/networks.py, stylegan3 training/networks_stylegan3.py; same `mapping.*` / `synthesis.*`
+    parameter names). config.arch picks the synthesis network: SynthesisNetwork (StyleGAN2),
+    AdaINSynthesisNetwork (StyleGAN1) or SynthesisNetwork3 (StyleGAN3)."""
+
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         self.config = config
@@ -50,6 +55,13 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, update_w_avg: bool | None = None,
                 **synthesis_kwargs) -> torch.Tensor:
+        """z [N, z_dim] (and one-hot labels c [N, c_dim] when conditional) -> image
+        [N, img_channels, R, R], about [-1, 1] (not clamped); R = img_resolution, or a StyleGAN1
+        network's stage resolution. truncation_psi / truncation_cutoff: the truncation trick towards
+        mapping.w_avg (rows >= cutoff untouched); update_w_avg (default: self.training) updates
+        that EMA. synthesis_kwargs go to the synthesis network (noise_mode, noise, fused_modconv,
+        force_fp32, update_emas, resolution, alpha, as each accepts; others are TypeErrors, except
+        StyleGAN3's, which ignores them). ValueError for z or c of the wrong shape (MappingNetwork)."""
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                           update_w_avg=update_w_avg)
         return self.synthesis(ws, **synthesis_kwargs)

@@ -1,5 +1,6 @@
 """Equalised-learning-rate layers (Karras et al.): weights are stored N(0, 1) and scaled at run time
-by 1/sqrt(fan_in), so Adam sees every layer at the same scale. Parameter names and init follow
+by 1/sqrt(fan_in), so Adam sees every layer at the same scale (a dense layer's lr_multiplier m
+stores N(0, 1) / m and scales by m / sqrt(fan_in)). Parameter names and init follow
 NVIDIA's stylegan2-ada-pytorch, so their state dicts load 1:1.
 """
 
@@ -23,6 +24,10 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
 
 
 class FullyConnectedLayer(nn.Module):
+    """Equalised-lr dense layer, NVIDIA's FullyConnectedLayer: weight stored N(0, 1) / lr_multiplier
+    and scaled by lr_multiplier / sqrt(in_features) at run time, bias by lr_multiplier; then the
+    activation (bias_act, with its default gain). x [N, in_features] -> [N, out_features]."""
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  activation: str = "linear", lr_multiplier: float = 1.0, bias_init: float = 0.0):
         super().__init__()
@@ -51,7 +56,10 @@ class FullyConnectedLayer(nn.Module):
 
 
 class Conv2dLayer(nn.Module):
-    """Equalised-lr convolution with optional FIR up/downsampling, bias, activation and clamp."""
+    """Equalised-lr convolution with optional FIR up/downsampling, bias, activation and clamp,
+    NVIDIA's Conv2dLayer (stylegan2-ada-pytorch training/networks.py). x [N, in_channels, H, W] ->
+    [N, out_channels, H*up/down, W*up/down] (same-size padding, kernel_size // 2); forward's `gain`
+    scales the output and the clamp."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
                  activation: str = "linear", up: int = 1, down: int = 1,

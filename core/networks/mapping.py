@@ -15,6 +15,11 @@ from core.latents.wplus import truncate
 
 
 class MappingNetwork(nn.Module):
+    """The mapping network f: Z -> W (StyleGAN sec. 2: an MLP of `num_layers` FC layers, 8 by
+    default), NVIDIA's MappingNetwork (stylegan2-ada-pytorch training/networks.py). z and the
+    embedded labels c are each pixel-normalised, then concatenated. With z_dim=0 and num_ws=None it is a conditional
+    discriminator's label mapping (cmap)."""
+
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int | None, num_layers: int = 8,
                  embed_features: int | None = None, layer_features: int | None = None,
                  activation: str = "lrelu", lr_multiplier: float = 0.01,
@@ -45,7 +50,11 @@ class MappingNetwork(nn.Module):
     def forward(self, z: torch.Tensor | None, c: torch.Tensor | None = None,
                 truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
                 update_w_avg: bool | None = None) -> torch.Tensor:
-        """z [N, z_dim] (and labels c [N, c_dim]) -> W+ [N, num_ws, w_dim] (or W [N, w_dim])."""
+        """z [N, z_dim] (and labels c [N, c_dim]) -> W+ [N, num_ws, w_dim] (or W [N, w_dim] when
+        num_ws is None), float32; c is ignored when c_dim is 0. truncation_psi / truncation_cutoff:
+        the truncation trick towards w_avg (rows >= cutoff untouched). update_w_avg (default:
+        self.training) moves w_avg towards this batch's mean W by the EMA (before truncation).
+        ValueError for z not [N, z_dim] (when z_dim > 0) or a missing / misshapen c."""
         x = None
         if self.z_dim > 0:
             if z is None or z.ndim != 2 or z.shape[1] != self.z_dim:

@@ -25,7 +25,17 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
                      resample_filter: torch.Tensor | None = None, demodulate: bool = True,
                      flip_weight: bool = True, fused_modconv: bool = True,
                      weight_sq_sum: torch.Tensor | None = None) -> torch.Tensor:
-    """weight_sq_sum: optionally sum_k w^2 [O, I], precomputed (it only depends on the weight)."""
+    """x [N, I, H, W], weight [O, I, kh, kw] (as stored: demodulation removes its scale; without it the
+    caller folds the gain into styles, as ToRGB does), styles s [N, I] (the affine output) ->
+    [N, O, H', W'] in x's dtype, H', W' as conv2d_resample gives them for up/down/padding/
+    resample_filter/flip_weight. demodulate: scale each sample's output channel o by
+    rsqrt(sum_ik (s_i w_oik)^2 + 1e-8). fused_modconv picks the way (see above); both give the same
+    result up to float rounding. noise: None or a map broadcastable to the output, already scaled,
+    added after demodulation. With fp16 x and demodulation the weight (per output channel) and the
+    styles (per sample) are first scaled down by their max (as NVIDIA's, against overflow).
+    weight_sq_sum: optionally sum_k w^2 [O, I], precomputed (it only depends on the weight; unused
+    for fp16 x). ValueError when styles is not [N, I]. NVIDIA's stylegan2-ada-pytorch
+    training/networks.py modulated_conv2d (StyleGAN2 sec. 2.2)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     if styles.shape != (batch, in_channels):

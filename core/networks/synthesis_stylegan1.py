@@ -34,11 +34,13 @@ from core.noise import NoiseControl, NoiseSource
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The IN of AdaIN: each sample's channel to zero mean, unit variance over H, W. [N, C, H, W]."""
     x = x - x.mean(dim=[2, 3], keepdim=True)
     return x * (x.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()
 
 
 def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W], nearest neighbour."""
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
@@ -90,6 +92,11 @@ class AdaINLayer(nn.Module):
 
 
 class AdaINBlock(nn.Module):
+    """One resolution R of the StyleGAN1 synthesis network (a resolution of NVIDIA's TF
+    networks_stylegan.py G_synthesis): at 4x4 the learned constant input (ones at init) and the
+    epilogue `input`, elsewhere conv0 (2x up); then conv1. Its torgb (1x1, linear) is called by the
+    network, for the output or the fade-in."""
+
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  img_channels: int, use_noise: bool = True):
         super().__init__()
@@ -106,9 +113,12 @@ class AdaINBlock(nn.Module):
         self.torgb = Conv2dLayer(out_channels, img_channels, kernel_size=1, activation="linear")
 
     def layers(self) -> list[AdaINLayer]:
+        """The block's two styled layers, in W+ order."""
         return [self.input if self.in_channels == 0 else self.conv0, self.conv1]
 
     def forward(self, x, ws, noise: NoiseSource, first_layer: int):
+        """x [N, in_channels, R/2, R/2] (ignored at 4x4), ws [N, 2, w_dim] -> [N, out_channels, R, R];
+        first_layer: the index of the block's first layer among the noise layers."""
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         for i, layer in enumerate(self.layers()):
@@ -117,6 +127,11 @@ class AdaINBlock(nn.Module):
 
 
 class AdaINSynthesisNetwork(nn.Module):
+    """StyleGAN1's synthesis network g (Karras et al. 2019, sec. 2: constant input, AdaIN styles,
+    noise inputs; progressive growing), NVIDIA's TF networks_stylegan.py G_synthesis: blocks b4 ..
+    b{img_resolution}, two W+ rows each (num_ws = 2 log2(img_resolution) - 2). The progressive stage
+    (set_stage; buffers stage_resolution, stage_alpha) is what forward renders by default."""
+
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int,
                  channel_base: int = 16384, channel_max: int = 512, use_noise: bool = True):
         super().__init__()
@@ -139,9 +154,11 @@ class AdaINSynthesisNetwork(nn.Module):
 
     @property
     def num_layers(self) -> int:
+        """Number of noise layers: every styled layer has one, so num_ws."""
         return self.num_ws
 
     def layer_info(self) -> list[dict]:
+        """One entry per W+ row: the layer it drives and its resolution (for labels)."""
         info = []
         for block in self.blocks:
             names = ["input" if block.in_channels == 0 else "conv0", "conv1"]
@@ -150,7 +167,8 @@ class AdaINSynthesisNetwork(nn.Module):
         return info
 
     def set_stage(self, resolution: int, alpha: float = 1.0) -> None:
-        """Set the progressive-growing stage that forward() renders by default."""
+        """Set the progressive-growing stage that forward() renders by default (alpha: the fade-in
+        of that resolution's block, 0..1). ValueError for a resolution that is no block's."""
         if resolution not in self.block_resolutions:
             raise ValueError(f"stage resolution must be one of {self.block_resolutions}, got {resolution}")
         self.stage_resolution.fill_(int(resolution))
@@ -158,7 +176,10 @@ class AdaINSynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise: NoiseControl | None = None,
                 resolution: int | None = None, alpha: float | None = None) -> torch.Tensor:
-        """W+ [N, num_ws, w_dim] -> image [N, C, R, R] at the stage resolution R."""
+        """W+ [N, num_ws, w_dim] -> image [N, C, R, R] (about [-1, 1]) at the stage resolution R, or
+        `resolution` / `alpha` when given (only the rows of blocks up to R are used). noise
+        (NoiseControl) or noise_mode picks the noise. ValueError for ws of another shape or a
+        resolution that is no block's."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         resolution = int(self.stage_resolution) if resolution is None else int(resolution)

@@ -27,9 +27,9 @@ from core.noise import NoiseControl, NoiseSource
 def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> bool:
     """Per-sample weights in one (grouped) conv, or activations scaled around a shared conv?
 
-    GPUs: NVIDIA's rule (fused at inference in fp32, or at batch 1). CPUs: fused only at batch 1,
-    and only where the weights are no larger than the activations they meet — at low resolution
-    modulating a 512x512x3x3 weight costs more than scaling a 512x8x8 activation twice.
+    GPUs: NVIDIA's rule (fused only at inference, and there in fp32 or at batch 1). CPUs: fused
+    only at batch 1, and only where the weights are no larger than the activations they meet — at
+    low resolution modulating a 512x512x3x3 weight costs more than scaling a 512x8x8 activation twice.
     """
     if x.device.type == "cuda":
         return not training and (x.dtype == torch.float32 or x.shape[0] == 1)
@@ -38,7 +38,9 @@ def use_fused_modconv(x: torch.Tensor, weight: torch.Tensor, training: bool) -> 
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3x3 conv (optionally 2x upsampling) + noise + bias + activation."""
+    """Modulated 3x3 conv (optionally 2x upsampling) + noise + bias + activation: one styled layer
+    of StyleGAN2 (sec. 2.2; one scalar noise strength), NVIDIA's SynthesisLayer
+    (stylegan2-ada-pytorch training/networks.py). x [N, I, R/up, R/up], w [N, w_dim] -> [N, O, R, R]."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  kernel_size: int = 3, up: int = 1, use_noise: bool = True,
@@ -89,7 +91,8 @@ class SynthesisLayer(nn.Module):
 
 
 class ToRGBLayer(nn.Module):
-    """Modulated 1x1 conv to image channels, without demodulation."""
+    """Modulated 1x1 conv to image channels, without demodulation; NVIDIA's ToRGBLayer.
+    x [N, I, H, W], w [N, w_dim] -> [N, img_channels, H, W] (x's dtype)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
                  conv_clamp: float | None = None):
@@ -109,6 +112,12 @@ class ToRGBLayer(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
+    """One resolution R of the StyleGAN2 synthesis network, NVIDIA's SynthesisBlock
+    (stylegan2-ada-pytorch training/networks.py): the learned constant input (4x4) or conv0 with 2x
+    upsampling, then conv1; 'resnet' adds a 1x1 upsampling skip (branches scaled by sqrt(0.5)),
+    'skip' adds its ToRGB to the upsampled image so far (StyleGAN2 sec. 4.1); with 'orig' and
+    'resnet' only the last block has a ToRGB."""
+
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  img_channels: int, is_last: bool, architecture: str = "skip",
                  resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None,
@@ -147,6 +156,9 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x, img, ws, noise: NoiseSource, first_layer: int, fused_modconv: bool | None,
                 force_fp32: bool = False):
+        """x [N, in_channels, R/2, R/2] (None at 4x4), img [N, img_channels, R/2, R/2] or None,
+        ws [N, num_conv + num_torgb, w_dim] -> (x [N, out_channels, R, R], img [N, img_channels, R, R]
+        float32, or None before the first ToRGB). fp16 on CUDA when use_fp16 and not force_fp32."""
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
         memory_format = activation_layout(ws.device, dtype)
@@ -179,6 +191,11 @@ class SynthesisBlock(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
+    """StyleGAN2's synthesis network (Karras et al. 2020: weight demodulation instead of AdaIN,
+    no progressive growing), NVIDIA's SynthesisNetwork (stylegan2-ada-pytorch training/networks.py):
+    blocks b4 .. b{img_resolution}; num_ws = 2 log2(img_resolution) - 2. The highest num_fp16_res
+    resolutions (not below 8) run in fp16 on CUDA."""
+
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int,
                  channel_base: int = 32768, channel_max: int = 512, num_fp16_res: int = 0,
                  architecture: str = "skip", **block_kwargs):
@@ -226,7 +243,10 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", noise: NoiseControl | None = None,
                 fused_modconv: bool | None = None, force_fp32: bool = False) -> torch.Tensor:
-        """W+ [N, num_ws, w_dim] -> image [N, C, H, W] (about [-1, 1])."""
+        """W+ [N, num_ws, w_dim] -> image [N, C, H, W] float32 (about [-1, 1], not clamped). noise
+        (NoiseControl) or noise_mode picks the noise; fused_modconv None: each layer chooses (and
+        CPU inference at batch > 1 runs the large blocks sample by sample); force_fp32: no fp16
+        layers. ValueError for ws of another shape."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         noise = noise if noise is not None else NoiseControl(mode=noise_mode)

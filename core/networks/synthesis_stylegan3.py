@@ -100,6 +100,11 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 # ---------------------------------------------------------------------------- the input ---
 
 class SynthesisInput(nn.Module):
+    """StyleGAN3's Fourier-feature input (Alias-Free GAN; it replaces StyleGAN2's learned constant),
+    NVIDIA's SynthesisInput (stylegan3 training/networks_stylegan3.py): `channels` sinusoids of
+    random frequency (uniform in a disc of radius `bandwidth`) and phase, sampled on a size x size
+    grid at `sampling_rate`, rotated / translated per sample by affine(w) and by `transform`."""
+
     def __init__(self, w_dim: int, channels: int, size: int, sampling_rate: float, bandwidth: float):
         super().__init__()
         self.w_dim, self.channels = w_dim, channels
@@ -150,6 +155,12 @@ class SynthesisInput(nn.Module):
 # ---------------------------------------------------------------------------- the layers ---
 
 class SynthesisLayer(nn.Module):
+    """One StyleGAN3 layer (Alias-Free GAN), NVIDIA's SynthesisLayer (stylegan3
+    training/networks_stylegan3.py): modulated conv, then the filtered leaky ReLU (upsample to
+    tmp_sampling_rate with a low-pass at in_cutoff, bias, lrelu, clamp, low-pass at out_cutoff and
+    downsample to out_sampling_rate). Critically sampled layers never use radial filters;
+    is_torgb: a 1x1 conv without demodulation or lrelu."""
+
     def __init__(self, w_dim: int, is_torgb: bool, is_critically_sampled: bool, use_fp16: bool,
                  in_channels: int, out_channels: int, in_size: int, out_size: int,
                  in_sampling_rate: float, out_sampling_rate: float, in_cutoff: float, out_cutoff: float,
@@ -222,6 +233,11 @@ def input_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float =
 # ------------------------------------------------------------------------- the network ---
 
 class SynthesisNetwork3(nn.Module):
+    """StyleGAN3's synthesis network (Alias-Free GAN, Karras et al. 2021), NVIDIA's SynthesisNetwork
+    (stylegan3 training/networks_stylegan3.py): the Fourier-feature input and num_layers + 1 layers
+    L{idx}_{size}_{channels} (the last is ToRGB), the last num_critical + 1 critically sampled;
+    num_ws = num_layers + 2. See the module docstring for the schedule."""
+
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
                  channel_max: int = 512, num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2,
                  first_stopband: float = 2 ** 2.1, last_stopband_rel: float = 2 ** 0.3, margin_size: int = 10,

@@ -135,8 +135,8 @@ torch::Tensor bias_act_grad(torch::Tensor dy, torch::Tensor y, int64_t dim, int6
 }
 
 static ToRGBAParams rgba_params(const torch::Tensor& img, int64_t zoom) {
-    TORCH_CHECK(img.is_cuda() && img.dim() == 4 && (img.size(1) == 1 || img.size(1) >= 3),
-                "to_rgba: img must be a CUDA tensor [N, 1 or 3, H, W]");
+    TORCH_CHECK(img.is_cuda() && img.dim() == 4 && img.size(1) >= 1,
+                "to_rgba: img must be a CUDA tensor [N, C, H, W] (C >= 3: the first three, else channel 0 as grey)");
     TORCH_CHECK(zoom >= 1, "to_rgba: zoom must be >= 1");
     TORCH_CHECK(img.size(0) >= 1 && img.size(2) >= 1 && img.size(3) >= 1, "to_rgba: empty image");
     ToRGBAParams p;

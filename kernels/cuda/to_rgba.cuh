@@ -6,7 +6,7 @@
 
 struct ToRGBAParams {
     int64_t in_stride[3];  // c, y, x of the image (sample 0)
-    int channels;          // 1 (grey) or >= 3 (the first three)
+    int channels;          // >= 3: the first three; fewer: channel 0 as grey
     int in_h, in_w;
     int zoom;              // nearest-neighbour enlargement (1: none)
 };
