@@ -57,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "or one W [w_dim]), as saved: not truncated again")
     what.add_argument("--rows", metavar="LIST", help="style-mixing figure: seeds giving the base image of each row")
     what.add_argument("--cols", metavar="LIST", help="style-mixing figure: seeds whose styles each column copies")
-    p.add_argument("--styles", default="coarse", metavar="LAYERS",
+    p.add_argument("--styles", default=None, metavar="LAYERS",
                    help="layers the columns copy: coarse, middle, fine or e.g. 0-3 (default coarse)")
-    p.add_argument("--trunc", type=number(float, minimum=-10, maximum=10), default=1.0, metavar="PSI", help="truncation psi (default 1: none)")
+    p.add_argument("--trunc", type=number(float, minimum=-10, maximum=10), default=None, metavar="PSI",
+                   help="truncation psi (default 1: none)")
     p.add_argument("--trunc-cutoff", type=number(int, minimum=0), default=None, metavar="N",
                    help="truncate only layers below N (default all)")
     p.add_argument("--noise-mode", choices=NOISE_MODES, default=None,
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", default="out", metavar="DIR", help="output folder (default ./out)")
     p.add_argument("--force", action="store_true",
                    help="replace files of the same names in --outdir (default: refuse, before rendering anything)")
-    p.add_argument("--grid", action="store_true", help="also write all seeds as one grid.png")
+    p.add_argument("--grid", action="store_true", help="also write all images as one grid.png "
+                   "(a style-mixing figure is written as grid.png anyway)")
     p.add_argument("--save-ws", action="store_true", help="also save each image's W+ as rendered, to replay with "
                    "--ws: seedNNNN.npz for --seeds, ROW-COL.npz for --rows/--cols")
     p.add_argument("--batch", type=number(int, minimum=1), default=8, metavar="N", help="images per forward pass (default 8)")
@@ -91,8 +93,9 @@ class ImageMaker:
     def __init__(self, G, device, args):
         self.G = G
         self.device = device
-        self.psi = args.trunc
+        self.psi = 1.0 if args.trunc is None else args.trunc
         self.cutoff = args.trunc_cutoff
+        self.translate, self.rotate = args.translate or (0.0, 0.0), args.rotate or 0.0  # (StyleGAN3)
         seed = args.noise_seed
         if seed is None and args.noise_mode == "random":  # fresh noise each run; --save-ws keeps the seed used
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
@@ -101,13 +104,40 @@ class ImageMaker:
                                         seed=seed)
         self.batch = args.batch
         self.class_idx = args.class_idx
-        if G.c_dim > 0:
+        if args.ws is not None and args.class_idx is not None:  # (NVIDIA's --projected-w takes no label either)
+            raise UsageError(f"--class has no effect with --ws: the class is part of the W+ in {args.ws}")
+        if G.c_dim > 0 and args.ws is None:
             if args.class_idx is None:
                 raise UsageError(f"this network is conditional ({G.c_dim} classes): give --class")
             if not 0 <= args.class_idx < G.c_dim:
                 raise UsageError(f"--class must be in 0..{G.c_dim - 1}")
         elif args.class_idx is not None:
             raise UsageError("--class given, but this network is not conditional")
+
+    def set_transform(self, translate: tuple[float, float], rotate: float) -> None:
+        """StyleGAN3: the input transform every image is drawn with (as NVIDIA's gen_images.py, which
+        always sets it: the identity when no --translate/--rotate, whatever the file stored)."""
+        if self.G.config.arch == "stylegan3":
+            self.translate, self.rotate = translate, rotate
+            self.G.synthesis.set_transform(translate, rotate)
+
+    def meta(self) -> dict:
+        """What --save-ws stores beside a W+, so that --ws renders the same image again."""
+        meta = dict(truncation_psi=self.psi, truncation_cutoff=self.cutoff, noise_mode=self.noise.mode,
+                    noise_strength=self.noise.strength, noise_seed=self.noise.seed)
+        if self.G.config.arch == "stylegan3":
+            meta.update(translate=np.asarray(self.translate, np.float64), rotate=self.rotate)
+        return meta
+
+    def check_noise_options(self, args, where: str) -> None:
+        """--noise-seed / --noise-strength that would change nothing are refused (`where`: what set
+        the noise mode, for the message)."""
+        mode = self.noise.mode
+        if args.noise_seed is not None and mode != "random":
+            raise UsageError(f"--noise-seed has no effect: it seeds --noise-mode random, and the noise mode is "
+                             f"{mode} ({where})")
+        if args.noise_strength is not None and mode == "none":
+            raise UsageError(f"--noise-strength has no effect: the noise mode is none ({where})")
 
     @torch.inference_mode()
     def ws(self, **recipe) -> torch.Tensor:
@@ -149,9 +179,7 @@ def plan_seeds(r: ImageMaker, args, outdir: Path) -> Job:
         for i, seed in enumerate(seeds):
             save_png(pixels[i], outdir / f"seed{seed:04d}.png")
             if args.save_ws:  # the W+ as rendered (truncated): --ws and the explorer use it as is
-                write_ws_file(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, truncation_psi=args.trunc,
-                              truncation_cutoff=args.trunc_cutoff, noise_mode=r.noise.mode,
-                              noise_strength=r.noise.strength, noise_seed=r.noise.seed)
+                write_ws_file(outdir / f"seed{seed:04d}.npz", ws[i: i + 1], seed=seed, **r.meta())
         if args.grid:
             save_png(grid(pixels), outdir / "grid.png")
         print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
@@ -164,17 +192,23 @@ def plan_ws(r: ImageMaker, args, outdir: Path) -> Job:
     n = len(wfile.ws)
     names = [path.stem] if n == 1 else [f"{path.stem}_{i:04d}" for i in range(n)]
     files = [outdir / f"{name}.png" for name in names] + ([outdir / "grid.png"] if args.grid else [])
+    # Noise settings and StyleGAN3's input transform saved with the W+ apply unless given on the
+    # command line.
+    saved = wfile.noise
+    if "noise_mode" in saved and args.noise_mode is None:
+        r.noise = NoiseControl(mode=saved["noise_mode"], strength=r.noise.strength, seed=r.noise.seed)
+    if "noise_strength" in saved and args.noise_strength is None:
+        r.noise.strength = saved["noise_strength"]
+    if "noise_seed" in saved and args.noise_seed is None:
+        r.noise.seed = saved["noise_seed"]
+    r.check_noise_options(args, "--noise-mode" if args.noise_mode else
+                          f"as {path.name} was saved" if "noise_mode" in saved else "the default")
+    saved = wfile.transform
+    r.set_transform(args.translate or saved.get("translate", (0.0, 0.0)),
+                    saved.get("rotate", 0.0) if args.rotate is None else args.rotate)
 
     def run() -> None:
         ws = r.ws(ws=wfile.ws)  # final W+: the recipe uses it as saved, not truncated again
-        # Noise settings saved with the W+ apply unless given on the command line.
-        saved = wfile.noise
-        if "noise_mode" in saved and args.noise_mode is None:
-            r.noise = NoiseControl(mode=saved["noise_mode"], strength=r.noise.strength, seed=r.noise.seed)
-        if "noise_strength" in saved and args.noise_strength is None:
-            r.noise.strength = saved["noise_strength"]
-        if "noise_seed" in saved and args.noise_seed is None:
-            r.noise.seed = saved["noise_seed"]
         pixels = r.images(ws, keys=wfile.keys)  # the stored seeds (as the images were made), else row numbers
         for px, name in zip(pixels, names):
             save_png(px, outdir / f"{name}.png")
@@ -185,12 +219,18 @@ def plan_ws(r: ImageMaker, args, outdir: Path) -> Job:
 
 
 def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
+    """NVIDIA's style_mixing.py: ROW-COL.png for every mixed cell, SEED-SEED.png for every row and
+    column seed unmixed, and grid.png (the figure, on black; columns' sources along the top, rows'
+    down the left)."""
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
-    layers = wplus.parse_layers(args.styles, r.G.num_ws)
+    layers = wplus.parse_layers(args.styles or "coarse", r.G.num_ws)
     cells = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
-    files = [outdir / f"{rows[i]}-{cols[j]}.png" for i, j in cells] + [outdir / "stylemix.png"]
+    sources = list(dict.fromkeys(rows + cols))  # (a seed in both lists is one image)
+    names = [f"{rows[i]}-{cols[j]}" for i, j in cells] + [f"{s}-{s}" for s in sources]
+    names = list(dict.fromkeys(names))  # (a row seed equal to a column seed: its cell is its own image)
+    files = [outdir / f"{n}.png" for n in names] + [outdir / "grid.png"]
     if args.save_ws:
-        files += [outdir / f"{rows[i]}-{cols[j]}.npz" for i, j in cells]
+        files += [outdir / f"{n}.npz" for n in names]
 
     def run() -> None:
         row_ws, col_ws = r.ws(seeds=rows), r.ws(seeds=cols)
@@ -203,19 +243,22 @@ def plan_style_mixing(r: ImageMaker, args, outdir: Path) -> Job:
         keys = rows + cols + [rows[i] for i in range(len(rows)) for _ in cols]
         pixels = r.images(torch.cat([row_ws, col_ws, mixed]), keys=keys)
         row_px, col_px, mix_px = np.split(pixels, [len(rows), len(rows) + len(cols)])
+        out = {}  # name -> (pixels, W+, noise key); a mixed cell's key is its row's seed (whose noise it has)
         for k, (i, j) in enumerate(cells):
-            save_png(mix_px[k], outdir / f"{rows[i]}-{cols[j]}.png")
-            if args.save_ws:  # the mixed W+, keyed by its row's seed (whose noise it has): --ws replays it
-                write_ws_file(outdir / f"{rows[i]}-{cols[j]}.npz", mixed[k: k + 1], seed=rows[i],
-                              truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff,
-                              noise_mode=r.noise.mode, noise_strength=r.noise.strength, noise_seed=r.noise.seed)
-        # The paper's figure: columns' sources along the top, rows' sources down the left.
-        blank = np.full_like(pixels[:1], 255)
+            out[f"{rows[i]}-{cols[j]}"] = (mix_px[k], mixed[k: k + 1], rows[i])
+        for px, ws, seeds in ((row_px, row_ws, rows), (col_px, col_ws, cols)):
+            for i, seed in enumerate(seeds):
+                out[f"{seed}-{seed}"] = (px[i], ws[i: i + 1], seed)
+        for name, (px, ws, key) in out.items():
+            save_png(px, outdir / f"{name}.png")
+            if args.save_ws:  # the W+ as rendered, with what its noise is keyed by: --ws replays it
+                write_ws_file(outdir / f"{name}.npz", ws, seed=key, **r.meta())
+        blank = np.zeros_like(pixels[:1])  # (NVIDIA's canvas is black)
         figure = [blank, col_px] + [np.concatenate([row_px[i: i + 1], mix_px[i * len(cols): (i + 1) * len(cols)]])
                                     for i in range(len(rows))]
-        save_png(grid(np.concatenate(figure), cols=len(cols) + 1), outdir / "stylemix.png")
+        save_png(grid(np.concatenate(figure), cols=len(cols) + 1), outdir / "grid.png")
         print(f"wrote a {len(rows)}x{len(cols)} style-mixing figure (columns give layers "
-              f"{','.join(map(str, layers))}) to {outdir / 'stylemix.png'}")
+              f"{','.join(map(str, layers))}) to {outdir / 'grid.png'}, and its {len(out)} images")
     return Job(files, run)
 
 
@@ -246,6 +289,19 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("--trunc-cutoff must be >= 0")
     if args.save_ws and args.ws is not None:
         raise UsageError(f"--save-ws saves the W+ of --seeds or --rows/--cols; with --ws it is {args.ws} itself")
+    # Options that would change nothing here are refused, not ignored.
+    if args.ws is not None and (args.trunc is not None or args.trunc_cutoff is not None):
+        raise UsageError(f"--trunc/--trunc-cutoff have no effect with --ws: its W+ is rendered as saved "
+                         "(already truncated), as NVIDIA's --projected-w")
+    if mixing and args.grid:
+        raise UsageError("--grid: a style-mixing figure is written as grid.png anyway")
+    if args.styles is not None and not mixing:
+        raise UsageError("--styles chooses the layers the columns of a style-mixing figure copy: give --rows and --cols")
+    if args.ws is None and args.noise_seed is not None and args.noise_mode != "random":
+        raise UsageError(f"--noise-seed has no effect: it seeds --noise-mode random, and the noise mode is "
+                         f"{args.noise_mode or 'const (the default)'}")
+    if args.ws is None and args.noise_strength is not None and args.noise_mode == "none":
+        raise UsageError("--noise-strength has no effect: the noise mode is none")
     for option in ("seeds", "rows", "cols"):  # fail on a bad list before loading anything
         if getattr(args, option) is not None:
             seeds = parse_seeds(getattr(args, option))
@@ -260,11 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     G = load_generator(args.pkl or default_model_path(), device)
     if G.growing():  # (a StyleGAN1 snapshot from before the run reached its full resolution)
         print(f"{PROG}: note: this {G.img_resolution}x{G.img_resolution} generator is {G.growing()}", file=sys.stderr)
-    if args.translate is not None or args.rotate is not None:
-        if G.config.arch != "stylegan3":
-            raise UsageError(f"--translate/--rotate move StyleGAN3's input; this is a {G.config.arch} network")
-        G.synthesis.set_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)
+    if (args.translate is not None or args.rotate is not None) and G.config.arch != "stylegan3":
+        raise UsageError(f"--translate/--rotate move StyleGAN3's input; this is a {G.config.arch} network")
     r = ImageMaker(G, device, args)
+    r.set_transform(args.translate or (0.0, 0.0), args.rotate or 0.0)  # (--ws: its saved one, unless given)
     plan = plan_seeds if args.seeds is not None else plan_ws if args.ws is not None else plan_style_mixing
     job = plan(r, args, outdir)  # every input checked, every file to write named: nothing rendered yet
     refuse_to_replace(job.files, args.force)  # the README's promise: no file replaced without --force

@@ -17,8 +17,9 @@ The stored W+ is final: it was truncated (or projected) before it was saved, so 
 is, never truncated again (NVIDIA's generate.py --projected-w does the same).
 
 Other arrays in the file come back as `meta`. stylegan-generate stores seed, truncation_psi,
-truncation_cutoff, noise_mode, noise_strength and noise_seed; the noise settings also come back,
-checked and as plain values, as `noise`. `keys` are what each row's random noise is keyed by: the
+truncation_cutoff, noise_mode, noise_strength and noise_seed, and for StyleGAN3 translate [2] and
+rotate (degrees); the noise settings also come back, checked and as plain values, as `noise`, and
+the input transform as `transform`. `keys` are what each row's random noise is keyed by: the
 stored seeds when there is one per row, otherwise the row numbers.
 
 Refused as well: values that are not finite (NaN, inf, or beyond float32), and saved noise
@@ -56,6 +57,8 @@ class WFile:
     meta: dict[str, np.ndarray] = field(default_factory=dict)  # the file's other arrays
     noise: dict = field(default_factory=dict)  # the saved noise settings, checked: noise_mode (str),
     # noise_strength (float), noise_seed (int), for the keys the file has
+    transform: dict = field(default_factory=dict)  # StyleGAN3's saved input transform, checked:
+    # translate ((x, y), image widths) and rotate (degrees), for the keys the file has
 
 
 def _needs(num_ws: int, w_dim: int) -> str:
@@ -187,6 +190,16 @@ def read_ws_file(path: str | os.PathLike, num_ws: int, w_dim: int) -> WFile:
         if value is not None:
             noise[name] = value
 
+    transform = {}
+    for name, size in (("translate", 2), ("rotate", 1)):
+        if name in arrays:
+            a = arrays[name]
+            if a.size != size or a.dtype.kind not in "iuf" or not np.isfinite(a).all():
+                want = "two finite numbers (x, y)" if size == 2 else "one finite number (degrees)"
+                raise UsageError(f"{path}: '{name}' must be {want}, got {a.dtype} values of shape {list(a.shape)}")
+            v = [float(x) for x in a.reshape(-1)]
+            transform[name] = tuple(v) if size == 2 else v[0]
+
     seeds = arrays.get("seed")
     seeds = None if seeds is None else seeds.reshape(-1)
     if seeds is not None and len(seeds) == len(ws):  # one per row: the seeds the rows were made from
@@ -195,7 +208,7 @@ def read_ws_file(path: str | os.PathLike, num_ws: int, w_dim: int) -> WFile:
         keys = [int(k) for k in seeds]  # as the images were made (stylegan-generate --save-ws)
     else:
         keys = list(range(len(ws)))
-    return WFile(torch.from_numpy(ws), keys, arrays, noise)
+    return WFile(torch.from_numpy(ws), keys, arrays, noise, transform)
 
 
 def write_ws_file(path: str | os.PathLike, ws, **meta) -> None:

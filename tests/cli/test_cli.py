@@ -73,9 +73,12 @@ def test_style_mixing_figure(skip_pt, tmp_path):
     r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--rows", "0,2", "--cols", "1,3,0",
                 "--styles", "4-7", "--outdir", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    fig = png(tmp_path / "stylemix.png")
+    fig = png(tmp_path / "grid.png")  # NVIDIA's style_mixing.py: grid.png, on black, and every image
     assert fig.shape == (3 * 32, 4 * 32, 3)
-    assert (fig[:32, :32] == 255).all()  # the empty corner
+    assert (fig[:32, :32] == 0).all()  # the empty corner
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(
+        ["grid.png"] + [f"{r}-{c}.png" for r in (0, 2) for c in (1, 3, 0)] + ["1-1.png", "2-2.png", "3-3.png"])
+    assert np.array_equal(png(tmp_path / "0-0.png"), fig[:32, 96:])  # (row seed 0 is also a column: one image)
     # Row seed 0 with column seed 1's layers 4-7 is the fixture's mix image.
     cell = png(tmp_path / "0-1.png")
     assert np.abs(cell.astype(int) - to_uint8(out["mix_img"][0])).max() <= 1

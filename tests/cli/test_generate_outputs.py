@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import REPO, run_cli
@@ -113,7 +114,7 @@ def test_style_mixing_figure_is_not_replaced_without_force(skip_pt, tmp_path):
     msg = error_line(run_cli(*gen, "--styles", "fine"), "stylegan-generate")
     assert "0-1.png" in msg and "--force" in msg and contents(tmp_path) == before
     assert run_cli(*gen, "--styles", "fine", "--force").returncode == 0
-    assert contents(tmp_path)["stylemix.png"] != before["stylemix.png"]
+    assert contents(tmp_path)["grid.png"] != before["grid.png"]
 
 
 def _w(tmp_path, name, **arrays):
@@ -239,7 +240,7 @@ def test_save_ws_of_a_style_mixing_figure_replays_each_cell(skip_pt, tmp_path):
     r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--rows", "1,2", "--cols", "3", "--save-ws",
                 "--noise-mode", "random", "--noise-seed", "7", "--outdir", str(out))
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.glob("*.npz")) == ["1-3.npz", "2-3.npz"]
+    assert sorted(p.name for p in out.glob("*.npz")) == ["1-1.npz", "1-3.npz", "2-2.npz", "2-3.npz", "3-3.npz"]
     again = tmp_path / "again"
     r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--ws", str(out / "2-3.npz"), "--outdir", str(again))
     assert r.returncode == 0, r.stderr
@@ -266,3 +267,71 @@ def test_weights_that_are_not_finite_are_refused(tmp_path):
         msg = error_line(run_cli(prog, *map(str, args)), prog)
         assert "mapping.fc0.weight holds 3 values that are not finite" in msg, msg
     assert not (tmp_path / "out").exists() and not (tmp_path / "nan.pt").exists()
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--ws", "W", "--trunc", "0.5"], "--trunc/--trunc-cutoff have no effect with --ws"),
+    (["--ws", "W", "--trunc-cutoff", "4"], "--trunc/--trunc-cutoff have no effect with --ws"),
+    (["--rows", "1", "--cols", "2", "--grid"], "--grid: a style-mixing figure is written as grid.png anyway"),
+    (["--seeds", "1", "--styles", "fine"], "--styles chooses the layers"),
+    (["--seeds", "1", "--noise-seed", "5"], "--noise-seed has no effect: it seeds --noise-mode random, and the "
+                                           "noise mode is const (the default)"),
+    (["--seeds", "1", "--noise-mode", "none", "--noise-strength", "2"], "--noise-strength has no effect"),
+    (["--ws", "W", "--noise-seed", "5"], "the noise mode is const (as seed0007.npz was saved)"),
+])
+def test_options_that_would_change_nothing_are_refused(skip_pt, tmp_path, args, says):
+    """They were taken silently (exit 0, the same files as without them)."""
+    r = run_cli("stylegan-generate", "--pkl", str(skip_pt), "--seeds", "7", "--save-ws", "--outdir", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    args = [str(tmp_path / "a" / "seed0007.npz") if a == "W" else a for a in args]
+    msg = error_line(run_cli("stylegan-generate", "--pkl", str(skip_pt), *args, "--outdir", str(tmp_path / "b")),
+                     "stylegan-generate")
+    assert says in msg, msg
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_conditional_networks_ws_file_needs_no_class(tmp_path):
+    """Its class is part of the W+: --ws asked for --class, then ignored it (any value, same image)."""
+    from core import Generator, GeneratorConfig
+    from core.checkpoints.ours import save_generator
+    torch.manual_seed(0)
+    save_generator(tmp_path / "cond.pt", Generator(GeneratorConfig(z_dim=32, w_dim=32, c_dim=3, img_resolution=16,
+                                                                   mapping_layers=2, channel_base=512, channel_max=32)))
+    gen = ("stylegan-generate", "--pkl", str(tmp_path / "cond.pt"))
+    assert run_cli(*gen, "--seeds", "1", "--class", "2", "--save-ws", "--outdir", str(tmp_path / "a")).returncode == 0
+    r = run_cli(*gen, "--ws", str(tmp_path / "a" / "seed0001.npz"), "--outdir", str(tmp_path / "b"))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b" / "seed0001.png")),
+                          np.asarray(Image.open(tmp_path / "a" / "seed0001.png")))
+    msg = error_line(run_cli(*gen, "--ws", str(tmp_path / "a" / "seed0001.npz"), "--class", "0",
+                             "--outdir", str(tmp_path / "c")), "stylegan-generate")
+    assert "--class has no effect with --ws" in msg, msg
+
+
+def test_stylegan3_save_ws_replays_the_transform_and_the_default_is_the_identity(tmp_path):
+    """--save-ws did not store --translate/--rotate (the replay differed by up to 48 levels); a file
+    whose stored transform is not the identity rendered moved without --translate/--rotate, where
+    NVIDIA's gen_images.py always sets it (the identity by default)."""
+    from conftest import REPO
+    sg3 = REPO / "tests" / "fixtures" / "official_sg3"
+    pkl = sg3 / "G_tiny_sg3T.npz"
+    gen = ("stylegan-generate", "--pkl", str(pkl))
+    assert run_cli(*gen, "--seeds", "4", "--translate", "0.2,0.1", "--rotate", "30", "--save-ws",
+                   "--outdir", str(tmp_path / "a")).returncode == 0
+    r = run_cli(*gen, "--ws", str(tmp_path / "a" / "seed0004.npz"), "--outdir", str(tmp_path / "b"))
+    assert r.returncode == 0, r.stderr
+    png = lambda p: np.asarray(Image.open(p))  # noqa: E731
+    assert np.array_equal(png(tmp_path / "b" / "seed0004.png"), png(tmp_path / "a" / "seed0004.png"))
+    r = run_cli(*gen, "--ws", str(tmp_path / "a" / "seed0004.npz"), "--rotate", "0", "--translate", "0,0",
+                "--outdir", str(tmp_path / "c"))  # given on the command line: they win
+    assert r.returncode == 0, r.stderr
+    assert run_cli(*gen, "--seeds", "4", "--outdir", str(tmp_path / "d")).returncode == 0
+    assert np.array_equal(png(tmp_path / "c" / "seed0004.png"), png(tmp_path / "d" / "seed0004.png"))
+    with np.load(pkl) as z:  # the same network with a moved transform stored in the file
+        arrays = {k: z[k] for k in z.files}
+    with np.load(sg3 / "G_tiny_sg3T_out.npz") as out:
+        arrays["synthesis.input.transform"] = out["transform_buffer"]
+    np.savez(tmp_path / "moved.npz", **arrays)
+    assert run_cli("stylegan-generate", "--pkl", str(tmp_path / "moved.npz"), "--seeds", "4",
+                   "--outdir", str(tmp_path / "e")).returncode == 0
+    assert np.array_equal(png(tmp_path / "e" / "seed0004.png"), png(tmp_path / "d" / "seed0004.png"))
