@@ -37,8 +37,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """`with atomic_open(path) as f: f.write(...)`: f is a temporary file beside `path`, renamed to
     `path` when the block ends without an exception (removed otherwise). mode: "wb" or "w"."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -46,10 +49,21 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        # A failed write (a full disk, a read-only mount) names the file asked for, not the temporary
+        # one; torch's zip writer turns the OSError into a RuntimeError ("unexpected pos ..."): its
+        # cause is the error to report.
+        cause = exc if isinstance(exc, OSError) else exc.__context__ if isinstance(exc, RuntimeError) else None
+        if isinstance(cause, OSError) and cause.errno is not None:
+            raise _naming(cause, path) from None
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error (errno and reason) with `path` as its file name."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 _MAGIC = [(b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),

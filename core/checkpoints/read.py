@@ -57,6 +57,10 @@ def read_network(path: str | Path) -> NetworkFile:
         raise CheckpointError(f"{path}: {exc} (nothing from the file was run)") from None
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise CheckpointError(f"{path}: not a network this toolkit understands ({first_line(exc)})") from None
+    except OSError as exc:
+        if exc.errno is None:  # (e.g. gzip's BadGzipFile: the bytes, not the file system)
+            raise CheckpointError(f"{path}: cannot read ({first_line(exc)}; truncated or not a network file?)") from None
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or first_line(exc)})") from None
     except Exception as exc:  # unpickling arbitrary bytes can raise almost anything
         raise CheckpointError(f"{path}: cannot read ({first_line(exc)}; truncated or not a network file?)") from None
 

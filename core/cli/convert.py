@@ -26,7 +26,7 @@ from core.checkpoints.read import read_networks
 from core.checkpoints.nvidia_npz import write_nvidia_npz
 from core.cli.common import ArgumentParser, cli_entry
 from core.errors import UsageError
-from core.files import refuse_to_replace
+from core.files import create_folder, refuse_to_replace, remove_new_folders
 
 PROG = "stylegan-convert"
 TARGETS = ("ours", "rosinality", "npz", "networks")
@@ -54,12 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     if dst.is_dir():
         raise UsageError(f"{dst} is a folder; give the file to write")
     refuse_to_replace([dst], args.force)
-    if target == "networks":
-        return write_networks(src, dst)
+    # Where it will write is checked before the network is read (exit 2, naming the output): a file
+    # in the way, a folder that cannot be made or written. A folder made here goes again if the
+    # conversion fails.
+    for part in dst.parents:
+        if part.exists() and not part.is_dir():
+            raise UsageError(f"{dst}: {part} is a file, not a folder")
+    made = create_folder(dst.parent, str(dst))
+    try:
+        return write_networks(src, dst) if target == "networks" else convert(src, dst, target)
+    except BaseException:
+        remove_new_folders(made)
+        raise
+
+
+def convert(src: Path, dst: Path, target: str) -> int:
     notes: list[str] = []
     kind = read_network(src).kind
     G = load_generator(src, notes=notes)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     if target == "ours":
         save_generator(dst, G, meta={"converted_from": src.name, "source_format": kind, "notes": notes})
     elif target == "rosinality":

@@ -236,3 +236,62 @@ def test_a_conditional_discriminator_npz_is_named_as_one(tmp_path):
     r = run_cli("stylegan-generate", "--pkl", str(tmp_path / "D_cond.npz"), "--seeds", "0", "--outdir", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "holds a discriminator, but a generator is needed" in r.stderr, r.stderr
+
+
+def test_convert_checks_where_it_writes_before_reading_the_network(tmp_path):
+    """An unwritable output named the hidden temporary file (exit 1), a file in the way said 'File
+    exists (afile)', and a refused conversion left the folders it made."""
+    src = str(FIXTURES / "G_tiny_resnet.npz")
+    (tmp_path / "afile").write_text("notes")
+    cases = [("/proc/x.pt", [], "error: cannot write /proc/x.pt: "),
+             (str(tmp_path / "afile" / "x.pt"), [], f"error: {tmp_path / 'afile' / 'x.pt'}: {tmp_path / 'afile'} is a "
+                                                     "file, not a folder"),
+             (str(tmp_path / "new" / "deeper" / "x.pt"), ["--to", "rosinality"], "skip")]  # (refused: resnet)
+    for dst, extra, says in cases:
+        r = run_cli("stylegan-convert", src, dst, *extra)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert says in r.stderr and ".tmp" not in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # new/deeper/ made, then removed again
+
+
+def test_a_failed_write_names_the_file_asked_for(tmp_path):
+    """A full disk while torch.save writes: torch's zip writer turns the OSError into 'RuntimeError:
+    [enforce fail at inline_container.cc] unexpected pos' (a traceback in stylegan-convert); the
+    error now is the OSError, naming the destination, and nothing is left behind."""
+    import errno
+    from core.files import atomic_write
+
+    class FullDisk:
+        def __init__(self, f, room):
+            self.f, self.room = f, room
+
+        def write(self, data):
+            if len(data) > self.room:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.room -= len(data)
+            return self.f.write(data)
+
+        def flush(self):
+            self.f.flush()
+
+    import os
+    dst = tmp_path / "net.pt"
+    with pytest.raises(OSError) as info:
+        atomic_write(dst, lambda f: torch.save({"w": torch.zeros(100_000)}, FullDisk(f, 50_000)))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(dst)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_cannot_be_opened_is_not_called_truncated(tmp_path, monkeypatch):
+    """Permission denied said 'cannot read ([Errno 13] ...; truncated or not a network file?)'."""
+    import core.checkpoints.read as read
+    from core.errors import CheckpointError
+    path = tmp_path / "G.pt"
+    path.write_bytes(b"x" * 10)
+
+    def denied(p):
+        raise PermissionError(13, "Permission denied", str(p))
+    monkeypatch.setattr(read, "_read", denied)
+    with pytest.raises(CheckpointError) as info:
+        read.read_network(path)
+    assert str(info.value) == f"{path}: cannot be read (Permission denied)"
