@@ -8,12 +8,49 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 ARCHS = ("stylegan2", "stylegan1", "stylegan3")  # which StyleGAN (the synthesis network); see GeneratorConfig
 _OLD_FLAVOURS = {"demod": "stylegan2", "adain": "stylegan1"}  # configs saved before the rename
 G_ARCHITECTURES = ("orig", "skip", "resnet")
 D_ARCHITECTURES = ("orig", "skip", "resnet", "progressive")
+
+
+def _check_types(config) -> None:
+    """Every field holds a value of its annotated kind, made the plain Python type (a file's numpy
+    integer becomes an int): ValueError naming the field otherwise. A config read from a file
+    ('256' for conv_clamp, a float z_dim) would otherwise fail deep inside the network, or not at
+    all and compute something else."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        kinds = [k.strip() for k in str(f.type).split("|")]
+        if value is None and "None" in kinds:
+            continue
+        kind = kinds[0]
+        ok = False
+        if kind == "bool":
+            ok = isinstance(value, (bool, np.bool_))
+            value = bool(value) if ok else value
+        elif kind == "int":
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+            value = int(value) if ok else value
+        elif kind == "float":
+            ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+            value = float(value) if ok else value
+        elif kind == "str":
+            ok = isinstance(value, str)
+        elif kind == "list":
+            ok = isinstance(value, (list, tuple)) and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            value = [float(v) if not isinstance(v, numbers.Integral) else int(v) for v in value] if ok else value
+        if not ok:
+            want = {"bool": "true or false", "int": "a whole number", "float": "a finite number", "str": "a string",
+                    "list": "a list of numbers"}[kind] + (" or None" if "None" in kinds else "")
+            raise ValueError(f"{type(config).__name__}.{f.name} must be {want}, got {value!r}"[:200])
+        setattr(config, f.name, value)
 
 
 def _from_dict(cls, d: dict):
@@ -64,15 +101,15 @@ class GeneratorConfig:
     magnitude_ema_beta: float = 0.999
 
     def __post_init__(self):
+        _check_types(self)
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.architecture not in G_ARCHITECTURES:
             raise ValueError(f"architecture must be one of {G_ARCHITECTURES}, got {self.architecture!r}")
         _check_resolution(self.img_resolution)
         for name in ("z_dim", "w_dim", "img_channels", "mapping_layers", "channel_base", "channel_max"):
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        self.resample_filter = list(self.resample_filter)
 
     def channels(self, res: int) -> int:
         """Feature maps at resolution res: min(channel_base // res, channel_max), as NVIDIA's."""
@@ -119,10 +156,10 @@ class DiscriminatorConfig:
     resample_filter: list = field(default_factory=lambda: [1, 3, 3, 1])
 
     def __post_init__(self):
+        _check_types(self)
         if self.architecture not in D_ARCHITECTURES:
             raise ValueError(f"architecture must be one of {D_ARCHITECTURES}, got {self.architecture!r}")
         _check_resolution(self.img_resolution)
-        self.resample_filter = list(self.resample_filter)
 
     def channels(self, res: int) -> int:
         """Feature maps at resolution res: min(channel_base // res, channel_max), as NVIDIA's."""

@@ -295,3 +295,26 @@ def test_a_file_that_cannot_be_opened_is_not_called_truncated(tmp_path, monkeypa
     with pytest.raises(CheckpointError) as info:
         read.read_network(path)
     assert str(info.value) == f"{path}: cannot be read (Permission denied)"
+
+
+def test_config_values_of_the_wrong_kind_are_refused_when_read(tmp_path):
+    """conv_clamp '256' in config_json converted (exit 0) and then failed in generate with a
+    TypeError traceback; an ours.pt with z_dim '64' was a traceback too. Every field is checked
+    against its kind when a config is built: one line naming the file and the field."""
+    import json
+    arrays = dict(np.load(FIXTURES / "G_tiny_skip.npz"))
+    kwargs = json.loads(str(arrays["config_json"]))
+    kwargs["synthesis_kwargs"]["conv_clamp"] = "256"
+    arrays["config_json"] = np.array(json.dumps(kwargs))
+    np.savez(tmp_path / "clamp_str.npz", **arrays)
+    assert run_cli("stylegan-convert", str(FIXTURES / "G_tiny_skip.npz"), str(tmp_path / "ok.pt")).returncode == 0
+    ours = torch.load(tmp_path / "ok.pt", weights_only=True)
+    ours["G_config"]["z_dim"] = "64"
+    torch.save(ours, tmp_path / "zdim_str.pt")
+    for name, field in (("clamp_str.npz", "conv_clamp"), ("zdim_str.pt", "z_dim")):
+        for cmd in (["stylegan-convert", str(tmp_path / name), str(tmp_path / f"{name}.pt")],
+                    ["stylegan-generate", "--pkl", str(tmp_path / name), "--seeds", "0", "--outdir", str(tmp_path / "o")]):
+            r = run_cli(*cmd)
+            assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert name in r.stderr and f"GeneratorConfig.{field} must be" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clamp_str.npz", "ok.pt", "zdim_str.pt"]
