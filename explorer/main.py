@@ -74,16 +74,20 @@ def initial_state(args):
 
 
 def check_outputs(args) -> None:
-    """--screenshot / --window-shot: a .png in an existing folder, two different files, and never over
-    an existing file unless --force (core.files.refuse_to_replace): checked before anything loads."""
+    """--screenshot / --window-shot: a .png in an existing folder that takes files (a read-only one
+    failed only after rendering, with a traceback), two different files, and never over an existing
+    file unless --force (core.files.refuse_to_replace): checked before anything loads."""
     from core.errors import UsageError
-    from core.files import refuse_to_replace
+    from core.files import check_writable, refuse_to_replace
     outs = [(flag, out) for flag, out in (("--screenshot", args.screenshot), ("--window-shot", args.window_shot)) if out]
     for flag, out in outs:
         if Path(out).suffix.lower() != ".png":
             raise UsageError(f"{flag} writes a PNG image: give a .png file, not {out}")
         if not Path(out).parent.exists():
             raise UsageError(f"{flag} {out}: folder {Path(out).parent} does not exist")
+        if not Path(out).parent.is_dir():
+            raise UsageError(f"{flag} {out}: {Path(out).parent} is a file, not a folder")
+        check_writable(Path(out).parent, f"{flag} {out}")
     if len(outs) == 2 and Path(outs[0][1]).absolute() == Path(outs[1][1]).absolute():
         raise UsageError(f"--screenshot and --window-shot both write {outs[0][1]}: give two files")
     refuse_to_replace([out for _, out in outs], args.force)
@@ -165,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as exc:  # no display, no GL context
         print(f"{PROG}: error: {first_line(exc, 300)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a write that fails after the checks (a full disk)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"{PROG}: error: {exc.strerror or first_line(exc, 300)}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -324,7 +324,10 @@ def test_cli_screenshot_and_errors(skip_pt, tmp_path):
     for args, text in [(["--pkl", str(bad), "--screenshot", str(shot)], "bad.pt"),
                        (["--pkl", str(skip_pt), "--trunc", "5", "--screenshot", str(shot)], "--trunc"),
                        (["--session", str(tmp_path / "none.json"), "--screenshot", str(shot)], "none.json"),
-                       (["--pkl", str(skip_pt), "--screenshot", str(tmp_path / "s.jpg")], "give a .png file")]:
+                       (["--pkl", str(skip_pt), "--screenshot", str(tmp_path / "s.jpg")], "give a .png file"),
+                       # a folder that takes no files: said before rendering (a traceback after it)
+                       (["--pkl", str(skip_pt), "--screenshot", "/proc/out.png"], "cannot write --screenshot /proc/out.png"),
+                       (["--pkl", str(skip_pt), "--window-shot", str(bad / "w.png")], "bad.pt is a file, not a folder")]:
         r = run_explorer(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and text in r.stderr, r.stderr
         assert not shot.exists()
