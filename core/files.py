@@ -1,7 +1,8 @@
 """Writing users' files without ever leaving a half-written one: every file the toolkit writes
-(checkpoints, snapshots, images, W+ files, sessions, plots, dataset zips, JSON logs) goes through
-`atomic_write` — a temporary name in the same folder, flushed and fsynced, then renamed over the
-target in one step (POSIX rename is atomic). A crash or Ctrl-C leaves the old file or none, and the
+(checkpoints, snapshots, images, W+ files, sessions, plots, dataset zips, JSON-lines logs through
+`append_lines`) goes through `atomic_write` — a temporary name in the same folder, flushed and
+fsynced, then renamed over the target in one step (POSIX rename is atomic); only a run's plain-text
+log.txt is appended in place. A crash or Ctrl-C leaves the old file or none, and the
 temporary is removed. The new file gets the permissions a plain open() would (0666 minus umask), not
 mkstemp's 0600.
 
@@ -186,3 +187,15 @@ def atomic_write(path: str | Path, write: Callable[[IO], object] | bytes | str) 
     else:
         with atomic_open(path, "wb") as f:
             write(f)
+
+
+def append_lines(path: str | Path, lines: list[str]) -> None:
+    """Append lines (without their newlines) to a text file without ever leaving it half-written:
+    the old lines and the new ones are written under a temporary name and renamed over it (a JSON-
+    lines log cut mid-line by a crash would stop the next reader). A last line without its newline
+    (written by something else) is ended first."""
+    path = Path(path)
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    atomic_write(path, old + "".join(line + "\n" for line in lines).encode())

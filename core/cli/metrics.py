@@ -25,7 +25,7 @@ from core.training.image_files import DEFAULT_MAX_MEGAPIXELS, open_image
 from core.training.metrics import fid, parse_metrics, real_vs_real_fid
 from core.cli.common import ArgumentParser, check_switches, cli_entry, number, parse_megapixels, resolve_device
 from core.errors import DatasetError, UsageError
-from core.files import atomic_write, check_writable
+from core.files import append_lines, check_writable
 
 PROG = "stylegan-metrics"
 
@@ -133,15 +133,6 @@ def check_json_destination(path: Path) -> None:
     if not path.parent.is_dir():
         raise UsageError(f"cannot write --json {path}: {path.parent} is a file, not a folder")
     check_writable(path.parent, f"--json {path}")
-
-
-def append_lines(path: Path, lines: list[str]) -> None:
-    """Append JSON lines to `path` without ever leaving it half-written: the old lines and the new
-    ones are written under a temporary name and renamed over it (core/files.py)."""
-    old = path.read_bytes() if path.exists() else b""
-    if old and not old.endswith(b"\n"):
-        old += b"\n"
-    atomic_write(path, old + "".join(line + "\n" for line in lines).encode())
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from core.checkpoints.snapshot import snapshot_dict
-from core.files import atomic_write
+from core.files import append_lines, atomic_write
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -91,6 +91,23 @@ def progress_bar(total: int, nimg: int, enabled: bool, file=None) -> tqdm:
     return tqdm(total=total, initial=min(nimg, total), unit="kimg", unit_scale=1 / 1000, dynamic_ncols=True,
                 disable=(None if file is None else False) if enabled else True, file=file,
                 bar_format="{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]")
+
+
+def kept_log_lines(text: str, kimg: float) -> tuple[list[str], int]:
+    """A JSON-lines log (stats.jsonl, metric-*.jsonl) cut back to a snapshot taken at `kimg`: the
+    records up to it, in order, and how many lines could not be read (not JSON, no 'kimg')."""
+    keep, damaged = [], 0
+    for ln in text.splitlines():
+        if not ln.strip():
+            continue
+        try:
+            at = float(json.loads(ln)["kimg"])
+        except (ValueError, KeyError, TypeError):
+            damaged += 1
+            continue
+        if at <= kimg + 1e-9:
+            keep.append(ln)
+    return keep, damaged
 
 
 def _duration(seconds: float) -> str:
@@ -180,8 +197,7 @@ class TrainingRun:
                 f.write(message + "\n")
 
     def _append_jsonl(self, name: str, record: dict) -> None:
-        with open(self.run_dir / name, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_lines(self.run_dir / name, [json.dumps(record)])  # (never a torn line: resume parses them)
 
     # ------------------------------------------------------------------------- snapshots ---
     def snapshot_data(self) -> dict:
@@ -210,7 +226,9 @@ class TrainingRun:
             for name in ["stats.jsonl"] + [p.name for p in self.run_dir.glob("metric-*.jsonl")]:
                 path = self.run_dir / name
                 if path.exists():
-                    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["kimg"] <= kimg + 1e-9]
+                    keep, damaged = kept_log_lines(path.read_text(errors="replace"), kimg)
+                    if damaged:  # (a line cut by a crash, in a log written by an older version)
+                        self.log(f"{name}: dropped {damaged} damaged line{'s' * (damaged > 1)}")
                     atomic_write(path, "".join(ln + "\n" for ln in keep))
 
     def init_networks(self, data: dict, source: str, keep_ada_p: bool = True) -> str:

@@ -78,10 +78,13 @@ def test_resume_after_kill_continues_exactly(tmp_path):
     run = only_run(tmp_path / "cut")
     snap = torch.load(next(run.glob("network-snapshot-*.pt")), weights_only=True)
     assert 0 < snap["training"]["nimg"] < 384
+    with open(run / "stats.jsonl", "a") as f:  # a kill mid-append (an older version appended in place)
+        f.write('{"tick": 99, "kimg": 0.0')
     r = train("--resume", str(run))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr  # (it stopped: "Unterminated string ...", the run unresumable)
     # Resumed from the snapshot's images-seen count, with its optimiser state...
     log = (run / "log.txt").read_text()
+    assert "stats.jsonl: dropped 1 damaged line" in log
     assert f"from {kimg_text(snap['training']['nimg'])} kimg" in log
     final = torch.load(latest_snapshot(run), weights_only=True)
     ref_data = torch.load(ref_final, weights_only=True)
