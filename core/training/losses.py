@@ -41,14 +41,19 @@ def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
 
 
 def path_length_penalty(img: torch.Tensor, ws: torch.Tensor, pl_mean: float | torch.Tensor,
-                        gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Path-length regularisation: the lengths |J_w^T y| of the image's Jacobian w.r.t. W+ applied
-    to a random image-space direction y (N(0, 1) / sqrt(H W), drawn from `gen`), averaged over W+
-    layers, and the penalty mean((length - pl_mean)²). img [N, C, H, W] made from ws [N, num_ws,
-    w_dim] (which requires grad), pl_mean a float or a 0-dim tensor on img's device -> (penalty,
-    lengths [N]); the caller updates pl_mean from lengths."""
+                        gen: torch.Generator, decay: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path-length regularisation (StyleGAN2 sec. 3.2): the lengths |J_w^T y| of the image's
+    Jacobian w.r.t. W+ applied to a random image-space direction y (N(0, 1) / sqrt(H W), drawn from
+    `gen`), averaged over W+ layers, and the penalty mean((length - a)²) with a = pl_mean moved
+    towards this batch's mean length by `decay`, the gradient flowing through that mean too (NVIDIA's
+    loss: pl_mean.lerp(pl_lengths.mean(), pl_decay), used before it is stored). img [N, C, H, W]
+    made from ws [N, num_ws, w_dim] (which requires grad), pl_mean a float or a 0-dim tensor on
+    img's device -> (penalty, lengths [N]); the caller stores the new pl_mean from lengths."""
     noise = upload(torch.randn(img.shape, generator=gen), img.device) / math.sqrt(img.shape[2] * img.shape[3])
     with no_weight_gradients():  # only d img / d ws here; the weights' come from penalty.backward()
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
     lengths = grads.square().sum(2).mean(1).sqrt()
-    return (lengths - pl_mean).square().mean(), lengths
+    if isinstance(pl_mean, torch.Tensor):
+        pl_mean = pl_mean.to(lengths.dtype)
+    target = pl_mean + (lengths.mean() - pl_mean) * decay
+    return (lengths - target).square().mean(), lengths

@@ -1,12 +1,22 @@
-"""One training step of StyleGAN / StyleGAN2 (what NVIDIA's training_loop + loss do per iteration).
+"""One training step of StyleGAN / StyleGAN2 (what NVIDIA's stylegan2-ada-pytorch training_loop +
+loss do per iteration).
 
-Per iteration, for a global batch split into chunks (processes x rounds):
+Per iteration, for a global batch split into chunks (processes x rounds), the phases of NVIDIA's
+loop, each followed by its own optimiser step:
   G main   non-saturating logistic loss on D(augment(G(z)))           + style-mixing regularisation
   G reg    path-length regularisation every pl_interval steps (lazy)
   D main   logistic loss on D(augment(G(z))) and D(augment(x))
   D reg    R1 on the reals every r1_interval steps (lazy; gradient w.r.t. the reals before
            augmentation, as NVIDIA's loss takes it)
-then one optimiser step for each network, the EMA generator, and ADA's p.
+then the EMA generator and ADA's p. Lazy regularisation as StyleGAN2 (sec. 3.1 / appendix B) and
+NVIDIA's code do it: a regulariser's loss is scaled by its interval k and stepped on its own, and
+that network's Adam runs with lr * c and betas ** c, c = k / (k + 1); an interval of 1 adds the
+regulariser to the main loss in one step without the adjustment (NVIDIA's "Gboth"/"Dboth").
+The path-length mean is moved towards the batch's mean length before the penalty uses it (the
+gradient flows through it), as NVIDIA's loss does; with several chunks per step it is moved once,
+by the mean over all chunks (NVIDIA moves it per chunk, and per GPU), so that N processes still
+equal one. w_avg is updated once per step from G main's W (the stylegan3 repository's cadence;
+stylegan2-ada-pytorch updates it at every training-mode mapping call).
 
 Everything random in a chunk comes from a generator seeded by (seed, iteration, chunk, phase), and
 gradients are the mean over all chunks; so a run resumes bit for bit, and N processes give the same
@@ -81,6 +91,12 @@ def build_networks(cfg: TrainConfig, resolution: int, channels: int, c_dim: int)
     return Generator(g_cfg), build_discriminator(d_cfg)
 
 
+def lazy_ratio(interval: int) -> float:
+    """c = k / (k + 1) for a regulariser run every k > 1 steps in a step of its own (StyleGAN2
+    appendix B; NVIDIA's mb_ratio): that network's Adam runs with lr * c and betas ** c. 1 for k = 1."""
+    return interval / (interval + 1) if interval > 1 else 1.0
+
+
 class Trainer:
     PHASES = ("G main", "G reg (PL)", "D main", "D reg (R1)", "EMA", "ADA")
 
@@ -105,8 +121,14 @@ class Trainer:
         frozen_ids = {id(p) for name in self.frozen for p in self.D.get_submodule(name).parameters()}
         self.d_params = [p for p in self.D.parameters() if id(p) not in frozen_ids]  # what D's optimiser trains
         fused = device.type == "cuda"  # one kernel per update on GPUs (launches are what a GPU step waits on)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
-        self.opt_D = torch.optim.Adam(self.d_params, lr=cfg.dlr, betas=tuple(cfg.betas), eps=1e-8, fused=fused)
+        # Lazy regularisation: a regulariser with its own step scales that network's Adam (lazy_ratio).
+        self.g_lazy = cfg.pl_weight > 0 and cfg.pl_interval > 1
+        self.d_lazy = cfg.gamma > 0 and cfg.r1_interval > 1
+        c_G, c_D = lazy_ratio(cfg.pl_interval if self.g_lazy else 1), lazy_ratio(cfg.r1_interval if self.d_lazy else 1)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.glr * c_G, betas=tuple(b ** c_G for b in cfg.betas),
+                                      eps=1e-8, fused=fused)
+        self.opt_D = torch.optim.Adam(self.d_params, lr=cfg.dlr * c_D, betas=tuple(b ** c_D for b in cfg.betas),
+                                      eps=1e-8, fused=fused)
         self.num_reals = len(dataset) * (2 if cfg.mirror else 1)  # --mirror: index n + i is image i flipped
         self.augment = AugmentPipe(cfg.augpipe) if cfg.aug != "noaug" else None
         self.ada = AdaController(cfg.target, cfg.ada_interval, cfg.ada_kimg, p=cfg.p)
@@ -267,12 +289,18 @@ class Trainer:
         self.stage = self.current_stage()
         self.stage.set_on(self.G, self.G_ema)
         self._step = {"indices": self.batch_indices()}
+        pl = cfg.pl_weight > 0 and it % cfg.pl_interval == 0
+        r1 = cfg.gamma > 0 and it % cfg.r1_interval == 0
         phases = [("G main", self.g_main, True),
-                  ("G reg (PL)", self.g_path_length, cfg.pl_weight > 0 and it % cfg.pl_interval == 0),
+                  ("G reg (PL)", self.g_path_length, pl and not self.g_lazy),  # (interval 1: in the main step)
                   (None, self.g_update, True),
+                  ("G reg (PL)", self.g_path_length, pl and self.g_lazy),  # (lazy: a step of its own)
+                  (None, self.g_reg_update, pl and self.g_lazy),
                   ("D main", self.d_main, True),
-                  ("D reg (R1)", self.d_r1, cfg.gamma > 0 and it % cfg.r1_interval == 0),
+                  ("D reg (R1)", self.d_r1, r1 and not self.d_lazy),
                   (None, self.d_update, True),
+                  ("D reg (R1)", self.d_r1, r1 and self.d_lazy),
+                  (None, self.d_reg_update, r1 and self.d_lazy),
                   ("EMA", self.ema, True),
                   ("ADA", self.ada_update, True)]
         nimg = self.nimg
@@ -302,14 +330,17 @@ class Trainer:
         self._step["w_sum"] = w_sum
 
     def g_path_length(self) -> None:
-        """Path-length regularisation (lazy: every pl_interval steps, weight x interval)."""
+        """Path-length regularisation (lazy: every pl_interval steps, weight x interval; its own
+        optimiser step, g_reg_update, unless the interval is 1)."""
         cfg = self.cfg
+        if self.g_lazy:
+            self.opt_G.zero_grad(set_to_none=True)
         pl_sum, pl_count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         for j in self.my_chunks():
             gen = self.rng(self.iteration, j, "PL")
             z, c = self.sample_zc(max(self.batch_gpu // cfg.pl_batch_shrink, 1), gen)
             img, ws, _ = self.run_G(z, c, gen)
-            penalty, lengths = path_length_penalty(img, ws, self._pl_mean, gen)
+            penalty, lengths = path_length_penalty(img, ws, self._pl_mean, gen, cfg.pl_decay)
             self.readback.check("path-length penalty", penalty)
             (penalty * cfg.pl_weight * cfg.pl_interval / self.chunks).backward()
             pl_sum += lengths.detach().sum().double()
@@ -325,9 +356,19 @@ class Trainer:
         with torch.no_grad():  # w_avg tracks the mean of W (beta 0.995 per step), as in the mapping
             beta = self.G.mapping.w_avg_beta
             self.G.mapping.w_avg.copy_(w_mean.to(self.G.mapping.w_avg).lerp(self.G.mapping.w_avg, beta))
-        if "pl" in self._step:  # lerp(pl_mean, mean length, decay), in float64 on the device
-            total, count = all_reduce_sum(self._step["pl"][0], self.world), self._step["pl"][1] * self.world
-            self._pl_mean = self._pl_mean + (total / count - self._pl_mean) * self.cfg.pl_decay
+        if "pl" in self._step:  # (interval 1: the penalty was in this step)
+            self._store_pl_mean()
+
+    def g_reg_update(self) -> None:
+        """The path-length penalty's own optimiser step (lazy regularisation), then the stored mean."""
+        all_reduce_grads(self.G, self.world)
+        self.opt_G.step()
+        self._store_pl_mean()
+
+    def _store_pl_mean(self) -> None:
+        """lerp(pl_mean, mean length over all processes' chunks, decay), in float64 on the device."""
+        total, count = all_reduce_sum(self._step["pl"][0], self.world), self._step["pl"][1] * self.world
+        self._pl_mean = self._pl_mean + (total / count - self._pl_mean) * self.cfg.pl_decay
 
     def d_main(self) -> None:
         """D's logistic loss on generated and real images (both augmented); the signs of D's real
@@ -357,8 +398,11 @@ class Trainer:
 
     def d_r1(self) -> None:
         """R1 on the real images themselves, before augmentation, through the same run_D (NVIDIA's
-        loss: the augment pipe is differentiable, grid_sample too); lazy: every r1_interval steps."""
+        loss: the augment pipe is differentiable, grid_sample too); lazy: every r1_interval steps, its
+        own optimiser step (d_reg_update) unless the interval is 1."""
         cfg, chunk, indices = self.cfg, self.batch_gpu, self._step["indices"]
+        if self.d_lazy:
+            self.opt_D.zero_grad(set_to_none=True)
         for j in self.my_chunks():
             gen = self.rng(self.iteration, j, "R1")
             real, c_real = self.real_images(indices[j * chunk: (j + 1) * chunk])
@@ -371,6 +415,10 @@ class Trainer:
     def d_update(self) -> None:
         all_reduce_grads(self.D, self.world)
         self.opt_D.step()
+
+    def d_reg_update(self) -> None:
+        """R1's own optimiser step (lazy regularisation)."""
+        self.d_update()
 
     def ema(self) -> None:
         """The step is done: count its images, then move G_ema towards G."""

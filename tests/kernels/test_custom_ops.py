@@ -29,15 +29,21 @@ def close(a: torch.Tensor, b: torch.Tensor, what: str, rtol=1e-4, atol=1e-6):
 
 
 def one_step(arch: str, g_arch: str, d_arch: str) -> dict:
-    """Losses, statistics and every gradient after one training step (iteration 0: PL and R1 run)."""
+    """Losses, statistics and every gradient after one training step (iteration 0: PL and R1 run;
+    intervals of 1, so that they are part of the main steps and every gradient is in p.grad)."""
     from core.training.dataset import ImageDataset
     from core.training.config import TrainConfig
     from core.training.step import Trainer
     cfg = TrainConfig(data=str(MNIST), arch=arch, batch=8, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16,
                       g_arch=g_arch, d_arch=d_arch, mbstd_group=4, conv_clamp=256.0, gamma=1.0, pl_weight=2.0,
+                      pl_interval=1, r1_interval=1,
                       aug="ada", p=0.5, ada_interval=1, seed=3)
     if arch == "stylegan1":
         cfg.phase_kimg, cfg.start_res = 1e-6, 8  # straight to the last stage's fade-in
+        # StyleGAN1's recipe has no path-length term (the stylegan2 cases cover it): through a 4x4
+        # input of near-constant maps and instance norm its gradient is rounding noise that Adam
+        # turns into full-size steps, moving D's next gradients on either path.
+        cfg.pl_weight = 0.0
     dataset = ImageDataset(MNIST, max_images=64)
     trainer = Trainer(cfg, dataset, torch.device("cpu"))
     if arch == "stylegan1":

@@ -146,3 +146,46 @@ def test_a_metrics_list_that_names_no_metric_is_refused(tmp_path, capsys, value,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("stylegan-train: error: --metrics: ") and says in err[0]
     assert not (tmp_path / "runs").exists()
+
+
+def _adam_steps(opt) -> int:
+    return int(next(iter(opt.state.values()))["step"])
+
+
+@pytest.mark.parametrize("pl_interval,r1_interval", [(4, 16), (1, 1)])
+def test_lazy_regularisers_step_on_their_own_with_nvidias_adam_adjustment(asymmetric, pl_interval, r1_interval):
+    """StyleGAN2 appendix B / NVIDIA's training_loop: a regulariser run every k > 1 steps gets its
+    own optimiser step (Greg/Dreg phases), and that network's Adam runs with lr*c and betas**c,
+    c = k/(k+1); at k = 1 it is part of the main step ('both'), unadjusted. (It was always folded
+    into the main step, with the unadjusted lr and betas.)"""
+    cfg = tiny_cfg(glr=0.002, dlr=0.003, pl_interval=pl_interval, r1_interval=r1_interval, gamma=1.0)
+    cfg.pl_weight = 2.0
+    tr = Trainer(cfg, asymmetric, torch.device("cpu"))
+    for opt, lr, k in ((tr.opt_G, 0.002, pl_interval), (tr.opt_D, 0.003, r1_interval)):
+        c = k / (k + 1) if k > 1 else 1.0
+        group = opt.param_groups[0]
+        assert group["lr"] == pytest.approx(lr * c) and group["betas"] == pytest.approx((0.0, 0.99 ** c))
+    for it in range(1, 6):
+        tr.step()
+        reg_g = sum(1 for i in range(it) if i % pl_interval == 0) if pl_interval > 1 else 0
+        reg_d = sum(1 for i in range(it) if i % r1_interval == 0) if r1_interval > 1 else 0
+        assert _adam_steps(tr.opt_G) == it + reg_g and _adam_steps(tr.opt_D) == it + reg_d, it
+
+
+def test_path_length_penalty_uses_the_moved_mean_and_differentiates_through_it():
+    """NVIDIA: pl_mean = self.pl_mean.lerp(pl_lengths.mean(), decay); penalty = (pl_lengths - pl_mean)²,
+    pl_mean not detached. (The penalty used the previous, detached mean.)"""
+    from core.training.losses import path_length_penalty
+    torch.manual_seed(0)
+    ws = torch.randn(3, 4, 5, requires_grad=True)
+    weight = torch.randn(5, 2 * 4 * 4, requires_grad=True)
+    img = (ws.mean(1) @ weight).view(3, 2, 4, 4)
+    penalty, lengths = path_length_penalty(img, ws, torch.tensor(0.7, dtype=torch.float64), torch.Generator().manual_seed(1),
+                                           decay=0.01)
+    target = 0.7 + (lengths.mean() - 0.7) * 0.01  # (not detached)
+    want = (lengths - target).square().mean()
+    assert penalty.item() == pytest.approx(want.item(), rel=1e-6)
+    (g,) = torch.autograd.grad(penalty, weight, retain_graph=True)
+    (g_want,) = torch.autograd.grad(want, weight, retain_graph=True)
+    (g_detached,) = torch.autograd.grad((lengths - target.detach()).square().mean(), weight)
+    assert torch.allclose(g, g_want, rtol=1e-5, atol=1e-8) and not torch.allclose(g, g_detached, rtol=1e-3)

@@ -343,7 +343,7 @@ def test_r1_is_taken_on_the_reals_before_augmentation(tmp_path):
     from core.training.config import TrainConfig
     from core.training.step import Trainer
     cfg = TrainConfig(data=str(MNIST), batch=4, z_dim=16, w_dim=16, map_layers=1, cbase=256, cmax=16, mbstd_group=4,
-                      aug="fixed", p=1.0, gamma=1.0, pl_weight=0.0, seed=2)
+                      aug="fixed", p=1.0, gamma=1.0, r1_interval=1, pl_weight=0.0, seed=2)  # (R1 in D main's step: on D0)
     tr = Trainer(cfg, ImageDataset(MNIST, max_images=16), torch.device("cpu"))
     D0 = copy.deepcopy(tr.D)
     real, c = tr.real_images(tr.batch_indices()[:4])
