@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.files import atomic_write, looks_like
+from core.latents.wplus import GROUP_NAMES
 from core.noise import NOISE_MODES
 
 WALK_MODES = ("slerp", "lerp", "noise")
@@ -208,6 +209,11 @@ class ExplorerState:
             raise ValueError(f"state.view.mode must be one of {VIEW_MODES}")
         if not -1.0 <= self.trunc.psi <= 2.0:
             raise ValueError("state.trunc.psi must be within -1..2")
+        if not isinstance(self.trunc.group_psi, dict) or set(self.trunc.group_psi) - set(GROUP_NAMES):
+            raise ValueError(f"state.trunc.group_psi must map {', '.join(GROUP_NAMES)} to a psi")
+        for name, value in self.trunc.group_psi.items():  # (the same range as psi: the sliders')
+            if not -1.0 <= value <= 2.0:
+                raise ValueError(f"state.trunc.group_psi.{name} must be within -1..2")
         why = "(stylegan-generate --noise-strength's range)"
         _check_range("state.noise.strength", self.noise.strength, 0, MAX_NOISE_STRENGTH, why)
         for i, value in enumerate(self.noise.layer_strength):

@@ -8,7 +8,7 @@
                 projector's projected_w.npz, one W broadcast to every layer).
 
 The tensor functions both use (z from a seed, truncation, mixing, interpolation, directions) are in
-core/wplus.py.
+core/latents/wplus.py.
 """
 
 from core.latents.recipe import DirectionStep, LatentRecipe, StyleMix, build_ws, map_seeds, map_z

@@ -30,7 +30,7 @@ Errors: UsageError (core/errors.py), with a one-line message, for a description 
 
 G is duck-typed: build_ws needs z_dim, w_dim, num_ws, c_dim, mapping(z, c) and mapping.w_avg.
 It runs under the caller's grad mode (front ends call it inside torch.inference_mode()).
-The tensor maths lives in core/wplus.py.
+The tensor maths lives in core/latents/wplus.py.
 """
 
 from __future__ import annotations

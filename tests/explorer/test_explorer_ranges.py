@@ -161,6 +161,8 @@ def test_numbers_beyond_a_c_int_are_shown_clamped_and_kept(explorer, G, tmp_path
     ({"walk": {"keyframes": [0, -1]}}, "state.walk.keyframes[1]"),
     ({"directions": {"count": 10 ** 9}}, "state.directions.count"),
     ({"latent": {"w_index": -1}}, "state.latent.w_index"),
+    ({"trunc": {"group_psi": {"coarse": 1.0, "middle": 1e6, "fine": 1.0}}}, "state.trunc.group_psi.middle"),
+    ({"trunc": {"group_psi": {"coarse": 1.0, "huge": 1.0}}}, "state.trunc.group_psi"),
 ])
 def test_cli_refuses_session_values_out_of_range(skip_pt, tmp_path, changes, field):
     shot = tmp_path / "shot.png"
