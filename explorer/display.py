@@ -24,7 +24,7 @@ class CudaGLCopier:
         self.cudart = cudart
         self.texture = texture
         self.resource = None
-        self.size = (0, 0)
+        self.storage = -1  # the texture storage registered (Texture.storage)
 
     def _check(self, result):
         err = result[0] if isinstance(result, tuple) else result
@@ -39,13 +39,16 @@ class CudaGLCopier:
         flags = self.cudart.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsWriteDiscard
         self.resource = self._check(self.cudart.cudaGraphicsGLRegisterImage(
             self.texture.id, GL.GL_TEXTURE_2D, flags))
-        self.size = (self.texture.width, self.texture.height)
+        self.storage = self.texture.storage
 
     def copy(self, pixels) -> None:
         """pixels: contiguous HxWx4 uint8 CUDA tensor, complete (its stream synchronised)."""
         h, w = int(pixels.shape[0]), int(pixels.shape[1])
         self.texture.ensure_size(w, h)
-        if self.size != (w, h) or self.resource is None:
+        # Registered again whenever the texture's storage is new — also when a host upload in
+        # between (the layer view, another size) reallocated it and this frame's size brought it
+        # back: a registration must never outlive the storage it was made for (CUDA-GL interop).
+        if self.resource is None or self.storage != self.texture.storage:
             self._register()
         cudart = self.cudart
         self._check(cudart.cudaGraphicsMapResources(1, self.resource, 0))

@@ -196,6 +196,7 @@ class Texture:
     def __init__(self):
         self.id = int(GL.glGenTextures(1))
         self.width = self.height = 0
+        self.storage = 0  # counts (re)allocations: glTexImage2D replaces what CUDA registered
         self.nearest = False
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         for p, v in ((GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE), (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
@@ -210,6 +211,7 @@ class Texture:
         GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, width, height, 0, GL.GL_RGBA,
                         GL.GL_UNSIGNED_BYTE, None)
         self.width, self.height = width, height
+        self.storage += 1  # new storage: a CUDA registration of the old one no longer applies
         return True
 
     def upload(self, pixels: np.ndarray) -> None:

@@ -130,3 +130,48 @@ def test_the_cpu_and_gpu_frame_conversions_agree_for_any_channel_count(channels)
     from kernels import to_rgba
     img = torch.rand(1, channels, 5, 7) * 2.4 - 1.2
     assert np.array_equal(rgba(to_uint8(img)[0]), to_rgba(img).numpy())
+
+
+def test_the_texture_is_registered_again_whenever_its_storage_is_new(gl, monkeypatch):
+    """The real CudaGLCopier with a stand-in for cuda-python's runtime: after a host upload of
+    another size (the layer view on a GPU) reallocated the texture, a CUDA frame of the first size
+    was copied into the storage registered before — never registered again."""
+    import sys
+    import types
+    from explorer.display import CudaGLCopier
+    calls = []
+
+    class Flags:
+        cudaGraphicsRegisterFlagsWriteDiscard = 2
+
+    class Kind:
+        cudaMemcpyDeviceToDevice = 3
+
+    def record(name, result=None):
+        def call(*args):
+            calls.append((name, args))
+            return (0, result) if result is not None else (0,)
+        return call
+
+    runtime = types.SimpleNamespace(
+        cudaGraphicsRegisterFlags=Flags, cudaMemcpyKind=Kind,
+        cudaGraphicsGLRegisterImage=record("register", "resource"), cudaGraphicsUnregisterResource=record("unregister"),
+        cudaGraphicsMapResources=record("map"), cudaGraphicsSubResourceGetMappedArray=record("array", "array"),
+        cudaMemcpy2DToArray=record("copy"), cudaGraphicsUnmapResources=record("unmap"),
+        cudaGetErrorString=lambda err: (0, b"error"))
+    bindings = types.ModuleType("cuda.bindings")
+    bindings.runtime = runtime
+    monkeypatch.setitem(sys.modules, "cuda", types.ModuleType("cuda"))
+    monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", runtime)
+    display = FrameDisplay()
+    monkeypatch.setattr("explorer.display.make_copier", lambda t: CudaGLCopier(t))
+    registered = lambda: sum(1 for name, _ in calls if name == "register")  # noqa: E731
+    display.show(cuda_like_frame(1))
+    display.show(cuda_like_frame(2))  # same size, same storage: no new registration
+    assert display.upload == "cuda-gl" and registered() == 1
+    display.show(Frame(3, np.zeros((4, 4, 4), np.uint8), 1.0, "b8.conv1 channel 0/8"))  # a host upload, 4x4
+    display.show(cuda_like_frame(4))  # 8x8 again: new storage
+    assert display.upload == "cuda-gl" and registered() == 2
+    assert [name for name, _ in calls].count("unregister") == 1
+    display.close()
