@@ -106,6 +106,23 @@ def is_grey(img: Image.Image) -> bool:
     return img.mode in ("L", "LA", "1", "I", "F") or img.mode.startswith("I;16")
 
 
+def header_channels(src: "ImageSource", max_megapixels: float, limit: int | None = None) -> int:
+    """The channels a dataset gets when none are asked for: 1 if every image is grey, else 3 —
+    decided from the files' headers (nothing decoded), over the first `limit` readable images (all
+    when None). Unreadable files are left to the pass that reads them (named and skipped there)."""
+    seen = 0
+    for name in src.names:
+        try:
+            if not is_grey(open_image(src.read(name), max_megapixels)):
+                return 3
+        except Exception:  # (ImageReadError, a file that cannot be read): reported when read
+            continue
+        seen += 1
+        if limit and seen >= limit:
+            break
+    return 1
+
+
 LABELS_SHAPE = '{"labels": [[file, label], ...]}' + " (or {\"labels\": null}: no labels)"
 
 
@@ -355,21 +372,16 @@ class ImageDataset:
             raise DatasetError(f"{self.path}: contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
                                + src.unlisted_text())
         labels = src.labels() if use_labels else None
-        images, names, skipped, decoded = [], [], 0, []
+        # Channels from the headers first, so that each image is decoded, prepared and let go in
+        # turn: a folder of large photos never holds all its full-size bitmaps at once.
+        channels = prep.channels or header_channels(src, prep.max_megapixels, max_images)
+        images, names, skipped, size = [], [], 0, None
         for name, img, error in iter_images(self.path, prep.max_megapixels):
             if error is not None:
                 skipped += 1
                 if on_skip:
                     on_skip(name, error)
                 continue
-            decoded.append((name, img))
-            if max_images and len(decoded) >= max_images:
-                break
-        if not decoded:
-            raise DatasetError(f"{self.path}: none of its {len(src.names)} image files could be read")
-        channels = prep.channels or (1 if all(is_grey(img) for _, img in decoded) else 3)
-        size = None
-        for name, img in decoded:
             try:
                 arr = prep.apply(img, channels)
             except ImageReadError as exc:  # this image's pixels (a mode that cannot be converted): skipped
@@ -387,6 +399,8 @@ class ImageDataset:
                                    f"{size[1]}x{size[0]}; give a resolution to resize them all")
             images.append(arr)
             names.append(name)
+            if max_images and len(images) >= max_images:
+                break
         if not images:
             raise DatasetError(f"{self.path}: none of its {len(src.names)} image files could be read")
         self.names = names
@@ -477,16 +491,7 @@ def prepare_dataset(source: Path, dest: Path, prep: Preparation, max_images: int
     if not src.names:
         raise DatasetError(f"{source}: contains no images" + src.unlisted_text())
     labels = src.labels()
-    channels = prep.channels
-    if channels is None:  # a quick pass over the headers
-        channels = 1
-        for name in src.names:
-            try:
-                if not is_grey(open_image(src.read(name), prep.max_megapixels)):
-                    channels = 3
-                    break
-            except (ImageReadError, Exception):
-                continue  # unreadable: reported in the main pass
+    channels = prep.channels or header_channels(src, prep.max_megapixels)
     writer = DatasetWriter(dest)
     skipped, size, written = 0, None, []
     try:

@@ -347,3 +347,34 @@ def test_training_loader_names_the_folder_through_on_skip(tmp_path):
         ds = ImageDataset(tmp_path / "src", Preparation(resolution=32), on_skip=lambda n, e: skipped.append((n, e)))
     assert ds.names == ["c1/c.png", "c1/d.png"] and ds.skipped == 1
     assert skipped == [("c0/", "folder cannot be listed (Permission denied)")]
+
+
+def test_the_training_loader_decodes_one_image_at_a_time(tmp_path, monkeypatch):
+    """It decoded every file to its full-size bitmap before preparing any (only to choose the
+    channels): a folder of large photos ran out of memory. The channels now come from the headers;
+    each image is decoded, prepared and let go in turn."""
+    import weakref
+    import core.training.dataset as ds_module
+    from core.training.dataset import ImageDataset, Preparation
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(6):
+        Image.new("RGB" if i == 4 else "L", (256, 192), (i * 40, 0, 0) if i == 4 else i * 40).save(src / f"p{i}.png")
+    refs, most = [], [0]  # (PIL images define __eq__: no WeakSet)
+    real_read, real_apply = ds_module.read_image, Preparation.apply
+
+    def read_image(data, max_megapixels):
+        img = real_read(data, max_megapixels)
+        refs.append(weakref.ref(img))
+        return img
+
+    def apply(self, img, channels):
+        most[0] = max(most[0], sum(r() is not None for r in refs))
+        return real_apply(self, img, channels)
+    monkeypatch.setattr(ds_module, "read_image", read_image)
+    monkeypatch.setattr(Preparation, "apply", apply)
+    ds = ImageDataset(src, Preparation(resolution=32))
+    assert len(ds.names) == 6 and ds.channels == 3  # (one colour image among grey ones: RGB, as before)
+    assert most[0] <= 2, most[0]
+    ds = ImageDataset(src, Preparation(resolution=32), max_images=3)  # the channels of the images it keeps
+    assert ds.names == ["p0.png", "p1.png", "p2.png"] and ds.channels == 1
