@@ -59,6 +59,24 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
+def _exclusive(path: Path):
+    """An OS advisory lock (flock) on `path` while the block runs; released by the OS if the process
+    dies. Where there is no flock (Windows) the block runs unguarded."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
 def build_lock(folder: Path, stale_after: float = STALE_AFTER, wait_at_most: float = WAIT_AT_MOST,
                poll: float = 0.5):
     """An exclusive lock file in `folder`; a dead or too-old owner's lock is taken over."""
@@ -67,24 +85,28 @@ def build_lock(folder: Path, stale_after: float = STALE_AFTER, wait_at_most: flo
     me = f"{os.getpid()} {socket.gethostname()} {time.time():.0f}"
     start = time.monotonic()
     while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            break
-        except FileExistsError:
+        # The check and the takeover happen under a short OS lock: two waiters that both found the
+        # same stale lock would otherwise each remove it — the second removing the first's new one —
+        # and build into the same folder at once (torchrun's ranks after a crashed build).
+        with _exclusive(folder / "build.lock.guard"):
             try:
-                pid, host, started = path.read_text().split()
-                stale = (host == socket.gethostname() and not _alive(int(pid))) \
-                    or time.time() - float(started) > stale_after
-            except (OSError, ValueError):
-                stale = time.time() - path.stat().st_mtime > stale_after if path.exists() else True
-            if stale:
-                path.unlink(missing_ok=True)
-                continue
-            if time.monotonic() - start > wait_at_most:
-                raise RuntimeError(f"another build holds {path} (waited {wait_at_most:.0f} s)")
-            time.sleep(poll)
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                with os.fdopen(fd, "w") as f:
+                    f.write(me)
+                break
+            except FileExistsError:
+                try:
+                    pid, host, started = path.read_text().split()
+                    stale = (host == socket.gethostname() and not _alive(int(pid))) \
+                        or time.time() - float(started) > stale_after
+                except (OSError, ValueError):
+                    stale = time.time() - path.stat().st_mtime > stale_after if path.exists() else True
+                if stale:
+                    path.unlink(missing_ok=True)
+                    continue
+        if time.monotonic() - start > wait_at_most:
+            raise RuntimeError(f"another build holds {path} (waited {wait_at_most:.0f} s)")
+        time.sleep(poll)
     try:
         yield
     finally:

@@ -521,3 +521,32 @@ def test_grid_sample_gradfix_matches_torch_to_the_second_derivative(padding):
     assert torch.autograd.gradgradcheck(lambda a: grid_sample(a, g, padding), (x.clone().requires_grad_(True),))
     with pytest.raises(ValueError, match="padding_mode"):
         grid_sample(x, g, "mirror")
+
+
+def test_build_lock_is_held_by_one_waiter_when_several_take_over_a_stale_one(tmp_path):
+    """Waiters that all found the same dead owner's lock each removed it and took it — the later
+    ones removing the earlier one's new lock — so several built into one folder at once."""
+    import threading
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for _ in range(5):
+        (tmp_path / "build.lock").write_text(f"{dead.pid} {os.uname().nodename} {time.time():.0f}")
+        inside, most, start = [0], [0], threading.Barrier(6)
+        guard = threading.Lock()
+
+        def build():
+            start.wait()
+            with build_lock(tmp_path, wait_at_most=30, poll=0.01):
+                with guard:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.02)
+                with guard:
+                    inside[0] -= 1
+
+        threads = [threading.Thread(target=build) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert most[0] == 1, most[0]
