@@ -199,3 +199,11 @@ def append_lines(path: str | Path, lines: list[str]) -> None:
     if old and not old.endswith(b"\n"):
         old += b"\n"
     atomic_write(path, old + "".join(line + "\n" for line in lines).encode())
+
+
+def cache_dir() -> Path:
+    """The toolkit's user cache folder: $XDG_CACHE_HOME/stylegan-toolkit, else
+    ~/.cache/stylegan-toolkit (FID statistics, PCA directions; kernels/build.py keeps the compiled
+    kernels under the same folder by the same rule, kernels being below core)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stylegan-toolkit"

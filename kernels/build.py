@@ -30,6 +30,7 @@ WAIT_AT_MOST = 15 * 60.0
 
 
 def cache_root() -> Path:
+    """The compiled kernels' folder: core.files.cache_dir()'s rule (kernels do not import core)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "stylegan-toolkit" / "kernels"
 

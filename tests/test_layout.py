@@ -138,7 +138,7 @@ def test_the_checks_catch_what_they_should():
 def test_tests_never_touch_the_users_config_or_cache():
     """The explorer's config folder and the toolkit's cache resolve into this test session's folder."""
     from conftest import TEST_HOME
-    from core.latents.directions import cache_dir
+    from core.files import cache_dir
     from explorer.app import config_dir
     for folder in (config_dir(), cache_dir()):
         assert TEST_HOME in Path(folder).parents, folder

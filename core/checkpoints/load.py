@@ -8,7 +8,7 @@ import os
 import torch
 
 from core.networks.generator import Generator
-from core.networks.build import build_generator, estimate_w_avg
+from core.checkpoints.network_file import generator_from
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", notes: list | None = None) -> Generator:
@@ -18,11 +18,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", 
     """
     from core.checkpoints.read import read_network
     f = read_network(path)
-    G = build_generator(f.config, f.state, str(path))
-    G.eval().requires_grad_(False)
-    if f.needs_w_avg:
-        G.mapping.w_avg.copy_(estimate_w_avg(G))
-        f.notes.append("the file has no W average: computed it from 10,000 samples")
+    G = generator_from(f, path).eval().requires_grad_(False)
     if notes is not None:
         notes.extend(f.notes)
     return G.to(device)

@@ -51,14 +51,20 @@ def _with_filters(f: NetworkFile) -> NetworkFile:
     return f
 
 
-def _generator_state(f: NetworkFile, path: Path) -> dict:
-    """The file's generator state with every buffer filled in (w_avg estimated when missing)."""
+def generator_from(f: NetworkFile, path: str | Path):
+    """The file's generator (built on the CPU), w_avg estimated when the file has none (NVIDIA's
+    TF pickles without dlatent_avg, rosinality files without latent_avg), said in f.notes."""
     G = build_generator(f.config, f.state, str(path))
     if f.needs_w_avg:
         with torch.no_grad():
             G.mapping.w_avg.copy_(estimate_w_avg(G))
         f.notes.append("the file has no W average: computed it from 10,000 samples")
-    return {k: v.detach().clone() for k, v in G.state_dict().items()}
+    return G
+
+
+def _generator_state(f: NetworkFile, path: Path) -> dict:
+    """The file's generator state with every buffer filled in (w_avg estimated when missing)."""
+    return {k: v.detach().clone() for k, v in generator_from(f, path).state_dict().items()}
 
 
 def _pack(f: NetworkFile, path: Path, G_ema: dict, G: dict | None = None, D: tuple | None = None,

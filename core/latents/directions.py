@@ -8,12 +8,11 @@ w + amount * σ_k * v_k, so amounts are in standard deviations of W along that a
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UsageError
-from core.files import atomic_write
+from core.files import atomic_write, cache_dir
 from core.latents.wfile import read_npz
 import numpy as np
 import torch
@@ -81,11 +80,6 @@ def model_fingerprint(G) -> str:
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
         h.update(str(tuple(v.shape)).encode())
     return h.hexdigest()[:20]
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stylegan-toolkit"
 
 
 def cached_pca_directions(G, num_samples: int = 10_000) -> Directions:

