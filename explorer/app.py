@@ -65,11 +65,16 @@ class Perf:
 
 
 def config_dir() -> Path:
+    """The explorer's settings folder: $XDG_CONFIG_HOME/stylegan-toolkit, else ~/.config/stylegan-toolkit."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "stylegan-toolkit"
 
 
 class Explorer:
+    """The application: one ExplorerState edited by the widgets, the Renderer that turns it into
+    frames, the FrameDisplay that puts them in a GL texture, sessions, screenshots and walk
+    recordings; frame(dt) runs one UI frame (called by the platform)."""
+
     def __init__(self, state: ExplorerState, device: torch.device, sync: bool = False, outdir: str = "."):
         self.state = state
         self.device = device

@@ -61,6 +61,10 @@ class Stats:
 
 
 class Renderer:
+    """Turns (model, state) into Frames on its worker thread (or inside request() when sync): the
+    UI posts states with request(), the newest wins, and reads the newest frame with latest();
+    load() swaps the model on the same thread; what goes wrong comes back through take_events()."""
+
     def __init__(self, device: torch.device, sync: bool = False):
         """sync=True renders inside request() (deterministic; used for headless captures)."""
         self.device = device

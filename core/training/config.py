@@ -15,6 +15,10 @@ AUG_MODES = ("ada", "noaug", "fixed")
 
 @dataclass
 class TrainConfig:
+    """Every option of a training run (NVIDIA's train.py options and the loss/augment kwargs it
+    builds, under our names: glr/dlr, gamma, r1_interval, pl_weight, ...): filled from a preset,
+    then from the command line; validate() refuses combinations that cannot run. Stored as
+    training_options.json and in every snapshot, so that --resume continues with the same ones."""
     # What and how long.
     data: str = ""  # the dataset's absolute path, resolved when the run starts
     data_fingerprint: str = ""  # ImageDataset.fingerprint() of the prepared pixels ("" in older runs)

@@ -150,6 +150,10 @@ def grid_shape(resolution: int) -> tuple[int, int]:
 
 
 class TrainingRun:
+    """The loop around a Trainer in one run folder (the module docstring's files): ticks, the
+    kimg/minutes budget, sample grids, snapshots, metrics, plots, logs, Ctrl-C, and resuming from a
+    snapshot or starting from another run's networks (init_networks). Only rank 0 writes."""
+
     def __init__(self, cfg: TrainConfig, dataset: ImageDataset, device: torch.device, run_dir: Path,
                  rank: int = 0, world: int = 1, resume: dict | None = None, progress: bool = True,
                  timed: bool = False, log_file: bool = True):

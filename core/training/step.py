@@ -98,6 +98,11 @@ def lazy_ratio(interval: int) -> float:
 
 
 class Trainer:
+    """The networks (G, D, G_ema), their optimisers, ADA and the per-step phases of the module
+    docstring for one process of `world` (rank `rank`); step() runs one iteration, state() /
+    load_state() are what a snapshot holds (resumed bit for bit). timed: synchronise and time each
+    phase (benchmarks)."""
+
     PHASES = ("G main", "G reg (PL)", "D main", "D reg (R1)", "EMA", "ADA")
 
     def __init__(self, cfg: TrainConfig, dataset: ImageDataset, device: torch.device, rank: int = 0,
