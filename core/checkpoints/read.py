@@ -103,18 +103,32 @@ def _torch_zip(path: Path):
         return load_torch(path)  # e.g. rosinality's argparse.Namespace, through the allowlist
 
 
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of torch's pre-1.6 format
+
+
+def _is_legacy_torch(path: Path) -> bool:
+    """Whether the file's first pickle is torch's legacy magic number, read from its first opcodes
+    (pickletools: nothing is unpickled), so that a plain pickle (a 360 MB NVIDIA .pkl) is parsed
+    once, not first tried as a torch file and failing at its end."""
+    import pickletools
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name in ("PROTO", "FRAME"):
+                    continue
+                return op.name in ("LONG1", "LONG4", "LONG", "INT") and arg == _TORCH_LEGACY_MAGIC
+    except Exception:  # (a damaged stream: the readers below say what is wrong)
+        return False
+    return False
+
+
 def _plain_or_legacy_pickle(path: Path):
     """torch's legacy (pre-1.6) format, or a plain pickle (NVIDIA's .pkl)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        pass
-    try:
-        return load_torch(path)  # legacy torch files with other objects, through the allowlist
-    except UnsafeFileError:
-        raise
-    except Exception:
-        pass  # not a torch file ("invalid magic number"): a plain pickle
+    if _is_legacy_torch(path):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            return load_torch(path)  # legacy torch files with other objects, through the allowlist
     try:
         return load_pickle(path)
     except EOFError:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from core.checkpoints.ours import atomic_save, save_generator
-from core.checkpoints.load import load_generator
+from core.checkpoints.network_file import generator_from
 from core.checkpoints.snapshot import networks_from
 from core.checkpoints.read import read_network
 from core.checkpoints.rosinality import rosinality_channel_multiplier, to_rosinality
@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def convert(src: Path, dst: Path, target: str) -> int:
-    notes: list[str] = []
-    kind = read_network(src).kind
-    G = load_generator(src, notes=notes)
+    f = read_network(src)  # (read once: a foreign pickle can be hundreds of MB)
+    kind, G = f.kind, generator_from(f, src).eval().requires_grad_(False)
+    notes = f.notes
     if target == "ours":
         save_generator(dst, G, meta={"converted_from": src.name, "source_format": kind, "notes": notes})
     elif target == "rosinality":

@@ -216,3 +216,23 @@ def test_convert_refuses_what_rosinality_cannot_hold(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_legacy_torch_files_load_and_a_pickle_is_read_once(tmp_path, monkeypatch):
+    """torch's pre-1.6 format (rosinality's older checkpoints) is told from a plain pickle by its
+    first opcodes: an NVIDIA .pkl used to be unpickled as a torch file first, failing only at its
+    end (up to four parses of a 360 MB file per command)."""
+    import core.checkpoints.read as read
+    G = fixture_generator("skip")
+    write_rosinality_pt(G, tmp_path / "new.pt")
+    data = torch.load(tmp_path / "new.pt", weights_only=False)
+    torch.save(data, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    z = torch.randn(2, G.z_dim)
+    assert max_abs(render(load_generator(tmp_path / "legacy.pt"), z), render(G, z)) <= TOL
+    write_nvidia_pkl(G, tmp_path / "nv.pkl")
+    tried = []
+    monkeypatch.setattr(read, "load_torch", lambda *a, **k: tried.append(a) or (_ for _ in ()).throw(AssertionError))
+    real_load = torch.load
+    monkeypatch.setattr(read.torch, "load", lambda f, *a, **k: (tried.append(f) if isinstance(f, (str, os.PathLike))
+                                                                else None) or real_load(f, *a, **k))  # (the file)
+    assert read.read_network(tmp_path / "nv.pkl").kind == "nvidia-pytorch" and tried == []
