@@ -129,16 +129,6 @@ class ImageMaker:
             meta.update(translate=np.asarray(self.translate, np.float64), rotate=self.rotate)
         return meta
 
-    def check_noise_options(self, args, where: str) -> None:
-        """--noise-seed / --noise-strength that would change nothing are refused (`where`: what set
-        the noise mode, for the message)."""
-        mode = self.noise.mode
-        if args.noise_seed is not None and mode != "random":
-            raise UsageError(f"--noise-seed has no effect: it seeds --noise-mode random, and the noise mode is "
-                             f"{mode} ({where})")
-        if args.noise_strength is not None and mode == "none":
-            raise UsageError(f"--noise-strength has no effect: the noise mode is none ({where})")
-
     @torch.inference_mode()
     def ws(self, **recipe) -> torch.Tensor:
         """W+ through the shared recipe, with this command's class and truncation."""
@@ -155,6 +145,16 @@ class ImageMaker:
                 out.append(to_uint8(img))
                 bar.update(len(img))
         return np.concatenate(out)
+
+
+def check_noise_options(args, mode: str, where: str) -> None:
+    """--noise-seed / --noise-strength that would change nothing with noise mode `mode` are refused
+    (`where`: what set the mode, for the message)."""
+    if args.noise_seed is not None and mode != "random":
+        raise UsageError(f"--noise-seed has no effect: it seeds --noise-mode random, and the noise mode is "
+                         f"{mode} ({where})")
+    if args.noise_strength is not None and mode == "none":
+        raise UsageError(f"--noise-strength has no effect: the noise mode is none ({where})")
 
 
 @dataclass
@@ -201,8 +201,8 @@ def plan_ws(r: ImageMaker, args, outdir: Path) -> Job:
         r.noise.strength = saved["noise_strength"]
     if "noise_seed" in saved and args.noise_seed is None:
         r.noise.seed = saved["noise_seed"]
-    r.check_noise_options(args, "--noise-mode" if args.noise_mode else
-                          f"as {path.name} was saved" if "noise_mode" in saved else "the default")
+    check_noise_options(args, r.noise.mode, "--noise-mode" if args.noise_mode else
+                        f"as {path.name} was saved" if "noise_mode" in saved else "the default")
     saved = wfile.transform
     r.set_transform(args.translate or saved.get("translate", (0.0, 0.0)),
                     saved.get("rotate", 0.0) if args.rotate is None else args.rotate)
@@ -297,11 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError("--grid: a style-mixing figure is written as grid.png anyway")
     if args.styles is not None and not mixing:
         raise UsageError("--styles chooses the layers the columns of a style-mixing figure copy: give --rows and --cols")
-    if args.ws is None and args.noise_seed is not None and args.noise_mode != "random":
-        raise UsageError(f"--noise-seed has no effect: it seeds --noise-mode random, and the noise mode is "
-                         f"{args.noise_mode or 'const (the default)'}")
-    if args.ws is None and args.noise_strength is not None and args.noise_mode == "none":
-        raise UsageError("--noise-strength has no effect: the noise mode is none")
+    if args.ws is None:  # (with --ws: once the file's saved mode is known, in plan_ws)
+        check_noise_options(args, args.noise_mode or "const", "--noise-mode" if args.noise_mode else "the default")
     for option in ("seeds", "rows", "cols"):  # fail on a bad list before loading anything
         if getattr(args, option) is not None:
             seeds = parse_seeds(getattr(args, option))
