@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", help="generator to evaluate")
     p.add_argument("--data", required=True, help="the real images (zip or folder)")
-    p.add_argument("--metrics", default="fid1k", help="comma-separated, e.g. fid1k,fid10k (default fid1k)")
-    p.add_argument("--real-vs-real", type=number(int, minimum=2), metavar="N", help="FID of N vs N disjoint real images instead")
+    p.add_argument("--metrics", help="comma-separated, e.g. fid1k,fid10k (default fid1k)")
+    p.add_argument("--real-vs-real", type=number(int, minimum=2), metavar="N",
+                   help="FID of N vs N disjoint real images instead (no --pkl, no --metrics)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", metavar="FILE",
                    help="also append the results to this JSON-lines file (its folder must exist and be writable)")
@@ -45,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"skip (and name) image files larger than this (default {DEFAULT_MAX_MEGAPIXELS:g})")
     args = p.parse_args(argv)
     check_switches()
+    if args.real_vs_real is not None:  # both would be ignored: the figure is the dataset's alone
+        for given, option in ((args.pkl, "--pkl"), (args.metrics, "--metrics")):
+            if given is not None:
+                raise UsageError(f"{option} has no effect with --real-vs-real (FID of the dataset against itself)")
     try:
-        metrics = parse_metrics(args.metrics)
+        metrics = parse_metrics("fid1k" if args.metrics is None else args.metrics)
     except ValueError as exc:
         raise UsageError(f"--metrics: {exc}") from None
     if args.json:  # checked before the long computation, not after it

