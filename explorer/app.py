@@ -43,6 +43,7 @@ DRAG_PIXELS_PER_SEED = 300.0
 IDLE_FPS = 10.0  # UI frames per second while nothing animates, renders or is touched
 IDLE_AFTER_FRAMES = 3  # full-rate frames after the last change before idling (imgui settles)
 NOISE_SEEDS_PER_SECOND = 30.0
+DRIFT_RADIUS = 0.1  # image widths: the circle StyleGAN3's translation drift settles on (NVIDIA's visualizer)
 MAX_RECENT = 10
 
 
@@ -62,6 +63,33 @@ class Perf:
             self.frame_ms = 0.9 * self.frame_ms + 0.1 * dt * 1e3 if self.frame_ms else dt * 1e3
             self.fps = 1e3 / self.frame_ms if self.frame_ms > 0 else 0.0
         self._last = now
+
+
+def drift(x: float, y: float, step: float) -> tuple[float, float]:
+    """StyleGAN3's translation drift, as NVIDIA's visualizer animates it: the point (x, y) (image
+    widths) moves `step` widths along a path that settles on a circle of about DRIFT_RADIUS round the
+    centre — heading for the circle and turning round it (anticlockwise; a negative step clockwise),
+    so the image keeps moving and never jumps. From the centre it sets out along x."""
+    r = math.hypot(x, y)
+    if r < 1e-9:
+        return x + abs(step), y
+    turn = math.copysign(1.0, step)
+    dx, dy = (DRIFT_RADIUS - r) * x / r - turn * y, (DRIFT_RADIUS - r) * y / r + turn * x  # (the turn: r long)
+    n = math.hypot(dx, dy)
+    return x + abs(step) * dx / n, y + abs(step) * dy / n
+
+
+def is_w_file(path: str) -> bool:
+    """Whether a .npz holds a W/W+ (an array 'w' or 'ws') rather than a network (NVIDIA-named state
+    dicts have 'config_json'), from the archive's list of names alone; False when it cannot be read
+    (the model loader then says what is wrong with it)."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names & {"w.npy", "ws.npy"}) and "config_json.npy" not in names
 
 
 def config_dir() -> Path:
@@ -92,6 +120,7 @@ class Explorer:
         self.quiet_frames = 0  # UI frames in a row with nothing animating, rendering or touched
         self._last_mouse = (0.0, 0.0)
         self.recorder: WalkRecorder | None = None
+        self._recording_said = True  # whether the recorder's outcome is in the status line yet
         self.recent_files = self._load_recent()
         self.window_shot_requested = False
         self.fullscreen_toggle_requested = False
@@ -142,8 +171,32 @@ class Explorer:
         lat = self.state.latent
         lat.w_file, lat.w_index = path, 0
         self.state.walk.active = False
-        self.notify(f"using {path}: {len(wfile.ws)} W+ row{'s' * (len(wfile.ws) > 1)}")
+        taken = self._take_saved_settings(wfile)
+        self.notify(f"using {path}: {len(wfile.ws)} W+ row{'s' * (len(wfile.ws) > 1)}"
+                    + (f"; {' and '.join(taken)} as saved" if taken else ""))
         return None
+
+    def _take_saved_settings(self, wfile) -> list[str]:
+        """The noise settings and StyleGAN3 input transform a W file was saved with (stylegan-generate
+        --save-ws) into the state, as `stylegan-generate --ws` replays them, so that it shows the image
+        that was saved: a saved noise mode, strength or seed replaces the panel's (per-layer strengths,
+        which the file cannot hold, back at 1; animation off); on a StyleGAN3 network the saved transform,
+        or none when the file has none (NVIDIA's projector), as generate draws it. -> what was taken."""
+        n, saved, taken = self.state.noise, wfile.noise, []
+        if saved:
+            n.mode = saved.get("noise_mode", n.mode)
+            n.strength = float(saved.get("noise_strength", n.strength))
+            n.seed = int(saved.get("noise_seed", n.seed))
+            n.layer_strength, n.animate = [], False
+            taken.append("noise " + ", ".join(f"{k.split('_')[1]} {v:g}" if not isinstance(v, str) else v
+                                              for k, v in saved.items()))
+        if self.model.arch == "stylegan3":
+            t = self.state.transform
+            (t.translate_x, t.translate_y), t.rotate = wfile.transform.get("translate", (0.0, 0.0)), \
+                float(wfile.transform.get("rotate", 0.0))
+            t.animate_translate = t.animate_rotate = False
+            taken.append("input transform" if wfile.transform else "no input transform")
+        return taken
 
     def use_directions(self, path: str) -> str | None:
         """Take direction sliders from a directions .npz, if it fits the model's W. -> the error, or None."""
@@ -165,9 +218,12 @@ class Explorer:
         return message
 
     def open_file(self, path: str) -> None:
-        """A dropped or typed file: a session (.json) or a model."""
+        """A dropped or typed file: a session (.json), a W/W+ file (a .npz of an array 'w' or 'ws' and
+        no config_json: stylegan-generate --save-ws, NVIDIA's projector) for the latent, or a model."""
         if str(path).lower().endswith(".json"):
             self.load_session(path)
+        elif str(path).lower().endswith(".npz") and is_w_file(path):
+            self.use_w_file(path)
         else:
             self.open_model(path)
 
@@ -214,10 +270,10 @@ class Explorer:
         self.state = ExplorerState(pkl=self.state.pkl)
 
     def shown_seed(self) -> int:
-        """The seed of the position's cell (0..MAX_SEED: seed space wraps at 2**32, as in NVIDIA's
-        visualizer), the one the Seed field shows."""
+        """The seed nearest to the position (0..MAX_SEED: seed space wraps at 2**32), the one the Seed
+        field shows and random noise is keyed by: round(x) + 100 round(y), as NVIDIA's visualizer."""
         lat = self.state.latent
-        return seed_at(math.floor(lat.x), math.floor(lat.y))
+        return seed_at(round(lat.x), round(lat.y))
 
     def step_seed(self, delta: int) -> None:
         """Go `delta` seeds on from the seed shown (the arrow keys), staying within 0..MAX_SEED."""
@@ -238,10 +294,14 @@ class Explorer:
         return time.strftime("explorer-%Y%m%d-%H%M%S")
 
     def network_image(self):
-        """The image in the texture, read back at network resolution (HxWx3 uint8)."""
+        """The image in the texture, read back at network resolution: HxWx3 uint8, or HxWx1 where what
+        is shown is grey — a network of fewer than 3 channels (its first, as stylegan-generate saves a
+        1-channel image) or the layer view's feature map."""
         if self.display.version < 0:
             raise RuntimeError("no frame has been shown yet")
-        return self.display.texture.read()[..., :3]
+        pixels = self.display.texture.read()
+        grey = self.display.label != "image" or (self.model is not None and self.model.img_channels < 3)
+        return pixels[..., :1] if grey else pixels[..., :3]
 
     def save_image(self, path: str | None = None) -> str | None:
         try:
@@ -308,12 +368,30 @@ class Explorer:
         if self.model is None:
             self._refuse("load a model first")
             return
-        try:
+        from core.errors import ToolkitError
+        from core.files import create_folder
+        try:  # (what is refused is said before anything is made: the format, then the folder)
             target = unused_path(path or Path(self.outdir) / default_record_path(self.state))
-            self.recorder = WalkRecorder(self.renderer.pinned_render(), self.state, target, fps, scale).start()
+            recorder = WalkRecorder(self.renderer.pinned_render(), self.state, target, fps, scale)
+            create_folder(target.parent, f"the recording {target}")
+            self.recorder = recorder.start()
+            self._recording_said = False
             self.notify(f"recording the walk to {target}")
-        except (ValueError, RuntimeError) as exc:  # (RuntimeError: no model loaded)
+        except (ValueError, RuntimeError, ToolkitError) as exc:  # (RuntimeError: no model loaded)
             self._refuse(str(exc))
+
+    def _say_recording_done(self) -> None:
+        """Once a recording ends, its outcome in the status line (it is also in the walk panel)."""
+        rec = self.recorder
+        if rec is None or not rec.finished or self._recording_said:
+            return
+        self._recording_said = True
+        if rec.cancelled:
+            self.notify(f"recording to {rec.path} cancelled: nothing written")
+        elif rec.error:
+            self.notify(f"recording failed: {rec.error}", error=True)
+        else:
+            self.notify(f"wrote {rec.total} frames ({rec.width}x{rec.height}) to {rec.path}")
 
     # ---------------------------------------------------------------------------- frame ---
     def animating(self) -> bool:
@@ -346,7 +424,7 @@ class Explorer:
             s.noise.seed = int(s.noise.seed + max(1, round(NOISE_SEEDS_PER_SECOND * dt))) % SEED_COUNT
         tf = s.transform
         if tf.animate_translate:
-            tf.translate_x = (tf.translate_x + tf.translate_speed * dt + 1) % 2 - 1  # wraps within ±1 width
+            tf.translate_x, tf.translate_y = drift(tf.translate_x, tf.translate_y, tf.translate_speed * dt)
         if tf.animate_rotate:
             tf.rotate = (tf.rotate + tf.rotate_speed * dt + 180) % 360 - 180
         w = s.walk
@@ -362,6 +440,7 @@ class Explorer:
         """One UI frame: animations, widgets, a render request if the state changed, upload."""
         self.perf.tick()
         self.poll_renderer()
+        self._say_recording_done()
         self.advance(dt)
         ui.RECTS.clear()
         imgui.new_frame()
@@ -484,8 +563,8 @@ class Explorer:
         if imgui.is_item_active() and imgui.is_mouse_dragging(imgui.MouseButton_.left, 0.0):
             delta = imgui.get_io().mouse_delta
             lat = self.state.latent
-            lat.x = clamp_position(lat.x - delta.x / DRAG_PIXELS_PER_SEED)
-            lat.y = clamp_position(lat.y - delta.y / DRAG_PIXELS_PER_SEED)
+            lat.x = clamp_position(lat.x + delta.x / DRAG_PIXELS_PER_SEED)  # (right / down: higher x / y,
+            lat.y = clamp_position(lat.y + delta.y / DRAG_PIXELS_PER_SEED)  # as NVIDIA's visualizer drags)
             lat.w_file = None
             self.state.walk.active = False
         imgui.get_window_draw_list().add_image(imgui.ImTextureRef(tex.id), origin,

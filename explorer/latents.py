@@ -11,12 +11,13 @@ core.latents.wfile and used as saved (a file written with --trunc 0.7 is not tru
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
 
 import torch
 
 from core.latents import wplus
-from core.latents.directions import Directions
+from core.latents.directions import Directions, cached_pca_directions, load_directions
 from core.latents.recipe import DirectionStep, LatentRecipe, StyleMix, build_ws
 from core.latents.recipe import map_z as map_z_to_ws
 from core.latents.wfile import read_ws_file
@@ -52,7 +53,7 @@ class LatentComposer:
         self._w: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._files: dict[str, torch.Tensor] = {}
         self._file_keys: dict[str, list[int]] = {}
-        self.directions: Directions | None = None
+        self._directions: dict[tuple, Directions | None] = {}  # by source (a file: and its size and time)
 
     # ------------------------------------------------------------------------------- latents ---
     def z(self, seed: int) -> torch.Tensor:
@@ -144,6 +145,63 @@ class LatentComposer:
             return self.w(parts[0][0], c)
         return sum(wgt * self.w(seed, c) for seed, wgt in parts)
 
+    # ---------------------------------------------------------------------------- directions ---
+    @staticmethod
+    def directions_key(source: str) -> tuple:
+        """A directions source as a cache key: 'pca', or a file with its size and modification time
+        (a file written again is read again)."""
+        if source == "pca":
+            return (source,)
+        try:
+            st = os.stat(source)
+            return (source, st.st_size, st.st_mtime_ns)
+        except OSError:
+            return (source, None)
+
+    def load_directions(self, source: str) -> Directions:
+        """The directions of `source`: 'pca' (GANSpace: the principal directions of W, computed once per
+        model and cached on disk) or a directions .npz, on the device, read once. ValueError or
+        ToolkitError (one line) when they cannot be had; remembered, so that recipe() then leaves them
+        out instead of failing every frame."""
+        key = self.directions_key(source)
+        try:
+            d = cached_pca_directions(self.G) if source == "pca" else load_directions(source, self.G.w_dim)
+        except Exception:
+            self._directions[key] = None
+            raise
+        self._directions[key] = Directions(d.names, d.vectors.to(self.device))
+        return self._directions[key]
+
+    def directions(self, source: str) -> Directions | None:
+        """The directions of `source`: loaded on first use (errors as load_directions), None when they
+        failed to load before (said then)."""
+        key = self.directions_key(source)
+        return self._directions[key] if key in self._directions else self.load_directions(source)
+
+    def mismatches(self, state: ExplorerState) -> list[str]:
+        """What the state asks of this model that it does not have, one line each, naming the field as
+        a session spells it: a class beyond a conditional model's classes (stylegan-generate --class
+        refuses it), a W file row beyond its rows, a direction beyond its source's. The frame is drawn
+        all the same (the class and row clamped, the direction left out); the renderer says these."""
+        out = []
+        c_dim = self.G.c_dim
+        if c_dim:
+            classes = [("state.latent.class_index", state.latent.class_index)]
+            classes += [(f"state.styles[{i}].class_index", s.class_index) for i, s in enumerate(state.styles)]
+            out += [f"{where}: the model has classes 0..{c_dim - 1}, not {value} (class {c_dim - 1} is shown)"
+                    for where, value in classes if value >= c_dim]
+        if state.latent.w_file and not state.walk.active:
+            rows = len(self.load_w_file(state.latent.w_file))
+            if state.latent.w_index >= rows:
+                out.append(f"state.latent.w_index: {os.path.basename(state.latent.w_file)} has rows 0..{rows - 1}, "
+                           f"not {state.latent.w_index} (row {rows - 1} is shown)")
+        moved = [(i, e) for i, e in enumerate(state.directions.entries) if e.amount != 0]
+        found = self._directions.get(self.directions_key(state.directions.source)) if moved else None
+        if found is not None:
+            out += [f"state.directions.entries[{i}].index: the directions have 0..{len(found.vectors) - 1}, "
+                    f"not {e.index} (left out)" for i, e in moved if e.index >= len(found.vectors)]
+        return out
+
     # --------------------------------------------------------------------------- composition ---
     def recipe(self, state: ExplorerState) -> LatentRecipe:
         """The state as the shared latent recipe (the base, sources and directions already looked up)."""
@@ -153,12 +211,14 @@ class LatentComposer:
         mix = [StyleMix(weights=s.weights, w=self.w(s.seed, s.class_index)) for s in state.styles
                if any(w != 0 for w in s.weights)]
         directions = []
-        if self.directions is not None:
-            for e in state.directions.entries:
-                if e.amount == 0 or not 0 <= e.index < len(self.directions.vectors):
+        moved = [e for e in state.directions.entries if e.amount != 0]
+        found = self.directions(state.directions.source) if moved else None  # (the state's own source: a
+        if found is not None:  # recording keeps the one it started with while the screen loads another)
+            for e in moved:
+                if not 0 <= e.index < len(found.vectors):
                     continue
                 last = self.G.num_ws - 1 if e.last_layer is None else min(e.last_layer, self.G.num_ws - 1)
-                directions.append(DirectionStep(self.directions.vectors[e.index], e.amount,
+                directions.append(DirectionStep(found.vectors[e.index], e.amount,
                                                 range(max(e.first_layer, 0), last + 1)))
         return LatentRecipe(**base, psi=dict(tr.group_psi) if tr.per_group else float(tr.psi),
                             cutoff=tr.cutoff, mix=mix, directions=directions)

@@ -66,7 +66,10 @@ def initial_state(args):
     if args.trunc is not None:
         if not -1 <= args.trunc <= 2:
             raise ValueError("--trunc must be within -1..2")
-        state.trunc.psi = args.trunc
+        if state.latent.w_file and not state.walk.active:  # (as stylegan-generate refuses --trunc with --ws)
+            raise ValueError(f"--trunc has no effect: the session shows the W file {state.latent.w_file} as saved "
+                             "(give --seed too, to start from a seed)")
+        state.trunc.psi, state.trunc.per_group = args.trunc, False  # (the command line's one psi wins)
     if not state.pkl:
         from core.checkpoints.default_model import default_model_path
         state.pkl = str(default_model_path())
@@ -104,12 +107,6 @@ def run_headless(args, state, device, size) -> int:
         for _ in range(max(args.frames, 1)):
             platform.run_frame(app, dt=1 / 30)
         app.poll_renderer()  # what the last frame's render reported
-        if args.window_shot:
-            platform.run_frame(app, dt=1e-6)  # the window draws the texture filled in the last frame
-            window = platform.read_window()
-            save_png(window, args.window_shot)
-            print(f"{PROG}: wrote {args.window_shot} (the whole window, {window.shape[1]}x{window.shape[0]}; "
-                  f"GL {platform.gl_info})")
         if app.model is None:
             print(f"{PROG}: error: {app.model_error or 'the model did not load'}", file=sys.stderr)
             return 2
@@ -117,10 +114,17 @@ def run_headless(args, state, device, size) -> int:
             kind, message = app.render_error
             print(f"{PROG}: error: {message}", file=sys.stderr)
             return 2 if kind == "refused" else 1
+        if args.window_shot:  # (only when nothing failed: an error exits without writing either file)
+            platform.run_frame(app, dt=1e-6)  # the window draws the texture filled in the last frame
+            window = platform.read_window()
+            save_png(window, args.window_shot)
+            print(f"{PROG}: wrote {args.window_shot} (the whole window, {window.shape[1]}x{window.shape[0]}; "
+                  f"GL {platform.gl_info})")
         if args.screenshot:
             image = app.network_image()
             save_png(image, args.screenshot)
-            print(f"{PROG}: wrote {args.screenshot} ({image.shape[1]}x{image.shape[0]}; rendered on {device}; upload "
+            shown = "" if app.display.label == "image" else f"the layer view: {app.display.label}, "
+            print(f"{PROG}: wrote {args.screenshot} ({shown}{image.shape[1]}x{image.shape[0]}; rendered on {device}; upload "
                   f"{app.display.upload}{f' ({app.display.notice})' if app.display.notice else ''}; GL {platform.gl_info})")
         return 0
     finally:

@@ -22,6 +22,9 @@ from core.images import save_png
 from .state import ExplorerState
 
 
+RECORD_SUFFIXES = (".mp4", ".gif", "")  # a video, an animated GIF, a folder of PNGs
+
+
 def walk_times(state: ExplorerState, fps: float) -> list[float]:
     """Walk positions (keyframe units) of every recorded frame."""
     walk = state.walk
@@ -50,10 +53,13 @@ class WalkRecorder:
         self.state.walk.active = True
         self.state.walk.playing = False
         self.path = Path(path)
+        if self.path.suffix.lower() not in RECORD_SUFFIXES:
+            raise ValueError(f"record to .mp4, .gif or a folder (no suffix), not {self.path.suffix}")
         self.fps = float(fps)
         self.times = walk_times(self.state, self.fps)
         self.done_frames = 0
         self.error: str | None = None
+        self.cancelled = False
         self.finished = False
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="walk-recorder", daemon=True)
@@ -84,8 +90,6 @@ class WalkRecorder:
                                   macro_block_size=1, ffmpeg_log_level="error")
         if suffix == ".gif":
             return iio.get_writer(temp, mode="I", duration=1000.0 / self.fps, loop=0)
-        if suffix:
-            raise ValueError(f"record to .mp4, .gif or a folder, not {suffix}")
         temp.mkdir()
         return _PngFolder(temp)
 
@@ -97,7 +101,7 @@ class WalkRecorder:
             try:
                 for t in self.times:
                     if self._cancel.is_set():
-                        self.error = "cancelled (nothing written)"
+                        self.error, self.cancelled = "cancelled (nothing written)", True
                         break
                     self.state.walk.t = t
                     pixels = self.render(self.state)[..., :3]
@@ -112,8 +116,10 @@ class WalkRecorder:
                 if self.path.exists():  # (appeared meanwhile: the destination was free when recording began)
                     raise FileExistsError(f"{self.path} appeared while recording; not replaced")
                 os.rename(temp, self.path)
-        except Exception as exc:  # reported in the UI; the app keeps running
-            self.error = f"{type(exc).__name__}: {first_line(exc, 160)}"
+        except OSError as exc:  # reported in the UI (the panel and the status line); the app keeps running
+            self.error = f"{exc.strerror or first_line(exc, 160)}{f' ({exc.filename})' if exc.filename else ''}"
+        except Exception as exc:  # (a render or an encoder that failed)
+            self.error = first_line(exc, 160)
         finally:
             if temp.is_dir():
                 shutil.rmtree(temp, ignore_errors=True)

@@ -19,7 +19,6 @@ import torch
 
 from core.checkpoints.load import load_generator
 from core.errors import CheckpointError, ToolkitError, first_line
-from core.latents.directions import Directions, cached_pca_directions, load_directions
 from core.images import to_uint8
 from kernels import to_rgba
 
@@ -85,6 +84,8 @@ class Renderer:
         self._pending_load: str | None = None
         self._frame: Frame | None = None
         self._refused_layer: str | None = None  # a view.layer this model lacks, already reported
+        self._directions_seen: tuple | None = None  # the directions source (key) last loaded or refused
+        self._said: set[str] = set()  # what the state asks of this model that it lacks, already reported
         self._busy = False
         self._closed = False
         self._thread = None
@@ -223,23 +224,23 @@ class Renderer:
             self.model = info
             self._frame = None
             self._refused_layer = None
+            self._directions_seen = None
+            self._said = set()
             self._events.append(("loaded", str(path)))
 
     def _directions(self, state: ExplorerState) -> None:
-        """Make the composer's directions match the state's source (PCA computed once, cached)."""
+        """Load the state's directions source when it is new (its names for the sliders); one that
+        cannot be loaded is reported ("refused") and the frame drawn without it."""
         source = state.directions.source
-        if self.model.directions_source == source:
+        key = self._composer.directions_key(source)  # (a file written again is new)
+        if self._directions_seen == key:
             return
+        self._directions_seen = key
         try:
-            if source == "pca":
-                d = cached_pca_directions(self._G)
-            else:
-                d = load_directions(source, self._G.w_dim)
-            d = Directions(d.names, d.vectors.to(self.device))
+            d = self._composer.directions(source)
         except (ValueError, ToolkitError) as exc:
             self._report("refused", first_line(exc, 1000))
             d = None
-        self._composer.directions = d
         self.model.directions = d.names if d else []
         self.model.directions_source = source
 
@@ -257,6 +258,10 @@ class Renderer:
         except (ValueError, ToolkitError) as exc:  # e.g. a W file that is missing or does not fit
             self._report("refused", first_line(exc, 1000))
             return
+        for message in composer.mismatches(state):  # drawn all the same, and said once per model
+            if message not in self._said:
+                self._said.add(message)
+                self._report("refused", message)
         captured = {}
         hook = None
         layer = state.view.layer

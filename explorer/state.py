@@ -28,6 +28,8 @@ SEED_COUNT = 2 ** 32  # seeds are 0 .. 2**32 - 1, the ones stylegan-generate --s
 MAX_SEED = SEED_COUNT - 1
 MAX_DIRECTION_SLIDERS = 32
 MAX_NOISE_STRENGTH = 100  # stylegan-generate --noise-strength takes 0..100
+MAX_DIRECTION_AMOUNT = 5.0  # a direction slider's range: -5..5 (PCA: standard deviations of W)
+MAX_LATENT_SPEED = 5.0  # the latent animation's speed slider: -5..5 seeds per second (NVIDIA's range)
 
 
 def clamp_position(value: float) -> float:
@@ -153,6 +155,9 @@ class ExplorerState:
         if data.get("version") != SESSION_VERSION:
             raise ValueError(f"session version {data.get('version')!r} is not supported")
         state = _build(cls, data["state"], "state")
+        if isinstance(state.trunc.group_psi, dict):  # a group the file leaves out is at 1, as the latent recipe's
+            state.trunc.group_psi = {name: state.trunc.group_psi.get(name, 1.0) for name in GROUP_NAMES} | {
+                k: v for k, v in state.trunc.group_psi.items() if k not in GROUP_NAMES}  # (unknown names: refused below)
         state.validate()
         return state
 
@@ -227,10 +232,20 @@ class ExplorerState:
         for where, value in self._count_fields():
             _check_range(where, value, 0, None)
         _check_range("state.directions.count", self.directions.count, 1, MAX_DIRECTION_SLIDERS)
+        for i, src in enumerate(self.styles):  # (the sliders' range: 0 = the base, 1 = this source)
+            for j, value in enumerate(src.weights):
+                _check_range(f"state.styles[{i}].weights[{j}]", value, 0, 1, "(0 = the base, 1 = this source)")
+        for i, e in enumerate(self.directions.entries):
+            _check_range(f"state.directions.entries[{i}].amount", e.amount, -MAX_DIRECTION_AMOUNT,
+                         MAX_DIRECTION_AMOUNT, "(the slider's range)")
+            if e.last_layer is not None and e.first_layer > e.last_layer:
+                raise ValueError(f"state.directions.entries[{i}]: first_layer {e.first_layer} is after "
+                                 f"last_layer {e.last_layer} (no layer would move)")
+        _check_range("state.latent.speed", self.latent.speed, -MAX_LATENT_SPEED, MAX_LATENT_SPEED, "(seeds per second)")
         if not self.view.zoom > 0:
             raise ValueError(f"state.view.zoom must be above 0, got {self.view.zoom:g}")
-        if self.walk.active and len(self.walk.keyframes) < (1 if self.walk.mode == "noise" else 2):
-            raise ValueError("state.walk.keyframes: a walk needs at least two keyframes")
+        if len(self.walk.keyframes) < (1 if self.walk.mode == "noise" else 2):  # (even with the walk off: it
+            raise ValueError("state.walk.keyframes: a walk needs at least two keyframes")  # can be turned on)
 
     def _seed_fields(self) -> list[tuple[str, int]]:
         """(field, value) of every seed."""

@@ -54,7 +54,7 @@ def load_directions(path: str | Path, w_dim: int) -> Directions:
     files are (core.latents.wfile.read_npz: nothing unpickled). UsageError (one line naming the
     file) when it is missing or damaged, holds no directions, or a vector is not w_dim finite real
     numbers (a NaN direction would turn every image into NaN)."""
-    items = read_npz(path).items()
+    items = read_npz(path, "a directions file is a .npz archive of name -> vector arrays").items()
     vectors = []
     for name, v in items:
         if v.dtype.kind not in "iuf":

@@ -76,8 +76,12 @@ def _short(exc: BaseException, limit: int = 120) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:") + " ..."
 
 
-def _not_npz(path: Path) -> UsageError:
-    """What a file that is not a zip archive seems to be (from its first bytes), in one line."""
+W_FILE_IS = "a W/W+ file is a .npz archive holding an array 'w' (stylegan-generate --save-ws, NVIDIA's projector)"
+
+
+def _not_npz(path: Path, expected: str) -> UsageError:
+    """What a file that is not a zip archive seems to be (from its first bytes), and what was
+    `expected`, in one line."""
     try:
         empty = path.stat().st_size == 0
     except OSError:
@@ -85,15 +89,15 @@ def _not_npz(path: Path) -> UsageError:
     what = "an empty file" if empty else looks_like(path)
     if what == "neither a pickle nor a zip archive":  # looks_like's words for network files
         what = "not a zip archive"
-    return UsageError(f"{path}: not a .npz file ({what}); a W/W+ file is a .npz archive holding an array 'w' "
-                      "(stylegan-generate --save-ws, NVIDIA's projector)")
+    return UsageError(f"{path}: not a .npz file ({what}); {expected}")
 
 
-def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike, expected: str = W_FILE_IS) -> dict[str, np.ndarray]:
     """Every array of a .npz by name (in the file's order), never unpickling anything. The file's
     first bytes decide what it is: anything but a zip archive (a PNG, a single .npy array, a pickle)
-    is called what it seems to be, not what numpy's guess at it said. UsageError (one line naming the
-    file) for a missing file, a folder, an unreadable or damaged file, pickled arrays."""
+    is called what it seems to be, not what numpy's guess at it said, followed by `expected` (what
+    such a file is: a W file's description by default). UsageError (one line naming the file) for a
+    missing file, a folder, an unreadable or damaged file, pickled arrays."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
@@ -105,7 +109,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or _short(exc)})") from None
     if not head.startswith(_ZIP):
-        raise _not_npz(path)
+        raise _not_npz(path, expected)
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as z:

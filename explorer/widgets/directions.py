@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from ..state import MAX_DIRECTION_SLIDERS, DirectionEntry
+from ..state import MAX_DIRECTION_AMOUNT, MAX_DIRECTION_SLIDERS, DirectionEntry
 from . import ui
 
 
@@ -48,7 +48,7 @@ class DirectionsWidget:
         for i, e in enumerate(d.entries):
             imgui.push_id(f"dir{i}")
             name = names[e.index] if e.index < len(names) else f"direction {e.index}"
-            _, e.amount = ui.slider_float(f"{name}###dir{i}", e.amount, -5.0, 5.0, "%.2f")
+            _, e.amount = ui.slider_float(f"{name}###dir{i}", e.amount, -MAX_DIRECTION_AMOUNT, MAX_DIRECTION_AMOUNT, "%.2f")
             if imgui.is_item_hovered():
                 imgui.set_tooltip("amount (PCA: in standard deviations of W)")
             imgui.set_next_item_width(160)

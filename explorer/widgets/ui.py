@@ -36,7 +36,9 @@ def _decimal(value: float) -> float:
 
 
 def slider_float(label: str, value: float, lo: float, hi: float, fmt: str = "%.3f") -> tuple[bool, float]:
-    changed, new = imgui.slider_float(label, float(value), lo, hi, fmt)
+    """A float slider over lo..hi; a number typed into it (Ctrl+click) is clamped to lo..hi too, the
+    range a session file is checked against."""
+    changed, new = imgui.slider_float(label, float(value), lo, hi, fmt, imgui.SliderFlags_.always_clamp)
     _record(label)
     return changed, _decimal(new) if changed else value
 

@@ -134,8 +134,12 @@ def test_noise_strength_and_mode(explorer, skip_pt, tmp_path):
 
 def test_seed_drag_and_keys(explorer, skip_pt, tmp_path, G):
     platform, app = explorer
-    platform.drag(app, "canvas", -150, 0)  # half a seed to the right
+    platform.drag(app, "canvas", 150, 0)  # right: half a seed on (higher x, as NVIDIA's visualizer drags)
     assert abs(app.state.latent.x - 0.5) < 1e-6 and app.state.latent.y == 0
+    assert app.shown_seed() == 0  # the nearest seed (0.5: Python's round, as NVIDIA's)
+    platform.drag(app, "canvas", 30, 0)
+    assert abs(app.state.latent.x - 0.6) < 1e-6 and app.shown_seed() == 1
+    platform.drag(app, "canvas", -30, 0)
     ws = 0.5 * G.mapping(wplus.z_from_seed(0, G.z_dim)) + 0.5 * G.mapping(wplus.z_from_seed(1, G.z_dim))
     assert np.array_equal(shown(app), render(G, ws))
     platform.press(app, imgui.Key.right_arrow)  # steps to the next whole seed
@@ -475,3 +479,100 @@ def test_a_recording_appears_only_when_complete(tmp_path, name):
             assert rec.error is None and left == [name] and rec.done_frames == 9
     if name == "frames":  # (the video writers may create their file only when they close it)
         assert any(n.startswith(".frames.partial") for names in seen for n in names), seen
+
+
+@pytest.mark.parametrize("pkl, args", [
+    ("skip", ["--noise-mode", "random", "--noise-seed", "3", "--noise-strength", "3"]),
+    ("sg3R", ["--translate", "0.1,0", "--rotate", "15"]),
+])
+def test_a_w_file_shows_the_image_it_was_saved_with(skip_pt, tmp_path, monkeypatch, pkl, args):
+    """A W file from stylegan-generate --save-ws, chosen in the Latent panel or dropped on the window:
+    the noise settings and StyleGAN3 input transform saved with it are taken (as generate --ws
+    replays them), so the frame is the PNG generate wrote (it was 255 and 16 levels off); a .npz
+    holding a W is not opened as a model."""
+    from conftest import REPO
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    model = skip_pt if pkl == "skip" else REPO / "tests" / "fixtures" / "official_sg3" / "G_tiny_sg3R.npz"
+    out = tmp_path / "ws"
+    r = run_cli("stylegan-generate", "--pkl", str(model), "--seeds", "6", "--save-ws", "--outdir", str(out), *args)
+    assert r.returncode == 0, r.stderr
+    saved = np.asarray(Image.open(out / "seed0006.png"))
+    with headless_explorer(model, tmp_path) as (platform, app):
+        platform.run_frame(app)
+        for use in (app.use_w_file, app.open_file):
+            app.state = ExplorerState(pkl=app.state.pkl)  # (the panels as they start)
+            use(str(out / "seed0006.npz"))
+            platform.run_frame(app)
+            assert app.model.path == str(model) and app.state.latent.w_file == str(out / "seed0006.npz")
+            assert "as saved" in app.status and not app.status_error, app.status
+            assert np.array_equal(shown(app), saved)
+
+
+def test_a_recording_keeps_its_directions_source(tmp_path, monkeypatch):
+    """A recording renders with the directions its state names, even when the screen loads another
+    source meanwhile (it used whatever the screen had last loaded: 355 of 400 frames off)."""
+    from conftest import REPO
+    from explorer.renderer import Renderer
+    from explorer.state import DirectionEntry
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    r = Renderer(torch.device("cpu"))
+    try:
+        r.load(str(REPO / "tests" / "fixtures" / "official_sg2" / "G_tiny_skip.npz"))
+        assert r.wait_idle(60) and r.model is not None
+        np.savez(tmp_path / "d.npz", up=np.full(r.model.w_dim, 0.7, np.float32))
+        recorded, screen = ExplorerState(), ExplorerState()
+        recorded.directions.entries = [DirectionEntry(index=0, amount=4.0)]  # PCA's first direction
+        screen.directions.source, screen.directions.entries = str(tmp_path / "d.npz"), [DirectionEntry(0, 4.0)]
+        render = r.pinned_render()
+        want = render(recorded)
+        r.request(screen, 1)
+        assert r.wait_idle(60) and r.model.directions == ["up"]
+        assert not np.array_equal(r.latest().pixels, want)
+        assert np.array_equal(render(recorded), want)
+    finally:
+        r.close()
+
+
+def test_a_recording_is_refused_up_front_and_its_outcome_said(explorer, tmp_path):
+    """A format it cannot write or a folder that takes no files: refused in the status line before
+    anything is made (a refused .avi left an empty folder, and the error only showed in the closed
+    walk panel); the end of a recording, written or cancelled, is said in the status line."""
+    platform, app = explorer
+    app.state.walk.keyframes, app.state.walk.speed, app.state.walk.loop = [0, 1], 2.0, False
+    app.record_walk(str(tmp_path / "new" / "walk.avi"), fps=4)
+    assert app.recorder is None and app.status_error and "not .avi" in app.status
+    assert not (tmp_path / "new").exists()
+    app.record_walk("/proc/nope/walk.mp4", fps=4)
+    assert app.recorder is None and app.status_error and "/proc/nope" in app.status
+    app.record_walk(str(tmp_path / "frames"), fps=4)
+    app.recorder.join(60)
+    platform.run_frame(app)
+    assert not app.status_error and app.status == f"wrote 3 frames (32x32) to {tmp_path / 'frames'}"
+    app.recorder = None
+    app.record_walk(str(tmp_path / "frames2"), fps=400)
+    app.recorder.cancel()
+    app.recorder.join(60)
+    platform.run_frame(app)
+    assert not app.status_error and app.status == f"recording to {tmp_path / 'frames2'} cancelled: nothing written"
+    assert not (tmp_path / "frames2").exists()
+
+
+def test_the_translation_drift_circles_without_jumps():
+    """StyleGAN3's drift, as NVIDIA's visualizer's: from the centre out to a circle of about 0.1
+    widths and round it, each frame the same distance on (it ran along x and jumped from +1 to -1
+    width); a negative speed turns the other way."""
+    import math
+    from explorer.app import DRIFT_RADIUS, drift
+    for speed in (0.1, -0.1):
+        x = y = 0.0
+        points = []
+        for _ in range(30 * 20):  # 20 s at 30 frames a second
+            x, y = drift(x, y, speed / 30)
+            points.append((x, y))
+        steps = [math.dist(a, b) for a, b in zip(points, points[1:])]
+        assert max(abs(s - 0.1 / 30) for s in steps) < 1e-9
+        radii = [math.hypot(*p) for p in points[-300:]]
+        assert 0.9 * DRIFT_RADIUS < min(radii) and max(radii) < 1.2 * DRIFT_RADIUS
+        turns = [math.atan2(b[1], b[0]) - math.atan2(a[1], a[0]) for a, b in zip(points[-300:], points[-299:])]
+        turns = [(t + math.pi) % (2 * math.pi) - math.pi for t in turns]
+        assert all(t * speed > 0 for t in turns)  # anticlockwise for a positive speed

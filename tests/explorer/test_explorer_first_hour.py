@@ -2,6 +2,8 @@
 imgui io events: errors in the status line and where the user acted, files that do not fit refused,
 a class picker, a panel that fits its text and resizes, idling, Enter loads, upscaled recordings."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,8 @@ from core.latents import wplus
 from core.latents.recipe import LatentRecipe, StyleMix, build_ws, map_z
 from core.networks.config import GeneratorConfig
 from core.networks.generator import Generator
-from test_explorer import egl_available, explorer, headless_explorer, render, shown  # noqa: F401  (the fixture too)
+from test_explorer import egl_available, explorer, headless_explorer, render, run_explorer, shown  # noqa: F401  (the fixture too)
+from test_explorer_ranges import one_error_line
 
 from explorer.app import IDLE_AFTER_FRAMES
 from explorer.state import ExplorerState
@@ -176,3 +179,24 @@ def test_walk_recording_upscales_and_never_overwrites(explorer, tmp_path):
     assert len(small) == len(big) == 2 and (app.recorder.width, app.recorder.height) == (96, 96)
     for s, b in zip(small, big):
         assert np.array_equal(b, s.repeat(3, axis=0).repeat(3, axis=1))
+
+
+def test_a_class_the_model_lacks_is_said(conditional_pt, tmp_path):
+    """A session's class beyond a conditional model's classes: one line and exit 2 on the command
+    line (as stylegan-generate --class refuses it); in the window, said once in the status line and
+    the last class drawn (it was clamped without a word)."""
+    data = json.loads(ExplorerState(pkl=str(conditional_pt)).to_json())
+    data["state"]["latent"]["class_index"] = 99
+    (tmp_path / "c.json").write_text(json.dumps(data))
+    r = run_explorer("--session", str(tmp_path / "c.json"), "--screenshot", str(tmp_path / "s.png"))
+    one_error_line(r, "state.latent.class_index: the model has classes 0..2, not 99")
+    assert not (tmp_path / "s.png").exists()
+    with headless_explorer(conditional_pt, tmp_path) as (platform, app):
+        frames(platform, app)
+        app.load_session(str(tmp_path / "c.json"))
+        frames(platform, app)
+        assert app.status_error and "not 99 (class 2 is shown)" in app.status
+        out = tmp_path / "gen"
+        r = run_cli("stylegan-generate", "--pkl", str(conditional_pt), "--seeds", "0", "--class", "2", "--outdir", str(out))
+        assert r.returncode == 0, r.stderr
+        assert np.array_equal(shown(app), np.asarray(Image.open(out / "seed0000.png")))

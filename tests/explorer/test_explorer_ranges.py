@@ -128,7 +128,8 @@ def test_seed_fields_take_every_seed(explorer, G):
 def test_numbers_beyond_a_c_int_are_shown_clamped_and_kept(explorer, G, tmp_path):
     """A session's row, cutoff, layer range and channel far beyond a C int: every panel draws (the
     int controls get clamped values), the state keeps the true values, the renderer uses the
-    nearest valid ones (the last row: the frame equals that row's image)."""
+    nearest valid ones (the last row: the frame equals that row's image) and says that the row is
+    not in the file."""
     platform, app = explorer
     ws = torch.cat([G.mapping(wplus.z_from_seed(s, G.z_dim)) for s in (3, 4)])
     np.savez(tmp_path / "rows.npz", w=ws.detach().numpy())
@@ -139,7 +140,7 @@ def test_numbers_beyond_a_c_int_are_shown_clamped_and_kept(explorer, G, tmp_path
                                                                 "last_layer": BIG}]})
     app.load_session(str(session))
     frames(platform, app)
-    assert not app.status_error, app.status
+    assert app.status_error and app.status.startswith("state.latent.w_index: rows.npz has rows 0..1"), app.status
     assert np.array_equal(shown(app), render(G, ws[1:]))
     for title in ("Network", "Style mixing", "Noise", "Input transform", "Layer view", "Directions"):
         platform.click(app, title)  # close what is not needed, open the rest

@@ -150,6 +150,14 @@ def test_window_loads_a_session_from_its_own_folder(explorer, project, tmp_path,
     ({"noise": {"layer_strength": [1.0, -1.0]}}, ["state.noise.layer_strength[1]", "0..100"]),
     ({"view": {"layer": "b64.conv1"}}, ["state.view.layer", "b64.conv1", "b4.conv1", "b32.conv1"]),
     ({"directions": {"source": "/nowhere/dirs.npz"}}, ["state.directions.source", "/nowhere/dirs.npz: no such file"]),
+    # What no slider can set: a white or an empty frame, or a walk that fails when turned on.
+    ({"styles": [{"seed": 1, "weights": [1.5], "class_index": 0}]}, ["state.styles[0].weights[0]", "0..1"]),
+    ({"directions": {"entries": [{"index": 0, "amount": 1e30, "first_layer": 0, "last_layer": None}]}},
+     ["state.directions.entries[0].amount", "-5.0..5.0"]),
+    ({"directions": {"entries": [{"index": 0, "amount": 1, "first_layer": 5, "last_layer": 2}]}},
+     ["state.directions.entries[0]", "first_layer 5 is after last_layer 2"]),
+    ({"walk": {"keyframes": [], "active": False}}, ["state.walk.keyframes", "at least two"]),
+    ({"latent": {"speed": 50}}, ["state.latent.speed", "-5.0..5.0"]),
 ])
 def test_cli_holds_sessions_to_the_cli_rules(skip_pt, tmp_path, changes, texts):
     """What the CLI refuses is refused in a session too: the same noise-strength range as
@@ -212,6 +220,7 @@ def bad_directions(tmp_path, w_dim: int) -> dict[str, tuple[Path, str]]:
     data = good.read_bytes()
     cases = {"truncated": (data[: len(data) // 2], "damaged zip archive"),
              "png": (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "PNG"),
+             "text": (b"smile = 1, 2, 3\n", "a directions file is a .npz archive of name -> vector"),  # (not "W/W+")
              "nan": (None, "NaN"),
              "pickled": (None, "pickled Python objects"),
              "strings": (None, "not real numbers")}
@@ -249,3 +258,83 @@ def test_a_broken_directions_file_is_refused_in_one_line(explorer, tmp_path):
         assert np.array_equal(shown(app), image)
         app.state.directions.source = "pca"
         frames(platform, app)
+
+
+def test_a_session_gives_only_the_groups_it_changes(skip_pt, explorer, tmp_path):
+    """A session's per-group psi with a group left out: that group is at 1 (as the latent recipe
+    takes it), on the command line and dropped on the window (a KeyError in the truncation panel
+    took the app down)."""
+    platform, app = explorer
+    partial = session_file(tmp_path / "partial.json", skip_pt, trunc={"per_group": True, "group_psi": {"coarse": 0.5}})
+    whole = session_file(tmp_path / "whole.json", skip_pt,
+                         trunc={"per_group": True, "group_psi": {"coarse": 0.5, "middle": 1.0, "fine": 1.0}})
+    shots = []
+    for session in (partial, whole):
+        shots.append(tmp_path / f"{session.stem}.png")
+        r = run_explorer("--session", str(session), "--screenshot", str(shots[-1]))
+        assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shots[0])), np.asarray(Image.open(shots[1])))
+    app.open_file(str(partial))  # (dropped on the window)
+    frames(platform, app)
+    assert app.state.trunc.group_psi == {"coarse": 0.5, "middle": 1.0, "fine": 1.0}
+    assert np.array_equal(shown(app), np.asarray(Image.open(shots[0])))
+
+
+def test_trunc_on_the_command_line_with_a_session(skip_pt, project, tmp_path):
+    """--trunc with a session: its one psi wins over the session's per-group psi (it was ignored,
+    exit 0); with a session that shows a W file it is refused, as stylegan-generate refuses --trunc
+    with --ws — unless --seed leaves the W file."""
+    groups = session_file(tmp_path / "groups.json", skip_pt, trunc={"per_group": True})
+    shot = tmp_path / "groups.png"
+    r = run_explorer("--session", str(groups), "--trunc", "0.3", "--screenshot", str(shot))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(shot)), generate(skip_pt, tmp_path, "--seeds", "0", "--trunc", "0.3"))
+    wfile = relative_session(project / "w.json", pkl="G.pt", latent={"w_file": "w.npz"})
+    r = run_explorer("--session", str(wfile), "--trunc", "0.3", "--screenshot", str(tmp_path / "w.png"))
+    one_error_line(r, "--trunc has no effect", "w.npz", "as saved")
+    assert not (tmp_path / "w.png").exists()
+    r = run_explorer("--session", str(wfile), "--trunc", "0.3", "--seed", "4", "--screenshot", str(tmp_path / "s.png"))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "s.png")),
+                          generate(skip_pt, tmp_path, "--seeds", "4", "--trunc", "0.3"))
+
+
+def test_a_failed_run_writes_no_window_shot(skip_pt, tmp_path):
+    """An error exits without writing either file (the window shot was written, then exit 2)."""
+    bad = tmp_path / "notmodel.pt"
+    bad.write_text("hello")
+    r = run_explorer("--pkl", str(bad), "--window-shot", str(tmp_path / "w.png"))
+    one_error_line(r, "notmodel.pt")
+    assert r.stdout == "" and not (tmp_path / "w.png").exists()
+    session = session_file(tmp_path / "layer.json", skip_pt, view={"layer": "b64.conv1"})
+    r = run_explorer("--session", str(session), "--window-shot", str(tmp_path / "w.png"),
+                     "--screenshot", str(tmp_path / "s.png"))
+    one_error_line(r, "state.view.layer")
+    assert not (tmp_path / "w.png").exists() and not (tmp_path / "s.png").exists()
+
+
+def test_a_screenshot_says_what_it_shows(skip_pt, tmp_path):
+    """In the layer view --screenshot writes the feature map, grey (one channel), and says so."""
+    session = session_file(tmp_path / "layer.json", skip_pt, view={"layer": "b16.conv1", "channel": 3})
+    r = run_explorer("--session", str(session), "--screenshot", str(tmp_path / "s.png"))
+    assert r.returncode == 0, r.stderr
+    assert "the layer view: b16.conv1 channel 3/" in r.stdout
+    image = Image.open(tmp_path / "s.png")
+    assert image.mode == "L" and image.size == (16, 16)
+
+
+@pytest.mark.parametrize("changes, texts", [
+    ({"latent": {"w_index": 7}}, ["state.latent.w_index", "w.npz has rows 0..0, not 7"]),
+    ({"directions": {"entries": [{"index": 500, "amount": 1, "first_layer": 0, "last_layer": None}]}},
+     ["state.directions.entries[0].index", "0..0, not 500"]),
+])
+def test_a_session_asking_what_its_files_lack_is_refused(project, tmp_path, changes, texts):
+    """A W file row or a direction the files do not have: one line and exit 2 (they were clamped or
+    left out without a word), as stylegan-generate refuses a class the model lacks."""
+    fields = {"latent": {"w_file": "w.npz"}, "directions": {"source": "dirs.npz"}}
+    for part, values in changes.items():
+        fields[part] = {**fields.get(part, {}), **values}
+    session = relative_session(project / "asks.json", pkl="G.pt", **fields)
+    r = run_explorer("--session", str(session), "--screenshot", str(tmp_path / "s.png"))
+    one_error_line(r, *texts)
+    assert not (tmp_path / "s.png").exists()

@@ -128,7 +128,7 @@ def cli_ws(G, outdir, *argv: str) -> torch.Tensor:
 
 def explorer_ws(G, state: ExplorerState, directions: Directions | None = None) -> torch.Tensor:
     composer = LatentComposer(G, CPU)
-    composer.directions = directions
+    composer._directions[composer.directions_key(state.directions.source)] = directions  # (as if loaded)
     with torch.inference_mode():
         return composer.ws(state)
 
@@ -258,7 +258,7 @@ def test_explorer_and_generate_render_identical_pixels(G):
     state.directions.entries = [DirectionEntry(0, 1.5, 1, 3)]
     state.noise.mode, state.noise.seed, state.noise.strength = "random", 5, 0.7
     composer = LatentComposer(G, CPU)
-    composer.directions = Directions(["d"], vector[None])
+    composer._directions[composer.directions_key(state.directions.source)] = Directions(["d"], vector[None])
     with torch.inference_mode():
         frame = to_uint8(G.synthesis(composer.ws(state), noise=composer.noise(state)))[0]
     args = generate.build_parser().parse_args(["--seeds", "3", "--noise-mode", "random", "--noise-seed", "5",
